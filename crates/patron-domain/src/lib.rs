@@ -1,0 +1,24 @@
+//! The Patron domain: customers and their validated parts, search keys, roles and
+//! permissions. Pure logic: no I/O, no async, no serialisation formats. Every type
+//! that crosses in from the outside world is built by a `parse` constructor, so an
+//! invalid value cannot exist past the edge.
+
+pub mod auth;
+pub mod code;
+pub mod customer;
+pub mod email;
+pub mod error;
+pub mod phone;
+pub mod search;
+pub mod text;
+
+pub use auth::{Permission, Role, Username};
+pub use code::{CodeFormat, CustomerCode};
+pub use customer::{
+    Address, Customer, CustomerDraft, CustomerPatch, Field, FieldChange, IdDocument, MedicalInfo, ParseContext, Patch,
+};
+pub use email::Email;
+pub use error::{FieldError, ValidationErrors};
+pub use phone::{Phone, PhoneRegion};
+pub use search::{SearchKeys, SearchQuery};
+pub use text::StoreId;
