@@ -136,7 +136,10 @@ pub fn check_password_policy(password: &str) -> Result<(), FieldError> {
         ));
     }
     if n > 1024 {
-        return Err(FieldError::new("password", "must be at most 1024 characters"));
+        return Err(FieldError::new(
+            "password",
+            "must be at most 1024 characters",
+        ));
     }
     Ok(())
 }
@@ -162,7 +165,10 @@ mod tests {
 
     #[test]
     fn usernames_and_passwords() {
-        assert_eq!(Username::parse(" Ann.Lee ").map(|u| u.0), Ok("ann.lee".into()));
+        assert_eq!(
+            Username::parse(" Ann.Lee ").map(|u| u.0),
+            Ok("ann.lee".into())
+        );
         assert!(Username::parse("ab").is_err());
         assert!(Username::parse("ann lee").is_err());
         assert!(check_password_policy("short").is_err());

@@ -340,7 +340,10 @@ impl CustomerDraft {
                 self.notes = value.map(|v| clean_multiline(name, v, 4000)).transpose()?;
             }
             Field::MarketingConsent => {
-                self.marketing_consent = value.map(|v| parse_bool(field, v)).transpose()?.unwrap_or(false);
+                self.marketing_consent = value
+                    .map(|v| parse_bool(field, v))
+                    .transpose()?
+                    .unwrap_or(false);
             }
             Field::MedicalCardNumber => self.medical.card_number = line(50)?,
             Field::MedicalIssuingState => self.medical.issuing_state = line(50)?,
@@ -501,8 +504,29 @@ mod tests {
 
     #[test]
     fn dates_of_birth_are_bounded() {
-        assert!(draft(&[(Field::FirstName, "a"), (Field::LastName, "b"), (Field::DateOfBirth, "1899-12-31")]).is_err());
-        assert!(draft(&[(Field::FirstName, "a"), (Field::LastName, "b"), (Field::DateOfBirth, "2026-11-23")]).is_ok());
-        assert!(draft(&[(Field::FirstName, "a"), (Field::LastName, "b"), (Field::DateOfBirth, "23/11/1990")]).is_err());
+        assert!(
+            draft(&[
+                (Field::FirstName, "a"),
+                (Field::LastName, "b"),
+                (Field::DateOfBirth, "1899-12-31")
+            ])
+            .is_err()
+        );
+        assert!(
+            draft(&[
+                (Field::FirstName, "a"),
+                (Field::LastName, "b"),
+                (Field::DateOfBirth, "2026-11-23")
+            ])
+            .is_ok()
+        );
+        assert!(
+            draft(&[
+                (Field::FirstName, "a"),
+                (Field::LastName, "b"),
+                (Field::DateOfBirth, "23/11/1990")
+            ])
+            .is_err()
+        );
     }
 }

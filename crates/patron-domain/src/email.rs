@@ -23,9 +23,10 @@ impl Email {
         if local.is_empty() || local.len() > 64 {
             return bad("must have 1 to 64 characters before '@'");
         }
-        let local_ok = local.chars().all(|c| {
-            c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-        }) && !local.starts_with('.')
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+            && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
         if !local_ok {
@@ -85,8 +86,17 @@ mod tests {
     #[test]
     fn rejects_invalid() {
         for s in [
-            "", "ann", "ann@", "@x.com", "ann@x", "ann@@x.com", "a b@x.com", "ann@x..com",
-            ".ann@x.com", "ann@-x.com", "ann@x.com\n",
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "ann@x",
+            "ann@@x.com",
+            "a b@x.com",
+            "ann@x..com",
+            ".ann@x.com",
+            "ann@-x.com",
+            "ann@x.com\n",
         ] {
             // A trailing newline is trimmed, so that one is accepted on purpose.
             if s == "ann@x.com\n" {

@@ -15,7 +15,8 @@ pub mod text;
 pub use auth::{Permission, Role, Username};
 pub use code::{CodeFormat, CustomerCode};
 pub use customer::{
-    Address, Customer, CustomerDraft, CustomerPatch, Field, FieldChange, IdDocument, MedicalInfo, ParseContext, Patch,
+    Address, Customer, CustomerDraft, CustomerPatch, Field, FieldChange, IdDocument, MedicalInfo,
+    ParseContext, Patch,
 };
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};

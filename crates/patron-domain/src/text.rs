@@ -16,7 +16,10 @@ pub fn clean_line(field: &str, input: &str, max: usize) -> Result<String, FieldE
         ));
     }
     if s.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -33,8 +36,13 @@ pub fn clean_multiline(field: &str, input: &str, max: usize) -> Result<String, F
             format!("must be at most {max} characters"),
         ));
     }
-    if s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(s.to_owned())
 }

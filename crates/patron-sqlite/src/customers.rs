@@ -1,0 +1,390 @@
+//! Customer rows: mapping, create, import, update, (de)activation, audit.
+
+use crate::settings::{load as load_settings, take_code_numbers};
+use crate::{db_err, from_micros, micros};
+use patron_domain::customer::{Field, FieldChange};
+use patron_domain::{Customer, CustomerCode, CustomerDraft, Email, FieldError, Phone, StoreId};
+use patron_storage::{
+    Actor, AuditEntry, CustomerKey, CustomerPatch, ImportOutcome, NewCustomer, OffsetDateTime,
+    ParseContext, Result, StorageError,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use std::collections::HashSet;
+use time::Date;
+use uuid::Uuid;
+
+/// Columns of a customer row in the order [`row_to_customer`] reads them.
+pub const COLUMNS: &str = "seq, id, code, first_name, last_name, email, phone, tax_id, \
+    address_line1, address_line2, address_city, address_region, address_postal_code, \
+    address_country, date_of_birth, notes, marketing_consent, medical_card_number, \
+    medical_issuing_state, medical_expiry, id_number, id_issuing_state, id_issuing_country, \
+    id_expiry, origin_store, active, created_at, updated_at";
+
+/// The editable columns, in [`Field::ALL`] order (name and consent are handled there too).
+const DATA_COLUMNS: [(&str, Field); 21] = [
+    ("first_name", Field::FirstName),
+    ("last_name", Field::LastName),
+    ("email", Field::Email),
+    ("phone", Field::Phone),
+    ("tax_id", Field::TaxId),
+    ("address_line1", Field::AddressLine1),
+    ("address_line2", Field::AddressLine2),
+    ("address_city", Field::AddressCity),
+    ("address_region", Field::AddressRegion),
+    ("address_postal_code", Field::AddressPostalCode),
+    ("address_country", Field::AddressCountry),
+    ("date_of_birth", Field::DateOfBirth),
+    ("notes", Field::Notes),
+    ("marketing_consent", Field::MarketingConsent),
+    ("medical_card_number", Field::MedicalCardNumber),
+    ("medical_issuing_state", Field::MedicalIssuingState),
+    ("medical_expiry", Field::MedicalExpiry),
+    ("id_number", Field::IdNumber),
+    ("id_issuing_state", Field::IdIssuingState),
+    ("id_issuing_country", Field::IdIssuingCountry),
+    ("id_expiry", Field::IdExpiry),
+];
+
+fn conversion(col: usize, msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, msg.into())
+}
+
+fn date_col(r: &Row<'_>, col: usize) -> rusqlite::Result<Option<Date>> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    r.get::<_, Option<String>>(col)?
+        .map(|s| Date::parse(&s, &fmt).map_err(|e| conversion(col, e.to_string())))
+        .transpose()
+}
+
+/// Reads a row selected with [`COLUMNS`]; returns the node-local `seq` too.
+pub fn row_to_customer(r: &Row<'_>) -> rusqlite::Result<(i64, Customer)> {
+    let id: String = r.get(1)?;
+    let origin: Option<String> = r.get(24)?;
+    let data = CustomerDraft {
+        first_name: r.get(3)?,
+        last_name: r.get(4)?,
+        email: r.get::<_, Option<String>>(5)?.map(Email::from_stored),
+        phone: r
+            .get::<_, Option<String>>(6)?
+            .map(Phone::from_e164_unchecked),
+        tax_id: r.get(7)?,
+        address: patron_domain::Address {
+            line1: r.get(8)?,
+            line2: r.get(9)?,
+            city: r.get(10)?,
+            region: r.get(11)?,
+            postal_code: r.get(12)?,
+            country: r.get(13)?,
+        },
+        date_of_birth: date_col(r, 14)?,
+        notes: r.get(15)?,
+        marketing_consent: r.get(16)?,
+        medical: patron_domain::MedicalInfo {
+            card_number: r.get(17)?,
+            issuing_state: r.get(18)?,
+            expiry: date_col(r, 19)?,
+        },
+        id_document: patron_domain::IdDocument {
+            number: r.get(20)?,
+            issuing_state: r.get(21)?,
+            issuing_country: r.get(22)?,
+            expiry: date_col(r, 23)?,
+        },
+    };
+    Ok((
+        r.get(0)?,
+        Customer {
+            id: Uuid::parse_str(&id).map_err(|e| conversion(1, e.to_string()))?,
+            code: CustomerCode::from_stored(r.get(2)?),
+            data,
+            origin_store: origin
+                .map(|s| StoreId::parse(&s).map_err(|e| conversion(24, e.to_string())))
+                .transpose()?,
+            active: r.get(25)?,
+            created_at: from_micros(r.get(26)?),
+            updated_at: from_micros(r.get(27)?),
+        },
+    ))
+}
+
+/// Values of the editable and derived columns, in the order of [`write_columns`].
+fn write_values(d: &CustomerDraft) -> Vec<Value> {
+    let keys = d.search_keys();
+    let mut v: Vec<Value> = DATA_COLUMNS
+        .iter()
+        .map(|(_, f)| match f {
+            Field::MarketingConsent => Value::Integer(i64::from(d.marketing_consent)),
+            f => d.get(*f).map_or(Value::Null, Value::Text),
+        })
+        .collect();
+    v.push(keys.email.map_or(Value::Null, Value::Text));
+    v.push(keys.phone_reversed.map_or(Value::Null, Value::Text));
+    v.push(Value::Text(keys.full));
+    v.push(Value::Text(keys.sort));
+    v
+}
+
+fn write_columns() -> Vec<&'static str> {
+    let mut c: Vec<&str> = DATA_COLUMNS.iter().map(|(c, _)| *c).collect();
+    c.extend(["email_key", "phone_rev", "full_key", "sort_key"]);
+    c
+}
+
+/// The text the trigram index holds for substring search.
+fn fts_text(d: &CustomerDraft) -> String {
+    let k = d.search_keys();
+    match k.email {
+        Some(e) => format!("{} {e}", k.full),
+        None => k.full,
+    }
+}
+
+pub fn seq_of(c: &Connection, key: &CustomerKey) -> Result<i64> {
+    let r = match key {
+        CustomerKey::Id(id) => c.query_row(
+            "SELECT seq FROM customers WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        ),
+        CustomerKey::Code(code) => {
+            c.query_row("SELECT seq FROM customers WHERE code = ?1", [code], |r| {
+                r.get(0)
+            })
+        }
+    };
+    r.optional().map_err(db_err)?.ok_or(StorageError::NotFound)
+}
+
+pub fn by_seq(c: &Connection, seq: i64) -> Result<Customer> {
+    c.prepare_cached(&format!("SELECT {COLUMNS} FROM customers WHERE seq = ?1"))
+        .map_err(db_err)?
+        .query_row([seq], row_to_customer)
+        .optional()
+        .map_err(db_err)?
+        .map(|(_, c)| c)
+        .ok_or(StorageError::NotFound)
+}
+
+pub fn get(c: &Connection, key: &CustomerKey) -> Result<Customer> {
+    by_seq(c, seq_of(c, key)?)
+}
+
+fn email_taken(c: &Connection, email_key: &str, except_seq: Option<i64>) -> Result<bool> {
+    c.prepare_cached("SELECT seq FROM customers WHERE email_key = ?1")
+        .map_err(db_err)?
+        .query_row([email_key], |r| r.get::<_, i64>(0))
+        .optional()
+        .map_err(db_err)
+        .map(|found| found.is_some_and(|s| Some(s) != except_seq))
+}
+
+fn email_conflict(email: &str) -> StorageError {
+    StorageError::Conflict {
+        field: "email".into(),
+        message: format!("{email} is already used by another customer"),
+    }
+}
+
+fn audit(
+    c: &Connection,
+    seq: i64,
+    at: i64,
+    actor: &Actor,
+    action: &str,
+    change: Option<&FieldChange>,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO customer_audit (customer_seq, at, actor, action, field, old_value, new_value)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .map_err(db_err)?
+    .execute(params![
+        seq,
+        at,
+        actor.username,
+        action,
+        change.map(|ch| ch.field.as_str()),
+        change.and_then(|ch| ch.old.as_deref()),
+        change.and_then(|ch| ch.new.as_deref()),
+    ])
+    .map(|_| ())
+    .map_err(db_err)
+}
+
+/// Inserts one customer row plus its trigram entry; returns its `seq`.
+fn insert(
+    c: &Connection,
+    new: &NewCustomer,
+    id: Uuid,
+    code: &CustomerCode,
+    now: i64,
+) -> Result<i64> {
+    let cols = write_columns();
+    let sql = format!(
+        "INSERT INTO customers (id, code, origin_store, active, created_at, updated_at, {}) \
+         VALUES (?, ?, ?, 1, ?, ?, {})",
+        cols.join(", "),
+        vec!["?"; cols.len()].join(", ")
+    );
+    let mut values: Vec<Value> = vec![
+        Value::Text(id.to_string()),
+        Value::Text(code.as_str().to_owned()),
+        new.origin_store
+            .as_ref()
+            .map_or(Value::Null, |s| Value::Text(s.as_str().to_owned())),
+        Value::Integer(now),
+        Value::Integer(now),
+    ];
+    values.extend(write_values(&new.data));
+    c.prepare_cached(&sql)
+        .map_err(db_err)?
+        .execute(params_from_iter(values))
+        .map_err(db_err)?;
+    let seq = c.last_insert_rowid();
+    c.prepare_cached("INSERT INTO customer_fts (rowid, text) VALUES (?1, ?2)")
+        .map_err(db_err)?
+        .execute(params![seq, fts_text(&new.data)])
+        .map_err(db_err)?;
+    Ok(seq)
+}
+
+pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Customer> {
+    if let Some(e) = &new.data.email {
+        if email_taken(c, &e.key(), None)? {
+            return Err(email_conflict(e.as_str()));
+        }
+    }
+    let settings = load_settings(c)?;
+    let code = settings.code_format.format(take_code_numbers(c, 1)?);
+    let now = micros(OffsetDateTime::now_utc());
+    let seq = insert(c, &new, Uuid::now_v7(), &code, now)?;
+    audit(c, seq, now, actor, "create", None)?;
+    by_seq(c, seq)
+}
+
+pub fn import(c: &Connection, actor: &Actor, rows: Vec<NewCustomer>) -> Result<ImportOutcome> {
+    let mut out = ImportOutcome::default();
+    let mut seen_emails: HashSet<String> = HashSet::new();
+    let mut accepted = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        if let Some(e) = &row.data.email {
+            let key = e.key();
+            if seen_emails.contains(&key) || email_taken(c, &key, None)? {
+                out.rejected.push((
+                    i,
+                    FieldError::new("email", format!("{e} is already used by another customer")),
+                ));
+                continue;
+            }
+            seen_emails.insert(key);
+        }
+        accepted.push(row);
+    }
+    let settings = load_settings(c)?;
+    let first = take_code_numbers(c, accepted.len() as u64)?;
+    let now = micros(OffsetDateTime::now_utc());
+    out.created.reserve(accepted.len());
+    for (n, row) in (first..).zip(accepted.iter()) {
+        let code = settings.code_format.format(n);
+        let seq = insert(c, row, Uuid::now_v7(), &code, now)?;
+        audit(c, seq, now, actor, "import", None)?;
+        out.created.push(code.as_str().to_owned());
+    }
+    Ok(out)
+}
+
+pub fn update(
+    c: &Connection,
+    actor: &Actor,
+    key: &CustomerKey,
+    patch: &CustomerPatch,
+    ctx: &ParseContext,
+) -> Result<Customer> {
+    let seq = seq_of(c, key)?;
+    let current = by_seq(c, seq)?;
+    let (next, changes) = current.data.apply_patch(patch, ctx)?;
+    if changes.is_empty() {
+        return Ok(current);
+    }
+    if let Some(e) = &next.email {
+        if email_taken(c, &e.key(), Some(seq))? {
+            return Err(email_conflict(e.as_str()));
+        }
+    }
+    let now = micros(OffsetDateTime::now_utc());
+    let cols = write_columns();
+    let sets: Vec<String> = cols.iter().map(|c| format!("{c} = ?")).collect();
+    let sql = format!(
+        "UPDATE customers SET updated_at = ?, {} WHERE seq = ?",
+        sets.join(", ")
+    );
+    let mut values = vec![Value::Integer(now)];
+    values.extend(write_values(&next));
+    values.push(Value::Integer(seq));
+    c.prepare_cached(&sql)
+        .map_err(db_err)?
+        .execute(params_from_iter(values))
+        .map_err(db_err)?;
+    c.execute("DELETE FROM customer_fts WHERE rowid = ?1", [seq])
+        .map_err(db_err)?;
+    c.execute(
+        "INSERT INTO customer_fts (rowid, text) VALUES (?1, ?2)",
+        params![seq, fts_text(&next)],
+    )
+    .map_err(db_err)?;
+    for ch in &changes {
+        audit(c, seq, now, actor, "update", Some(ch))?;
+    }
+    by_seq(c, seq)
+}
+
+pub fn set_active(
+    c: &Connection,
+    actor: &Actor,
+    key: &CustomerKey,
+    active: bool,
+) -> Result<Customer> {
+    let seq = seq_of(c, key)?;
+    let current = by_seq(c, seq)?;
+    if current.active == active {
+        return Ok(current);
+    }
+    let now = micros(OffsetDateTime::now_utc());
+    c.execute(
+        "UPDATE customers SET active = ?1, updated_at = ?2 WHERE seq = ?3",
+        params![active, now, seq],
+    )
+    .map_err(db_err)?;
+    let change = FieldChange {
+        field: "active".into(),
+        old: Some(current.active.to_string()),
+        new: Some(active.to_string()),
+    };
+    let action = if active { "reactivate" } else { "deactivate" };
+    audit(c, seq, now, actor, action, Some(&change))?;
+    by_seq(c, seq)
+}
+
+pub fn audit_trail(c: &Connection, key: &CustomerKey) -> Result<Vec<AuditEntry>> {
+    let seq = seq_of(c, key)?;
+    let mut st = c
+        .prepare_cached(
+            "SELECT at, actor, action, field, old_value, new_value FROM customer_audit
+             WHERE customer_seq = ?1 ORDER BY id",
+        )
+        .map_err(db_err)?;
+    let rows = st
+        .query_map([seq], |r| {
+            Ok(AuditEntry {
+                at: from_micros(r.get(0)?),
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                field: r.get(3)?,
+                old: r.get(4)?,
+                new: r.get(5)?,
+            })
+        })
+        .map_err(db_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+}

@@ -1,0 +1,305 @@
+//! Listing and query-box search.
+//!
+//! A query is answered in two tiers, each alphabetical (last, first):
+//! 1. prefix matches: names, "first last", "last first", email, phone digits
+//!    (any suffix of the number), code. Each kind is one range scan on its own
+//!    covering index that already yields rows in alphabetical order, so a page
+//!    costs a few index seeks however many customers match.
+//! 2. substring matches that are not prefix matches, from the trigram index
+//!    (queries of 3+ characters).
+//!
+//! The cursor remembers the tier and the last (sort_key, seq) returned.
+
+use crate::customers::{COLUMNS, row_to_customer};
+use crate::db_err;
+use crate::settings::load as load_settings;
+use patron_domain::Customer;
+use patron_domain::search::{SORT_SEPARATOR, SearchQuery, prefix_upper_bound};
+use patron_storage::{
+    ActiveFilter, Cursor, CustomerQuery, MAX_PAGE_SIZE, OriginFilter, Page, Result, Tier,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+use std::collections::HashMap;
+
+/// A SQL condition with its parameters.
+struct Cond {
+    sql: String,
+    params: Vec<Value>,
+}
+
+impl Cond {
+    fn new(sql: impl Into<String>, params: Vec<Value>) -> Self {
+        Self {
+            sql: sql.into(),
+            params,
+        }
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+/// `column` starts with `prefix`, as an index range.
+fn prefix(index: &'static str, column: &str, prefix_value: &str) -> (&'static str, Cond) {
+    (
+        index,
+        Cond::new(
+            format!("({column} >= ? AND {column} < ?)"),
+            vec![
+                text(prefix_value),
+                Value::Text(prefix_upper_bound(prefix_value)),
+            ],
+        ),
+    )
+}
+
+fn filters(q: &CustomerQuery) -> Cond {
+    let mut sql = Vec::new();
+    let mut params = Vec::new();
+    match q.active {
+        ActiveFilter::Active => sql.push("active = 1".to_owned()),
+        ActiveFilter::Inactive => sql.push("active = 0".to_owned()),
+        ActiveFilter::All => {}
+    }
+    match &q.origin {
+        OriginFilter::Any => {}
+        OriginFilter::Hq => sql.push("origin_store IS NULL".to_owned()),
+        OriginFilter::Store(s) => {
+            sql.push("origin_store = ?".to_owned());
+            params.push(text(s.as_str()));
+        }
+    }
+    if sql.is_empty() {
+        sql.push("1".to_owned());
+    }
+    Cond::new(sql.join(" AND "), params)
+}
+
+fn after(cursor: Option<&Cursor>) -> Cond {
+    match cursor {
+        Some(c) => Cond::new(
+            "(sort_key, seq) > (?, ?)",
+            vec![text(&c.sort_key), Value::Integer(c.seq)],
+        ),
+        None => Cond::new("1", vec![]),
+    }
+}
+
+/// The prefix-tier lookups for a query, each with the index that answers it.
+fn prefix_conditions(c: &Connection, s: &SearchQuery) -> Result<Vec<(&'static str, Cond)>> {
+    let mut out = Vec::new();
+    if !s.text.is_empty() {
+        // First name, or "first last".
+        out.push(prefix("customers_by_full", "full_key", &s.text));
+        // Last name, or "last first" at each word boundary ("van berg anna").
+        out.push(prefix("customers_by_sort", "sort_key", &s.text));
+        for (i, _) in s.text.match_indices(' ').take(3) {
+            let key = format!("{}{SORT_SEPARATOR}{}", &s.text[..i], &s.text[i + 1..]);
+            out.push(prefix("customers_by_sort", "sort_key", &key));
+        }
+    }
+    if let Some(e) = &s.email {
+        out.push((
+            "customers_by_email",
+            Cond::new(
+                "(email_key >= ? AND email_key < ?)",
+                vec![text(e), Value::Text(prefix_upper_bound(e))],
+            ),
+        ));
+    }
+    if let Some(rev) = &s.phone_suffix_reversed {
+        out.push(prefix("customers_by_phone", "phone_rev", rev));
+    }
+    if let Some(e164) = &s.phone_e164 {
+        let rev: String = e164.chars().rev().filter(char::is_ascii_digit).collect();
+        out.push((
+            "customers_by_phone",
+            Cond::new("phone_rev = ?", vec![Value::Text(rev)]),
+        ));
+    }
+    if let Some(code) = &s.code_prefix {
+        out.push(("sqlite_autoindex_customers_2", prefix("", "code", code).1));
+    }
+    if let Some(n) = s.code_number {
+        let code = load_settings(c)?.code_format.format(n);
+        out.push((
+            "sqlite_autoindex_customers_2",
+            Cond::new("code = ?", vec![text(code.as_str())]),
+        ));
+    }
+    Ok(out)
+}
+
+/// (sort_key, seq) of the first `limit` rows matching `conds` (ORed) after the cursor.
+fn keys(
+    c: &Connection,
+    index: Option<&str>,
+    cond: &Cond,
+    extra: &[&Cond],
+    limit: usize,
+) -> Result<Vec<(String, i64)>> {
+    let indexed = index
+        .map(|i| format!(" INDEXED BY {i}"))
+        .unwrap_or_default();
+    let mut sql = format!(
+        "SELECT sort_key, seq FROM customers{indexed} WHERE {}",
+        cond.sql
+    );
+    let mut params = cond.params.clone();
+    for e in extra {
+        sql.push_str(" AND ");
+        sql.push_str(&e.sql);
+        params.extend(e.params.iter().cloned());
+    }
+    sql.push_str(" ORDER BY sort_key, seq LIMIT ?");
+    params.push(Value::Integer(limit as i64));
+    let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+    let rows = st
+        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+}
+
+/// An FTS5 query for rows containing every trigram of `s`. With detail=none
+/// FTS5 cannot match a phrase, so the trigrams are ANDed as separate terms and
+/// the caller re-checks real containment.
+fn fts_trigrams(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let terms: Vec<String> = chars
+        .windows(3)
+        .map(|w| format!("\"{}\"", w.iter().collect::<String>().replace('"', "\"\"")))
+        .collect();
+    format!("({})", terms.join(" AND "))
+}
+
+fn substring_keys(
+    c: &Connection,
+    s: &SearchQuery,
+    prefix_conds: &[(&'static str, Cond)],
+    extra: &[&Cond],
+    limit: usize,
+) -> Result<Vec<(String, i64)>> {
+    let mut needles: Vec<&str> = Vec::new();
+    if s.text.chars().count() >= 3 {
+        needles.push(&s.text);
+    }
+    if let Some(e) = s
+        .email
+        .as_deref()
+        .filter(|e| e.chars().count() >= 3 && *e != s.text)
+    {
+        needles.push(e);
+    }
+    if needles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let matcher = needles
+        .iter()
+        .map(|n| fts_trigrams(n))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    // The trigram index keeps no positions, so a candidate is re-checked on the row.
+    let recheck = needles
+        .iter()
+        .map(|_| "(instr(full_key, ?) > 0 OR instr(coalesce(email_key, ''), ?) > 0)")
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let mut params = vec![Value::Text(matcher)];
+    for n in &needles {
+        params.push(text(n));
+        params.push(text(n));
+    }
+    let mut sql = format!(
+        "seq IN (SELECT rowid FROM customer_fts WHERE customer_fts MATCH ?) AND ({recheck})"
+    );
+    if !prefix_conds.is_empty() {
+        let any_prefix = prefix_conds
+            .iter()
+            .map(|(_, c)| c.sql.as_str())
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        // coalesce: a NULL email or phone makes its condition NULL, and NOT NULL is not true.
+        sql.push_str(&format!(" AND NOT coalesce({any_prefix}, 0)"));
+        for (_, c) in prefix_conds {
+            params.extend(c.params.iter().cloned());
+        }
+    }
+    keys(c, None, &Cond::new(sql, params), extra, limit)
+}
+
+fn fetch(c: &Connection, picked: &[(Tier, String, i64)]) -> Result<Vec<Customer>> {
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; picked.len()].join(",");
+    let sql = format!("SELECT {COLUMNS} FROM customers WHERE seq IN ({marks})");
+    let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+    let rows = st
+        .query_map(
+            params_from_iter(picked.iter().map(|p| p.2)),
+            row_to_customer,
+        )
+        .map_err(db_err)?;
+    let mut by_seq: HashMap<i64, Customer> = rows
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_err)?
+        .into_iter()
+        .collect();
+    Ok(picked.iter().filter_map(|p| by_seq.remove(&p.2)).collect())
+}
+
+pub fn list(c: &Connection, q: &CustomerQuery) -> Result<Page<Customer>> {
+    let limit = q.limit.clamp(1, MAX_PAGE_SIZE);
+    let need = limit + 1;
+    let filter = filters(q);
+    let mut picked: Vec<(Tier, String, i64)> = Vec::with_capacity(need);
+
+    match q.search.as_ref().filter(|s| !s.is_empty()) {
+        None => {
+            let cursor = after(q.cursor.as_ref());
+            let index = match q.origin {
+                OriginFilter::Store(_) => "customers_by_origin",
+                _ => "customers_by_sort",
+            };
+            let rows = keys(c, Some(index), &filter, &[&cursor], need)?;
+            picked.extend(rows.into_iter().map(|(k, s)| (Tier::Prefix, k, s)));
+        }
+        Some(s) => {
+            let conds = prefix_conditions(c, s)?;
+            let start = q.cursor.as_ref().map_or(Tier::Prefix, |c| c.tier);
+            if start == Tier::Prefix {
+                let cursor = after(q.cursor.as_ref());
+                let mut merged: Vec<(String, i64)> = Vec::new();
+                for (index, cond) in &conds {
+                    merged.extend(keys(c, Some(index), cond, &[&filter, &cursor], need)?);
+                }
+                merged.sort();
+                merged.dedup();
+                merged.truncate(need);
+                picked.extend(merged.into_iter().map(|(k, s)| (Tier::Prefix, k, s)));
+            }
+            if picked.len() < need {
+                let cursor = after(q.cursor.as_ref().filter(|c| c.tier == Tier::Substring));
+                let rows = substring_keys(c, s, &conds, &[&filter, &cursor], need - picked.len())?;
+                picked.extend(rows.into_iter().map(|(k, s)| (Tier::Substring, k, s)));
+            }
+        }
+    }
+
+    let more = picked.len() > limit;
+    picked.truncate(limit);
+    let next_cursor = more
+        .then(|| picked.last())
+        .flatten()
+        .map(|(tier, sort_key, seq)| Cursor {
+            tier: *tier,
+            sort_key: sort_key.clone(),
+            seq: *seq,
+        });
+    Ok(Page {
+        items: fetch(c, &picked)?,
+        next_cursor,
+    })
+}

@@ -1,0 +1,639 @@
+//! The behaviour every storage backend must have, written once against the
+//! [`Storage`] trait. A backend runs it with [`storage_conformance_tests!`],
+//! giving an async expression that yields a fresh, empty store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::*;
+use patron_domain::customer::Field;
+use patron_domain::search::SearchQuery;
+use patron_domain::{CodeFormat, CustomerDraft, Patch, PhoneRegion, Role, StoreId};
+use std::sync::Arc;
+use time::macros::date;
+
+pub type Store = Arc<dyn Storage>;
+
+/// Expands to one `#[tokio::test]` per conformance check.
+#[macro_export]
+macro_rules! storage_conformance_tests {
+    ($make:expr) => {
+        $crate::storage_conformance_tests!(@each $make;
+            codes_are_sequential_and_resolve,
+            emails_are_unique_case_insensitively,
+            updates_are_audited_field_by_field,
+            invalid_patch_changes_nothing,
+            deactivation_hides_from_default_listing,
+            search_finds_by_every_field,
+            search_is_accent_and_case_insensitive,
+            listing_is_alphabetical_and_pages_cover_everything_once,
+            search_pages_cover_prefix_then_substring_matches_once,
+            origin_filter,
+            import_skips_taken_emails_and_continues_codes,
+            users_and_sessions,
+            settings_change_the_next_code,
+        );
+    };
+    (@each $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let store: $crate::conformance::Store = $make;
+                $crate::conformance::$name(store).await;
+            }
+        )*
+    };
+}
+
+pub fn ctx() -> ParseContext {
+    ParseContext {
+        region: PhoneRegion::default(),
+        today: date!(2026 - 11 - 23),
+    }
+}
+
+pub fn actor() -> Actor {
+    Actor::new("tester")
+}
+
+pub fn draft(pairs: &[(Field, &str)]) -> CustomerDraft {
+    CustomerDraft::parse(pairs.iter().map(|(f, v)| (*f, (*v).to_owned())), &ctx()).unwrap()
+}
+
+pub fn person(first: &str, last: &str) -> NewCustomer {
+    NewCustomer {
+        data: draft(&[(Field::FirstName, first), (Field::LastName, last)]),
+        origin_store: None,
+    }
+}
+
+pub async fn search(store: &Store, q: &str) -> Vec<String> {
+    search_with(store, q, ActiveFilter::Active).await
+}
+
+pub async fn search_with(store: &Store, q: &str, active: ActiveFilter) -> Vec<String> {
+    let query = CustomerQuery {
+        search: Some(SearchQuery::parse(q, PhoneRegion::default())),
+        active,
+        limit: 100,
+        ..Default::default()
+    };
+    let page = store.list_customers(&query).await.unwrap();
+    page.items
+        .into_iter()
+        .map(|c| c.code.as_str().to_owned())
+        .collect()
+}
+
+/// Walks every page of `query` and returns the codes in order.
+pub async fn walk(store: &Store, mut query: CustomerQuery) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..10_000 {
+        let page = store.list_customers(&query).await.unwrap();
+        assert!(page.items.len() <= query.limit);
+        out.extend(page.items.iter().map(|c| c.code.as_str().to_owned()));
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return out,
+        }
+    }
+    panic!("pagination did not end");
+}
+
+pub async fn codes_are_sequential_and_resolve(store: Store) {
+    let a = store
+        .create_customer(&actor(), person("Ann", "Lee"))
+        .await
+        .unwrap();
+    let b = store
+        .create_customer(&actor(), person("Bob", "Ray"))
+        .await
+        .unwrap();
+    assert_eq!(a.code.as_str(), "CUST-00001");
+    assert_eq!(b.code.as_str(), "CUST-00002");
+    assert!(a.active);
+    assert_eq!(a.origin_store, None);
+    let by_id = store.customer(&CustomerKey::Id(a.id)).await.unwrap();
+    assert_eq!(by_id, a);
+    let by_code = store
+        .customer(&CustomerKey::parse("cust-00002"))
+        .await
+        .unwrap();
+    assert_eq!(by_code.id, b.id);
+    assert!(matches!(
+        store.customer(&CustomerKey::parse("CUST-99999")).await,
+        Err(StorageError::NotFound)
+    ));
+    let audit = store.customer_audit(&CustomerKey::Id(a.id)).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].action, "create");
+    assert_eq!(audit[0].actor, "tester");
+    assert_eq!(store.count_customers().await.unwrap(), 2);
+}
+
+pub async fn emails_are_unique_case_insensitively(store: Store) {
+    let mut a = person("Ann", "Lee");
+    a.data = draft(&[
+        (Field::FirstName, "Ann"),
+        (Field::LastName, "Lee"),
+        (Field::Email, "Ann@Example.com"),
+    ]);
+    store.create_customer(&actor(), a).await.unwrap();
+    let mut b = person("Anne", "Leigh");
+    b.data = draft(&[
+        (Field::FirstName, "Anne"),
+        (Field::LastName, "Leigh"),
+        (Field::Email, "ann@EXAMPLE.com"),
+    ]);
+    match store.create_customer(&actor(), b).await {
+        Err(StorageError::Conflict { field, .. }) => assert_eq!(field, "email"),
+        other => panic!("expected an email conflict, got {other:?}"),
+    }
+    // The failed create used no code: the next one is still 2.
+    let c = store
+        .create_customer(&actor(), person("Cy", "Young"))
+        .await
+        .unwrap();
+    assert_eq!(c.code.as_str(), "CUST-00002");
+    // Nor may an update take a used address.
+    let r = store
+        .update_customer(
+            &actor(),
+            &CustomerKey::Id(c.id),
+            vec![(Field::Email, Patch::Set("ANN@example.COM".into()))],
+            ctx(),
+        )
+        .await;
+    assert!(matches!(r, Err(StorageError::Conflict { .. })), "{r:?}");
+}
+
+pub async fn updates_are_audited_field_by_field(store: Store) {
+    let a = store
+        .create_customer(&actor(), person("Ann", "Lee"))
+        .await
+        .unwrap();
+    let key = CustomerKey::Id(a.id);
+    let editor = Actor::new("manager1");
+    let updated = store
+        .update_customer(
+            &editor,
+            &key,
+            vec![
+                (Field::FirstName, Patch::Set("Anne".into())),
+                (Field::Phone, Patch::Set("(201) 555-0123".into())),
+                (Field::AddressCity, Patch::Set("Berlin".into())),
+            ],
+            ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.data.first_name, "Anne");
+    assert_eq!(
+        updated.data.phone.as_ref().map(|p| p.as_e164()),
+        Some("+12015550123")
+    );
+    assert!(updated.updated_at >= a.updated_at);
+    // A patch that changes nothing writes nothing.
+    store
+        .update_customer(
+            &editor,
+            &key,
+            vec![(Field::FirstName, Patch::Set("Anne".into()))],
+            ctx(),
+        )
+        .await
+        .unwrap();
+    let audit = store.customer_audit(&key).await.unwrap();
+    let changes: Vec<(&str, Option<&str>, Option<&str>)> = audit
+        .iter()
+        .filter(|e| e.action == "update")
+        .map(|e| {
+            (
+                e.field.as_deref().unwrap(),
+                e.old.as_deref(),
+                e.new.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("first_name", Some("Ann"), Some("Anne")),
+            ("phone", None, Some("+12015550123")),
+            ("address.city", None, Some("Berlin")),
+        ]
+    );
+    assert!(
+        audit
+            .iter()
+            .filter(|e| e.action == "update")
+            .all(|e| e.actor == "manager1")
+    );
+    // The new phone is searchable at once.
+    assert_eq!(
+        search(&store, "0123").await,
+        vec![a.code.as_str().to_owned()]
+    );
+}
+
+pub async fn invalid_patch_changes_nothing(store: Store) {
+    let a = store
+        .create_customer(&actor(), person("Ann", "Lee"))
+        .await
+        .unwrap();
+    let key = CustomerKey::Id(a.id);
+    let r = store
+        .update_customer(
+            &actor(),
+            &key,
+            vec![
+                (Field::FirstName, Patch::Set("Anne".into())),
+                (Field::Email, Patch::Set("not-an-email".into())),
+            ],
+            ctx(),
+        )
+        .await;
+    match r {
+        Err(StorageError::Invalid(e)) => assert_eq!(e.0[0].field, "email"),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    assert_eq!(store.customer(&key).await.unwrap(), a);
+    assert_eq!(store.customer_audit(&key).await.unwrap().len(), 1);
+}
+
+pub async fn deactivation_hides_from_default_listing(store: Store) {
+    let a = store
+        .create_customer(&actor(), person("Ann", "Lee"))
+        .await
+        .unwrap();
+    let key = CustomerKey::Id(a.id);
+    let d = store
+        .set_customer_active(&actor(), &key, false)
+        .await
+        .unwrap();
+    assert!(!d.active);
+    // Idempotent: deactivating again audits nothing.
+    store
+        .set_customer_active(&actor(), &key, false)
+        .await
+        .unwrap();
+    assert!(search(&store, "lee").await.is_empty());
+    assert_eq!(
+        search_with(&store, "lee", ActiveFilter::All).await,
+        vec!["CUST-00001"]
+    );
+    assert_eq!(
+        search_with(&store, "lee", ActiveFilter::Inactive).await,
+        vec!["CUST-00001"]
+    );
+    // Still readable by id and code: history keeps working.
+    assert!(
+        !store
+            .customer(&CustomerKey::parse("CUST-00001"))
+            .await
+            .unwrap()
+            .active
+    );
+    store
+        .set_customer_active(&actor(), &key, true)
+        .await
+        .unwrap();
+    assert_eq!(search(&store, "lee").await, vec!["CUST-00001"]);
+    let actions: Vec<String> = store
+        .customer_audit(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, vec!["create", "deactivate", "reactivate"]);
+}
+
+pub async fn search_finds_by_every_field(store: Store) {
+    let full = NewCustomer {
+        data: draft(&[
+            (Field::FirstName, "Maria"),
+            (Field::LastName, "Gonzalez"),
+            (Field::Email, "maria.g@example.com"),
+            (Field::Phone, "(415) 555-0199"),
+        ]),
+        origin_store: None,
+    };
+    let m = store.create_customer(&actor(), full).await.unwrap();
+    store
+        .create_customer(&actor(), person("Mark", "Twain"))
+        .await
+        .unwrap();
+    let code = m.code.as_str().to_owned();
+    for q in [
+        "maria",
+        "MAR",
+        "gonz",
+        "Maria Gonzalez",
+        "maria gon",
+        "gonzalez maria",
+        "onzal",
+        "aria g",
+        "maria.g@example.com",
+        "maria.g@",
+        "(415) 555-0199",
+        "415-555-0199",
+        "+1 415 555 0199",
+        "4155550199",
+        "0199",
+        "5550199",
+        "cust-00001",
+        "CUST-00001",
+        "1",
+        "example.com",
+    ] {
+        let found = search(&store, q).await;
+        assert!(
+            found.contains(&code),
+            "query {q:?} did not find the customer: {found:?}"
+        );
+    }
+    assert_eq!(search(&store, "twain").await, vec!["CUST-00002"]);
+    assert!(search(&store, "zzz").await.is_empty());
+    assert!(search(&store, "9999").await.is_empty());
+}
+
+pub async fn search_is_accent_and_case_insensitive(store: Store) {
+    store
+        .create_customer(&actor(), person("Jürgen", "Müller"))
+        .await
+        .unwrap();
+    store
+        .create_customer(&actor(), person("José", "Núñez"))
+        .await
+        .unwrap();
+    store
+        .create_customer(&actor(), person("Siobhan", "O'Brien"))
+        .await
+        .unwrap();
+    assert_eq!(search(&store, "muller").await, vec!["CUST-00001"]);
+    assert_eq!(search(&store, "MÜLLER").await, vec!["CUST-00001"]);
+    assert_eq!(search(&store, "jurgen").await, vec!["CUST-00001"]);
+    assert_eq!(search(&store, "nunez").await, vec!["CUST-00002"]);
+    assert_eq!(search(&store, "Jose Nunez").await, vec!["CUST-00002"]);
+    assert_eq!(search(&store, "obrien").await, vec!["CUST-00003"]);
+    assert_eq!(search(&store, "o'brien").await, vec!["CUST-00003"]);
+}
+
+fn names() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("Zoe", "Adams"),
+        ("Al", "Smith"),
+        ("Bea", "Smith"),
+        ("Al", "Smithson"),
+        ("Cy", "Van"),
+        ("Di", "Van Berg"),
+        ("Ed", "Ängström"),
+        ("Flo", "adams"),
+        ("Gus", "Brown"),
+        ("Hal", "Brown"),
+        ("Ida", "Zed"),
+        ("Jo", "Smith"),
+    ]
+}
+
+pub async fn listing_is_alphabetical_and_pages_cover_everything_once(store: Store) {
+    for (f, l) in names() {
+        store.create_customer(&actor(), person(f, l)).await.unwrap();
+    }
+    let all = walk(
+        &store,
+        CustomerQuery {
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut expected: Vec<(String, String, String)> = Vec::new();
+    for c in store
+        .list_customers(&CustomerQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+    {
+        expected.push((
+            patron_domain::search::fold(&c.data.last_name),
+            patron_domain::search::fold(&c.data.first_name),
+            c.code.as_str().to_owned(),
+        ));
+    }
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(
+        expected, sorted,
+        "not alphabetical by last, then first name"
+    );
+    let first_last: Vec<String> = expected.iter().map(|e| e.2.clone()).collect();
+    assert_eq!(all, first_last);
+    // "Van" before "Van Berg"; "Smith" before "Smithson".
+    let pos = |last: &str| expected.iter().position(|e| e.0 == last).unwrap();
+    assert!(pos("van") < pos("van berg"));
+    assert!(pos("smith") < pos("smithson"));
+    for limit in [1, 2, 5] {
+        let paged = walk(
+            &store,
+            CustomerQuery {
+                limit,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(paged, all, "page size {limit}");
+    }
+}
+
+pub async fn search_pages_cover_prefix_then_substring_matches_once(store: Store) {
+    for (f, l) in names() {
+        store.create_customer(&actor(), person(f, l)).await.unwrap();
+    }
+    // "smith" is a prefix of three Smiths and Smithson; "mit" only a substring.
+    let q = |limit| CustomerQuery {
+        search: Some(SearchQuery::parse("smith", PhoneRegion::default())),
+        limit,
+        ..Default::default()
+    };
+    let all = walk(&store, q(100)).await;
+    assert_eq!(all.len(), 4);
+    for limit in [1, 2, 3] {
+        assert_eq!(walk(&store, q(limit)).await, all);
+    }
+    // Prefix matches come before substring-only matches.
+    store
+        .create_customer(&actor(), person("Aa", "Goldsmith"))
+        .await
+        .unwrap();
+    let with_sub = walk(&store, q(2)).await;
+    assert_eq!(with_sub.len(), 5);
+    assert_eq!(&with_sub[..4], &all[..]);
+}
+
+pub async fn origin_filter(store: Store) {
+    store
+        .create_customer(&actor(), person("Ann", "Hq"))
+        .await
+        .unwrap();
+    let mut s = person("Bo", "Store");
+    s.origin_store = Some(StoreId::parse("S01").unwrap());
+    let created = store.create_customer(&actor(), s).await.unwrap();
+    assert_eq!(
+        created.origin_store.as_ref().map(|s| s.as_str()),
+        Some("S01")
+    );
+    let list = |origin| {
+        let store = store.clone();
+        async move {
+            walk(
+                &store,
+                CustomerQuery {
+                    origin,
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    };
+    assert_eq!(list(OriginFilter::Any).await.len(), 2);
+    assert_eq!(list(OriginFilter::Hq).await, vec!["CUST-00001"]);
+    assert_eq!(
+        list(OriginFilter::Store(StoreId::parse("s01").unwrap())).await,
+        vec!["CUST-00002"]
+    );
+}
+
+pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
+    let mut taken = person("Ann", "Lee");
+    taken.data = draft(&[
+        (Field::FirstName, "Ann"),
+        (Field::LastName, "Lee"),
+        (Field::Email, "ann@example.com"),
+    ]);
+    store.create_customer(&actor(), taken).await.unwrap();
+    let with_email = |f: &str, e: &str| NewCustomer {
+        data: draft(&[
+            (Field::FirstName, f),
+            (Field::LastName, "Imported"),
+            (Field::Email, e),
+        ]),
+        origin_store: None,
+    };
+    let rows = vec![
+        with_email("A", "a@example.com"),
+        with_email("B", "ANN@example.com"), // taken in the database
+        with_email("C", "c@example.com"),
+        with_email("D", "A@EXAMPLE.COM"), // taken earlier in the file
+        person("E", "Imported"),
+    ];
+    let out = store
+        .import_customers(&Actor::new("importer"), rows)
+        .await
+        .unwrap();
+    assert_eq!(out.created, vec!["CUST-00002", "CUST-00003", "CUST-00004"]);
+    let rejected: Vec<usize> = out.rejected.iter().map(|r| r.0).collect();
+    assert_eq!(rejected, vec![1, 3]);
+    assert!(out.rejected.iter().all(|r| r.1.field == "email"));
+    assert_eq!(store.count_customers().await.unwrap(), 4);
+    let audit = store
+        .customer_audit(&CustomerKey::parse("CUST-00004"))
+        .await
+        .unwrap();
+    assert_eq!(audit[0].action, "import");
+    assert_eq!(audit[0].actor, "importer");
+    assert_eq!(search(&store, "imported").await.len(), 3);
+}
+
+pub async fn users_and_sessions(store: Store) {
+    let u = store
+        .create_user(
+            &actor(),
+            NewUser {
+                username: Username::parse("Ann").unwrap(),
+                role: Role::Manager,
+                password_hash: "$argon2id$fake".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.username.as_str(), "ann");
+    assert!(u.active);
+    let dup = store
+        .create_user(
+            &actor(),
+            NewUser {
+                username: Username::parse("ANN").unwrap(),
+                role: Role::Cashier,
+                password_hash: "x".into(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(dup, Err(StorageError::Conflict { ref field, .. }) if field == "username"),
+        "{dup:?}"
+    );
+    let (found, hash) = store
+        .user_credentials(&Username::parse("ann").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, u);
+    assert_eq!(hash, "$argon2id$fake");
+    assert!(
+        store
+            .user_credentials(&Username::parse("nobody").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let now = OffsetDateTime::now_utc();
+    store
+        .create_session(NewSession {
+            token_hash: "h1".into(),
+            user_id: u.id,
+            created_at: now,
+            expires_at: now + time::Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_user("h1", now).await.unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        store
+            .session_user("h1", now + time::Duration::hours(2))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.session_user("nope", now).await.unwrap(), None);
+    store.delete_session("h1").await.unwrap();
+    assert_eq!(store.session_user("h1", now).await.unwrap(), None);
+    assert_eq!(store.users().await.unwrap(), vec![u]);
+}
+
+pub async fn settings_change_the_next_code(store: Store) {
+    assert_eq!(store.settings().await.unwrap(), Settings::default());
+    store
+        .create_customer(&actor(), person("Ann", "Lee"))
+        .await
+        .unwrap();
+    let s = Settings {
+        code_format: CodeFormat::new("M-", 3).unwrap(),
+        phone_region: PhoneRegion::parse("DE").unwrap(),
+    };
+    assert_eq!(store.update_settings(&actor(), &s).await.unwrap(), s);
+    assert_eq!(store.settings().await.unwrap(), s);
+    let b = store
+        .create_customer(&actor(), person("Bo", "Ek"))
+        .await
+        .unwrap();
+    // The counter is shared: a new format never reissues a number.
+    assert_eq!(b.code.as_str(), "M-002");
+}

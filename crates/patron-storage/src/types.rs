@@ -1,0 +1,143 @@
+use patron_domain::search::SearchQuery;
+use patron_domain::{CodeFormat, CustomerDraft, PhoneRegion, Role, StoreId, Username};
+use uuid::Uuid;
+
+pub use patron_domain::customer::ParseContext;
+pub use patron_domain::{Customer, CustomerPatch};
+pub use time::OffsetDateTime;
+
+/// Who is making a change, as the audit trail records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub username: String,
+}
+
+impl Actor {
+    pub fn new(username: impl Into<String>) -> Self {
+        Self {
+            username: username.into(),
+        }
+    }
+}
+
+/// Node-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub code_format: CodeFormat,
+    /// Region that phone numbers without `+country` are read in.
+    pub phone_region: PhoneRegion,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            code_format: CodeFormat::default(),
+            phone_region: PhoneRegion::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub data: CustomerDraft,
+    pub origin_store: Option<StoreId>,
+}
+
+/// How a caller names a customer: by id, or by the code a cashier types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerKey {
+    Id(Uuid),
+    Code(String),
+}
+
+impl CustomerKey {
+    /// A UUID is an id; anything else is read as a code (case-insensitive).
+    pub fn parse(s: &str) -> Self {
+        match Uuid::parse_str(s.trim()) {
+            Ok(id) => CustomerKey::Id(id),
+            Err(_) => CustomerKey::Code(patron_domain::CustomerCode::normalise(s)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActiveFilter {
+    #[default]
+    Active,
+    Inactive,
+    All,
+}
+
+/// Which stores' customers to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum OriginFilter {
+    #[default]
+    Any,
+    /// Created at HQ.
+    Hq,
+    Store(StoreId),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CustomerQuery {
+    /// `None` lists everyone alphabetically.
+    pub search: Option<SearchQuery>,
+    pub active: ActiveFilter,
+    pub origin: OriginFilter,
+    pub limit: usize,
+    pub cursor: Option<crate::Cursor>,
+}
+
+/// The largest page a caller may ask for.
+pub const MAX_PAGE_SIZE: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<crate::Cursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: OffsetDateTime,
+    pub actor: String,
+    /// `create`, `update`, `deactivate`, `reactivate`, `import`.
+    pub action: String,
+    pub field: Option<String>,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOutcome {
+    /// Codes of the created customers, in input order.
+    pub created: Vec<String>,
+    /// Input index and reason of every skipped row.
+    pub rejected: Vec<(usize, patron_domain::FieldError)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: Username,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    pub role: Role,
+    /// An argon2 PHC string; storage never sees a password.
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// SHA-256 of the bearer token; the token itself is never stored.
+    pub token_hash: String,
+    pub user_id: i64,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
