@@ -1,1 +1,186 @@
-fn main() {}
+//! `patron`: the one binary. Runs a node (`serve`) and the operator's commands.
+
+use patron_server::{DataArgs, app, auth, bench, demo, export, import, open_storage};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use patron_domain::auth::check_password_policy;
+use patron_domain::{Role, Username};
+use patron_storage::{Actor, NewUser};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "patron",
+    version,
+    about = "Shared customer base and loyalty engine for chains of stores"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node: the HTTP API on the embedded SQLite database.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on.
+        #[arg(long, env = "PATRON_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// On an empty database, load 10,000 generated customers and demo users.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Import customers from a CSV file (one transaction; rejected rows go to a file).
+    Import(import::ImportArgs),
+    /// Export all customers as CSV.
+    Export(export::ExportArgs),
+    /// Benchmarks (SPEC §9): register lookups and CSV import at scale.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. Works before the first `serve` and beside a running server.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        username: String,
+        /// admin, manager or cashier.
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input (first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the error and its causes, no backtrace.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { data, listen, demo } => serve(data, listen, demo).await,
+        Command::User { command } => match command {
+            UserCommand::Add {
+                data,
+                username,
+                role,
+                password_stdin: _,
+            } => user_add(data, &username, &role).await,
+            UserCommand::List { data } => {
+                let storage = open_storage(&data)?;
+                for u in storage.users().await? {
+                    println!(
+                        "{}\t{}\t{}",
+                        u.username,
+                        u.role.name(),
+                        if u.active { "active" } else { "inactive" }
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Import(args) => import::run(args).await,
+        Command::Export(args) => export::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+async fn serve(data: DataArgs, listen: SocketAddr, demo: bool) -> anyhow::Result<ExitCode> {
+    let storage = open_storage(&data)?;
+    let demo_login = if demo {
+        demo::load(&storage).await?
+    } else {
+        None
+    };
+    let app = app::Application::build(storage, listen).await?;
+    let addr = app.local_addr()?;
+    println!("Patron HQ node listening on http://{addr}");
+    println!("  API:     http://{addr}/api/v1  (OpenAPI: http://{addr}/api/v1/openapi.json)");
+    println!("  data:    {}", data.data.display());
+    if let Some((user, password)) = demo_login {
+        println!("  demo login: {user} / {password}");
+    }
+    app.run_until(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_add(data: DataArgs, username: &str, role: &str) -> anyhow::Result<ExitCode> {
+    let username = Username::parse(username).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let role = Role::parse(role).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut input = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut input)
+        .context("cannot read the password from standard input")?;
+    let password = input.lines().next().unwrap_or("").to_owned();
+    check_password_policy(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let storage = open_storage(&data)?;
+    let password_hash = auth::hash_password(&password)?;
+    let user = storage
+        .create_user(
+            &Actor::new("cli"),
+            NewUser {
+                username,
+                role,
+                password_hash,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created user {} with role {}",
+        user.username,
+        user.role.name()
+    );
+    Ok(ExitCode::SUCCESS)
+}

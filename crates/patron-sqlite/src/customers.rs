@@ -5,8 +5,8 @@ use crate::{db_err, from_micros, micros};
 use patron_domain::customer::{Field, FieldChange};
 use patron_domain::{Customer, CustomerCode, CustomerDraft, Email, FieldError, Phone, StoreId};
 use patron_storage::{
-    Actor, AuditEntry, CustomerKey, CustomerPatch, ImportOutcome, NewCustomer, OffsetDateTime,
-    ParseContext, Result, StorageError,
+    Actor, AuditEntry, CustomerKey, CustomerPatch, ImportOutcome, ImportStream, NewCustomer,
+    OffsetDateTime, ParseContext, Result, StorageError,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -250,10 +250,10 @@ fn insert(
 }
 
 pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Customer> {
-    if let Some(e) = &new.data.email {
-        if email_taken(c, &e.key(), None)? {
-            return Err(email_conflict(e.as_str()));
-        }
+    if let Some(e) = &new.data.email
+        && email_taken(c, &e.key(), None)?
+    {
+        return Err(email_conflict(e.as_str()));
     }
     let settings = load_settings(c)?;
     let code = settings.code_format.format(take_code_numbers(c, 1)?);
@@ -263,34 +263,34 @@ pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Custome
     by_seq(c, seq)
 }
 
-pub fn import(c: &Connection, actor: &Actor, rows: Vec<NewCustomer>) -> Result<ImportOutcome> {
+pub fn import(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
     let mut out = ImportOutcome::default();
     let mut seen_emails: HashSet<String> = HashSet::new();
-    let mut accepted = Vec::with_capacity(rows.len());
-    for (i, row) in rows.into_iter().enumerate() {
-        if let Some(e) = &row.data.email {
+    let settings = load_settings(c)?;
+    // Numbers are taken in this transaction: a failed import gives them all back.
+    let first = take_code_numbers(c, 0)?;
+    let mut next = first;
+    let now = micros(OffsetDateTime::now_utc());
+    for row in rows {
+        let row = row.map_err(|e| StorageError::Backend(format!("import aborted: {e}")))?;
+        if let Some(e) = &row.customer.data.email {
             let key = e.key();
             if seen_emails.contains(&key) || email_taken(c, &key, None)? {
                 out.rejected.push((
-                    i,
+                    row.line,
                     FieldError::new("email", format!("{e} is already used by another customer")),
                 ));
                 continue;
             }
             seen_emails.insert(key);
         }
-        accepted.push(row);
-    }
-    let settings = load_settings(c)?;
-    let first = take_code_numbers(c, accepted.len() as u64)?;
-    let now = micros(OffsetDateTime::now_utc());
-    out.created.reserve(accepted.len());
-    for (n, row) in (first..).zip(accepted.iter()) {
-        let code = settings.code_format.format(n);
-        let seq = insert(c, row, Uuid::now_v7(), &code, now)?;
+        let code = settings.code_format.format(next);
+        next += 1;
+        let seq = insert(c, &row.customer, Uuid::now_v7(), &code, now)?;
         audit(c, seq, now, actor, "import", None)?;
         out.created.push(code.as_str().to_owned());
     }
+    take_code_numbers(c, next - first)?;
     Ok(out)
 }
 
@@ -307,10 +307,10 @@ pub fn update(
     if changes.is_empty() {
         return Ok(current);
     }
-    if let Some(e) = &next.email {
-        if email_taken(c, &e.key(), Some(seq))? {
-            return Err(email_conflict(e.as_str()));
-        }
+    if let Some(e) = &next.email
+        && email_taken(c, &e.key(), Some(seq))?
+    {
+        return Err(email_conflict(e.as_str()));
     }
     let now = micros(OffsetDateTime::now_utc());
     let cols = write_columns();

@@ -178,7 +178,7 @@ pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn settings(&self) -> Result<Settings> {
-        self.read(|c| settings::load(c)).await
+        self.read(settings::load).await
     }
 
     async fn update_settings(&self, _actor: &Actor, s: &Settings) -> Result<Settings> {
@@ -196,11 +196,7 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn import_customers(
-        &self,
-        actor: &Actor,
-        rows: Vec<NewCustomer>,
-    ) -> Result<ImportOutcome> {
+    async fn import_customers(&self, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
         let actor = actor.clone();
         self.write(move |tx| customers::import(tx, &actor, rows))
             .await
@@ -258,7 +254,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn users(&self) -> Result<Vec<User>> {
-        self.read(|c| users::all(c)).await
+        self.read(users::all).await
     }
 
     async fn user_credentials(&self, username: &Username) -> Result<Option<(User, String)>> {

@@ -531,13 +531,19 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
         with_email("D", "A@EXAMPLE.COM"), // taken earlier in the file
         person("E", "Imported"),
     ];
+    let stream = rows.into_iter().enumerate().map(|(i, customer)| {
+        Ok(ImportRow {
+            line: i as u64 + 2,
+            customer,
+        })
+    });
     let out = store
-        .import_customers(&Actor::new("importer"), rows)
+        .import_customers(&Actor::new("importer"), Box::new(stream))
         .await
         .unwrap();
     assert_eq!(out.created, vec!["CUST-00002", "CUST-00003", "CUST-00004"]);
-    let rejected: Vec<usize> = out.rejected.iter().map(|r| r.0).collect();
-    assert_eq!(rejected, vec![1, 3]);
+    let rejected: Vec<u64> = out.rejected.iter().map(|r| r.0).collect();
+    assert_eq!(rejected, vec![3, 5]);
     assert!(out.rejected.iter().all(|r| r.1.field == "email"));
     assert_eq!(store.count_customers().await.unwrap(), 4);
     let audit = store
@@ -547,6 +553,26 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
     assert_eq!(audit[0].action, "import");
     assert_eq!(audit[0].actor, "importer");
     assert_eq!(search(&store, "imported").await.len(), 3);
+    // A stream that fails midway writes nothing, and uses up no codes.
+    let failing = vec![
+        Ok(ImportRow {
+            line: 2,
+            customer: person("F", "Failed"),
+        }),
+        Err("disk gone".to_owned()),
+    ];
+    assert!(
+        store
+            .import_customers(&actor(), Box::new(failing.into_iter()))
+            .await
+            .is_err()
+    );
+    assert!(search(&store, "failed").await.is_empty());
+    let next = store
+        .create_customer(&actor(), person("G", "Next"))
+        .await
+        .unwrap();
+    assert_eq!(next.code.as_str(), "CUST-00005");
 }
 
 pub async fn users_and_sessions(store: Store) {

@@ -44,14 +44,11 @@ pub trait Storage: Send + Sync + 'static {
     // --- customers ------------------------------------------------------------
     /// Creates a customer, drawing the next code in the same transaction.
     async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> Result<Customer>;
-    /// Creates many customers in one transaction. Rows whose email is already taken
-    /// (in the database or earlier in the batch) are skipped and reported; every
-    /// other row is inserted. Nothing is written if the transaction fails.
-    async fn import_customers(
-        &self,
-        actor: &Actor,
-        rows: Vec<NewCustomer>,
-    ) -> Result<ImportOutcome>;
+    /// Creates many customers in one transaction, pulling rows from `rows` as
+    /// they are parsed. Rows whose email is already taken (in the database or
+    /// earlier in the stream) are skipped and reported by line; every other row is
+    /// inserted. If the stream yields an error, or anything fails, nothing is written.
+    async fn import_customers(&self, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome>;
     async fn customer(&self, key: &CustomerKey) -> Result<Customer>;
     async fn update_customer(
         &self,

@@ -21,20 +21,11 @@ impl Actor {
 }
 
 /// Node-wide settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     pub code_format: CodeFormat,
     /// Region that phone numbers without `+country` are read in.
     pub phone_region: PhoneRegion,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            code_format: CodeFormat::default(),
-            phone_region: PhoneRegion::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -108,12 +99,22 @@ pub struct AuditEntry {
     pub new: Option<String>,
 }
 
+/// One parsed row of an import, with the line it came from (for error reports).
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    pub line: u64,
+    pub customer: NewCustomer,
+}
+
+/// Rows to import; an `Err` aborts the whole import (e.g. the file became unreadable).
+pub type ImportStream = Box<dyn Iterator<Item = Result<ImportRow, String>> + Send>;
+
 #[derive(Debug, Clone, Default)]
 pub struct ImportOutcome {
     /// Codes of the created customers, in input order.
     pub created: Vec<String>,
-    /// Input index and reason of every skipped row.
-    pub rejected: Vec<(usize, patron_domain::FieldError)>,
+    /// Line and reason of every row skipped because its email is taken.
+    pub rejected: Vec<(u64, patron_domain::FieldError)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,64 @@
+//! One way to start Patron: [`Application::build`] binds the port and wires the
+//! router; `patron serve`, the integration tests and `patron bench` all use it.
+
+use crate::auth::Sessions;
+use patron_storage::Storage;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub sessions: Sessions,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Binds `listen` (port 0 picks a free port) and prepares the API over `storage`.
+    pub async fn build(storage: Arc<dyn Storage>, listen: SocketAddr) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let state = AppState {
+            sessions: Sessions::new(storage.clone()),
+            storage,
+        };
+        Ok(Self {
+            listener,
+            router: crate::http::router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+
+    /// Starts serving on a background task; returns the bound address. For tests
+    /// and benchmarks, which stop the server by dropping the runtime.
+    pub fn spawn(self) -> anyhow::Result<SocketAddr> {
+        let addr = self.local_addr()?;
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(self.listener, self.router).await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
+        Ok(addr)
+    }
+}

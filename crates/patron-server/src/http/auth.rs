@@ -1,0 +1,81 @@
+use super::error::{ApiError, ProblemResponses, Result};
+use super::extract::{ApiJson, Authed};
+use crate::app::AppState;
+use crate::auth::verify_password;
+use crate::wire::{LoginInput, LoginView, UserView};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use patron_domain::Username;
+use time::format_description::well_known::Rfc3339;
+
+/// A hash to verify against when the user does not exist, so that a wrong
+/// username takes as long as a wrong password and does not reveal which it was.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| crate::auth::hash_password("not a real password").unwrap_or_default())
+        .clone()
+}
+
+/// Exchange a username and password for a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = LoginView), ProblemResponses))]
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> Result<Json<LoginView>> {
+    let refused = ApiError::Unauthenticated("wrong username or password");
+    let found = match Username::parse(&input.username) {
+        Ok(u) => state.storage.user_credentials(&u).await?,
+        Err(_) => None,
+    };
+    let (user, hash) = match found {
+        Some((u, h)) if u.active => (Some(u), h),
+        _ => (None, String::new()),
+    };
+    let password = input.password;
+    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || {
+        let hash = if hash.is_empty() { dummy_hash() } else { hash };
+        verify_password(&password, &hash)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::warn!(username = %input.username.chars().take(64).collect::<String>(), "refused: failed sign-in");
+        return Err(refused);
+    };
+    let (token, expires_at) = state.sessions.start(&user).await?;
+    tracing::info!(user = %user.username, "signed in");
+    Ok(Json(LoginView {
+        token,
+        expires_at: expires_at.format(&Rfc3339).unwrap_or_default(),
+        user: UserView::from(&user),
+    }))
+}
+
+/// End the session of the token sent.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out"), ProblemResponses))]
+pub async fn logout(
+    State(state): State<AppState>,
+    _user: Authed,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .map(|(_, t)| t.trim().to_owned())
+        .unwrap_or_default();
+    state.sessions.end(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user and their permissions.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), ProblemResponses))]
+pub async fn me(user: Authed) -> Json<UserView> {
+    Json(UserView::from(&user.0))
+}

@@ -1,0 +1,270 @@
+use super::error::ProblemResponses;
+use super::error::{ApiError, Result};
+use super::extract::{ApiJson, Authed};
+use crate::app::AppState;
+use crate::wire::{AuditView, CustomerInput, CustomerPage, CustomerView};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use patron_domain::customer::ParseContext;
+use patron_domain::search::SearchQuery;
+use patron_domain::{CustomerDraft, Permission, StoreId, ValidationErrors};
+use patron_storage::{
+    ActiveFilter, Cursor, CustomerKey, CustomerQuery, MAX_PAGE_SIZE, NewCustomer, OriginFilter,
+};
+use std::collections::HashMap;
+
+/// The default page size of customer lists.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+
+async fn parse_context(state: &AppState) -> Result<ParseContext> {
+    Ok(ParseContext {
+        region: state.storage.settings().await?.phone_region,
+        today: time::OffsetDateTime::now_utc().date(),
+    })
+}
+
+/// Create a customer; the code is assigned automatically.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = CustomerInput,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created", body = CustomerView), ProblemResponses))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<CustomerInput>,
+) -> Result<(StatusCode, HeaderMap, Json<CustomerView>)> {
+    user.require(Permission::CustomersCreate)?;
+    let ctx = parse_context(&state).await?;
+    let data = CustomerDraft::parse(input.into_fields(), &ctx)?;
+    let created = state
+        .storage
+        .create_customer(
+            &user.actor(),
+            NewCustomer {
+                data,
+                origin_store: None,
+            },
+        )
+        .await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/customers/{}", created.id)) {
+        headers.insert(header::LOCATION, v);
+    }
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(CustomerView::from(&created)),
+    ))
+}
+
+const LIST_PARAMS: [&str; 5] = ["q", "limit", "cursor", "active", "origin_store"];
+
+/// List customers alphabetically (last, then first name) or search them.
+///
+/// `q` matches first name, last name, full name, phone (any format, or its last
+/// 4+ digits), email or code, by prefix and (3+ characters) substring, ignoring
+/// case and accents. Prefix matches come first, then substring matches; each
+/// group is alphabetical.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers",
+    params(
+        ("q" = Option<String>, Query, description = "Search text"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("active" = Option<String>, Query, description = "true (default), false or all"),
+        ("origin_store" = Option<String>, Query, description = "A store id, or HQ for customers created at HQ"),
+    ),
+    security(("bearer" = [])),
+    responses((status = 200, body = CustomerPage), ProblemResponses))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: Authed,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<CustomerPage>> {
+    user.require(Permission::CustomersView)?;
+    let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let mut errors = ValidationErrors::default();
+    if let Some(unknown) = params.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
+        errors.push(patron_domain::FieldError::new(
+            unknown.as_str(),
+            "is not a parameter of this list",
+        ));
+    }
+    let limit = match params.get("limit") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            _ => {
+                errors.push(patron_domain::FieldError::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                ));
+                DEFAULT_PAGE_SIZE
+            }
+        },
+    };
+    let cursor = match params.get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => {
+            let decoded = Cursor::decode(c);
+            if decoded.is_none() {
+                errors.push(patron_domain::FieldError::new(
+                    "cursor",
+                    "is not a cursor this server issued",
+                ));
+            }
+            decoded
+        }
+    };
+    let active = match params.get("active").map(String::as_str) {
+        None | Some("true") => ActiveFilter::Active,
+        Some("false") => ActiveFilter::Inactive,
+        Some("all") => ActiveFilter::All,
+        Some(_) => {
+            errors.push(patron_domain::FieldError::new(
+                "active",
+                "must be true, false or all",
+            ));
+            ActiveFilter::Active
+        }
+    };
+    let origin = match params.get("origin_store").map(|s| s.trim()) {
+        None | Some("") => OriginFilter::Any,
+        Some(s) if s.eq_ignore_ascii_case("hq") => OriginFilter::Hq,
+        Some(s) => match StoreId::parse(s) {
+            Ok(id) => OriginFilter::Store(id),
+            Err(e) => {
+                errors.push(patron_domain::FieldError::new("origin_store", e.message));
+                OriginFilter::Any
+            }
+        },
+    };
+    let q = params.get("q").map(String::as_str).unwrap_or("");
+    if q.chars().count() > 100 {
+        errors.push(patron_domain::FieldError::new(
+            "q",
+            "must be at most 100 characters",
+        ));
+    }
+    errors.into_result()?;
+    let search = if q.trim().is_empty() {
+        None
+    } else {
+        Some(SearchQuery::parse(
+            q,
+            state.storage.settings().await?.phone_region,
+        ))
+    };
+    let page = state
+        .storage
+        .list_customers(&CustomerQuery {
+            search,
+            active,
+            origin,
+            limit,
+            cursor,
+        })
+        .await?;
+    Ok(Json(CustomerPage {
+        items: page.items.iter().map(CustomerView::from).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
+}
+
+/// One customer, by id or by code (`CUST-00042`, case-insensitive).
+#[utoipa::path(get, path = "/api/v1/customers/{key}", tag = "customers",
+    params(("key" = String, Path, description = "Customer id or code")),
+    security(("bearer" = [])),
+    responses((status = 200, body = CustomerView), ProblemResponses))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+) -> Result<Json<CustomerView>> {
+    user.require(Permission::CustomersView)?;
+    let c = state.storage.customer(&CustomerKey::parse(&key)).await?;
+    Ok(Json(CustomerView::from(&c)))
+}
+
+/// Partial update (JSON merge patch). Each changed field is audited.
+#[utoipa::path(patch, path = "/api/v1/customers/{key}", tag = "customers", request_body = CustomerInput,
+    params(("key" = String, Path, description = "Customer id or code")),
+    security(("bearer" = [])),
+    responses((status = 200, body = CustomerView), ProblemResponses))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<CustomerInput>,
+) -> Result<Json<CustomerView>> {
+    user.require(Permission::CustomersEdit)?;
+    let ctx = parse_context(&state).await?;
+    let c = state
+        .storage
+        .update_customer(
+            &user.actor(),
+            &CustomerKey::parse(&key),
+            input.into_patch(),
+            ctx,
+        )
+        .await?;
+    Ok(Json(CustomerView::from(&c)))
+}
+
+/// Hide a customer from register search; history and reports keep them.
+#[utoipa::path(post, path = "/api/v1/customers/{key}/deactivate", tag = "customers",
+    params(("key" = String, Path, description = "Customer id or code")),
+    security(("bearer" = [])),
+    responses((status = 200, body = CustomerView), ProblemResponses))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+) -> Result<Json<CustomerView>> {
+    set_active(state, user, key, false).await
+}
+
+/// Make a deactivated customer findable again.
+#[utoipa::path(post, path = "/api/v1/customers/{key}/reactivate", tag = "customers",
+    params(("key" = String, Path, description = "Customer id or code")),
+    security(("bearer" = [])),
+    responses((status = 200, body = CustomerView), ProblemResponses))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+) -> Result<Json<CustomerView>> {
+    set_active(state, user, key, true).await
+}
+
+async fn set_active(
+    state: AppState,
+    user: Authed,
+    key: String,
+    active: bool,
+) -> Result<Json<CustomerView>> {
+    user.require(Permission::CustomersDeactivate)?;
+    let c = state
+        .storage
+        .set_customer_active(&user.actor(), &CustomerKey::parse(&key), active)
+        .await?;
+    Ok(Json(CustomerView::from(&c)))
+}
+
+/// Who changed what and when, oldest first.
+#[utoipa::path(get, path = "/api/v1/customers/{key}/audit", tag = "customers",
+    params(("key" = String, Path, description = "Customer id or code")),
+    security(("bearer" = [])),
+    responses((status = 200, body = [AuditView]), ProblemResponses))]
+pub async fn audit(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+) -> Result<Json<Vec<AuditView>>> {
+    user.require(Permission::CustomersView)?;
+    let entries = state
+        .storage
+        .customer_audit(&CustomerKey::parse(&key))
+        .await?;
+    Ok(Json(entries.into_iter().map(AuditView::from).collect()))
+}

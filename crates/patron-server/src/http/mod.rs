@@ -1,0 +1,75 @@
+//! The HTTP API under `/api/v1`. Handlers are thin: extract, check the
+//! permission, call storage, map the result.
+
+pub mod auth;
+pub mod customers;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod settings;
+pub mod users;
+
+use crate::app::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use error::ApiError;
+use tracing::Instrument;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/customers", post(customers::create).get(customers::list))
+        .route(
+            "/customers/{key}",
+            get(customers::get).patch(customers::update),
+        )
+        .route("/customers/{key}/deactivate", post(customers::deactivate))
+        .route("/customers/{key}/reactivate", post(customers::reactivate))
+        .route("/customers/{key}/audit", get(customers::audit))
+        .route("/users", get(users::list).post(users::create))
+        .route("/settings", get(settings::get).patch(settings::update))
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
+        .layer(middleware::from_fn(trace_request))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}
+
+/// One span per request, so every log line of a request carries its method and path.
+async fn trace_request(req: Request, next: Next) -> Response {
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
+    async move {
+        let started = std::time::Instant::now();
+        let resp = next.run(req).await;
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "answered"
+        );
+        resp
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,413 @@
+//! The JSON shapes of the HTTP API, converted by hand to and from domain types so
+//! the domain never bends to serde or HTTP.
+
+use patron_domain::customer::Field;
+use patron_domain::{Customer, Patch};
+use patron_storage::{AuditEntry, User};
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Distinguishes an absent member (`None`) from an explicit `null` (`Some(None)`),
+/// which a partial update needs: absent keeps a field, null clears it.
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddressView {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MedicalView {
+    pub card_number: Option<String>,
+    pub issuing_state: Option<String>,
+    /// YYYY-MM-DD
+    pub expiry: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdDocumentView {
+    pub number: Option<String>,
+    pub issuing_state: Option<String>,
+    pub issuing_country: Option<String>,
+    /// YYYY-MM-DD
+    pub expiry: Option<String>,
+}
+
+/// A customer as the API returns it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerView {
+    pub id: Uuid,
+    /// Unique human-readable code, e.g. `CUST-00042`.
+    pub code: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    /// E.164, e.g. `+12015550123`.
+    pub phone: Option<String>,
+    pub tax_id: Option<String>,
+    pub address: AddressView,
+    /// YYYY-MM-DD
+    pub date_of_birth: Option<String>,
+    /// Internal; never printed on receipts.
+    pub notes: Option<String>,
+    /// Store where the record was created; null when created at HQ.
+    pub origin_store: Option<String>,
+    pub active: bool,
+    pub marketing_consent: bool,
+    pub medical: MedicalView,
+    pub id_document: IdDocumentView,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Customer> for CustomerView {
+    fn from(c: &Customer) -> Self {
+        let d = &c.data;
+        let g = |f: Field| d.get(f);
+        CustomerView {
+            id: c.id,
+            code: c.code.as_str().to_owned(),
+            first_name: d.first_name.clone(),
+            last_name: d.last_name.clone(),
+            email: g(Field::Email),
+            phone: g(Field::Phone),
+            tax_id: g(Field::TaxId),
+            address: AddressView {
+                line1: g(Field::AddressLine1),
+                line2: g(Field::AddressLine2),
+                city: g(Field::AddressCity),
+                region: g(Field::AddressRegion),
+                postal_code: g(Field::AddressPostalCode),
+                country: g(Field::AddressCountry),
+            },
+            date_of_birth: g(Field::DateOfBirth),
+            notes: g(Field::Notes),
+            origin_store: c.origin_store.as_ref().map(|s| s.as_str().to_owned()),
+            active: c.active,
+            marketing_consent: d.marketing_consent,
+            medical: MedicalView {
+                card_number: g(Field::MedicalCardNumber),
+                issuing_state: g(Field::MedicalIssuingState),
+                expiry: g(Field::MedicalExpiry),
+            },
+            id_document: IdDocumentView {
+                number: g(Field::IdNumber),
+                issuing_state: g(Field::IdIssuingState),
+                issuing_country: g(Field::IdIssuingCountry),
+                expiry: g(Field::IdExpiry),
+            },
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    #[serde(default, deserialize_with = "double_option")]
+    pub line1: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub line2: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub city: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub region: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub postal_code: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub country: Option<Option<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MedicalInput {
+    #[serde(default, deserialize_with = "double_option")]
+    pub card_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub issuing_state: Option<Option<String>>,
+    /// YYYY-MM-DD
+    #[serde(default, deserialize_with = "double_option")]
+    pub expiry: Option<Option<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdDocumentInput {
+    #[serde(default, deserialize_with = "double_option")]
+    pub number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub issuing_state: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub issuing_country: Option<Option<String>>,
+    /// YYYY-MM-DD
+    #[serde(default, deserialize_with = "double_option")]
+    pub expiry: Option<Option<String>>,
+}
+
+/// A customer to create (`POST`) or the members to change (`PATCH`, as a JSON
+/// merge patch: an absent member is kept, `null` clears it, nested objects merge).
+/// `first_name` and `last_name` are required on create and cannot be cleared.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerInput {
+    #[serde(default, deserialize_with = "double_option")]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub email: Option<Option<String>>,
+    /// Any common format; normalised to E.164 in the configured default region.
+    #[serde(default, deserialize_with = "double_option")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub tax_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub address: Option<Option<AddressInput>>,
+    /// YYYY-MM-DD
+    #[serde(default, deserialize_with = "double_option")]
+    pub date_of_birth: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub marketing_consent: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub medical: Option<Option<MedicalInput>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub id_document: Option<Option<IdDocumentInput>>,
+}
+
+type Patches = Vec<(Field, Patch<String>)>;
+
+fn push(out: &mut Patches, field: Field, v: Option<Option<String>>) {
+    match v {
+        None => {}
+        Some(None) => out.push((field, Patch::Clear)),
+        Some(Some(s)) => out.push((field, Patch::Set(s))),
+    }
+}
+
+/// A nested object: `null` clears all its fields, an object merges member-wise.
+fn push_nested<T>(
+    out: &mut Patches,
+    v: Option<Option<T>>,
+    fields: &[Field],
+    split: impl FnOnce(T) -> Vec<Option<Option<String>>>,
+) {
+    match v {
+        None => {}
+        Some(None) => out.extend(fields.iter().map(|f| (*f, Patch::Clear))),
+        Some(Some(inner)) => {
+            for (f, value) in fields.iter().zip(split(inner)) {
+                push(out, *f, value);
+            }
+        }
+    }
+}
+
+impl CustomerInput {
+    /// The fields this input sets or clears, by domain field name.
+    pub fn into_patch(self) -> Patches {
+        let mut out = Vec::new();
+        push(&mut out, Field::FirstName, self.first_name);
+        push(&mut out, Field::LastName, self.last_name);
+        push(&mut out, Field::Email, self.email);
+        push(&mut out, Field::Phone, self.phone);
+        push(&mut out, Field::TaxId, self.tax_id);
+        push_nested(
+            &mut out,
+            self.address,
+            &[
+                Field::AddressLine1,
+                Field::AddressLine2,
+                Field::AddressCity,
+                Field::AddressRegion,
+                Field::AddressPostalCode,
+                Field::AddressCountry,
+            ],
+            |a| vec![a.line1, a.line2, a.city, a.region, a.postal_code, a.country],
+        );
+        push(&mut out, Field::DateOfBirth, self.date_of_birth);
+        push(&mut out, Field::Notes, self.notes);
+        push(
+            &mut out,
+            Field::MarketingConsent,
+            self.marketing_consent.map(|o| o.map(|b| b.to_string())),
+        );
+        push_nested(
+            &mut out,
+            self.medical,
+            &[
+                Field::MedicalCardNumber,
+                Field::MedicalIssuingState,
+                Field::MedicalExpiry,
+            ],
+            |m| vec![m.card_number, m.issuing_state, m.expiry],
+        );
+        push_nested(
+            &mut out,
+            self.id_document,
+            &[
+                Field::IdNumber,
+                Field::IdIssuingState,
+                Field::IdIssuingCountry,
+                Field::IdExpiry,
+            ],
+            |d| vec![d.number, d.issuing_state, d.issuing_country, d.expiry],
+        );
+        out
+    }
+
+    /// The fields of a new customer (cleared fields are simply not given).
+    pub fn into_fields(self) -> Vec<(Field, String)> {
+        self.into_patch()
+            .into_iter()
+            .filter_map(|(f, p)| match p {
+                Patch::Set(s) => Some((f, s)),
+                Patch::Clear => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerPage {
+    pub items: Vec<CustomerView>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub at: String,
+    pub actor: String,
+    /// `create`, `import`, `update`, `deactivate`, `reactivate`.
+    pub action: String,
+    pub field: Option<String>,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+impl From<AuditEntry> for AuditView {
+    fn from(e: AuditEntry) -> Self {
+        AuditView {
+            at: rfc3339(e.at),
+            actor: e.actor,
+            action: e.action,
+            field: e.field,
+            old: e.old,
+            new: e.new,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginView {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: String,
+    pub user: UserView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub active: bool,
+    pub permissions: Vec<String>,
+    pub created_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username.as_str().to_owned(),
+            role: u.role.name().to_owned(),
+            active: u.active,
+            permissions: u
+                .role
+                .permissions()
+                .iter()
+                .map(|p| p.name().to_owned())
+                .collect(),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserInput {
+    pub username: String,
+    pub password: String,
+    /// `admin`, `manager` or `cashier`.
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsView {
+    /// Customer code prefix, e.g. `CUST-`.
+    pub code_prefix: String,
+    /// Minimum digits of a customer code number.
+    pub code_width: u8,
+    /// Default region for phone numbers without `+country` (ISO 3166-1 alpha-2).
+    pub phone_region: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsInput {
+    pub code_prefix: Option<String>,
+    pub code_width: Option<u8>,
+    pub phone_region: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_semantics() {
+        let input: CustomerInput = serde_json::from_str(
+            r#"{"first_name":"Ann","email":null,"address":{"city":"Oslo","line2":null},"medical":null}"#,
+        )
+        .unwrap();
+        let p = input.into_patch();
+        assert!(p.contains(&(Field::FirstName, Patch::Set("Ann".into()))));
+        assert!(p.contains(&(Field::Email, Patch::Clear)));
+        assert!(p.contains(&(Field::AddressCity, Patch::Set("Oslo".into()))));
+        assert!(p.contains(&(Field::AddressLine2, Patch::Clear)));
+        assert!(!p.iter().any(|(f, _)| *f == Field::AddressLine1));
+        assert!(p.contains(&(Field::MedicalExpiry, Patch::Clear)));
+        assert!(!p.iter().any(|(f, _)| *f == Field::LastName));
+    }
+}

@@ -1,0 +1,158 @@
+//! Starts the real server on a random loopback port over a fresh data directory.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use patron_domain::{Role, Username};
+use patron_server::app::Application;
+use patron_sqlite::SqliteStorage;
+use patron_storage::{Actor, NewUser, Storage};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+pub const PASSWORD: &str = "test-password-1";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: Client,
+    pub storage: Arc<dyn Storage>,
+    pub dir: tempfile::TempDir,
+}
+
+fn password_hash() -> String {
+    // Hashing is deliberately slow; every test user shares one hash.
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| patron_server::auth::hash_password(PASSWORD).unwrap())
+        .clone()
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    for (name, role) in [
+        ("admin", Role::Admin),
+        ("manager", Role::Manager),
+        ("cashier", Role::Cashier),
+    ] {
+        storage
+            .create_user(
+                &Actor::new("test"),
+                NewUser {
+                    username: Username::parse(name).unwrap(),
+                    role,
+                    password_hash: password_hash(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let app = Application::build(storage.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = app.spawn().unwrap();
+    TestApp {
+        addr,
+        client: Client::new(),
+        storage,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        let r = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a customer as admin and returns its JSON.
+    pub async fn create(&self, token: &str, body: Value) -> Value {
+        let r = self.post(token, "/api/v1/customers", &body).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+        r.json().await.unwrap()
+    }
+
+    pub async fn search(&self, token: &str, q: &str) -> Vec<String> {
+        let r = self
+            .client
+            .get(self.url("/api/v1/customers"))
+            .query(&[("q", q)])
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["code"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// Asserts a problem+json response with `status`, naming `field` if given.
+pub async fn assert_problem(r: Response, status: u16, field: Option<&str>) -> Value {
+    let got = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "body: {body}");
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/problem+json"),
+        "body: {body}"
+    );
+    assert_eq!(body["status"].as_u64(), Some(u64::from(status)));
+    assert!(body["detail"].is_string(), "{body}");
+    if let Some(f) = field {
+        assert_eq!(body["field"].as_str(), Some(f), "body: {body}");
+    }
+    body
+}
