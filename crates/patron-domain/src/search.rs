@@ -93,7 +93,10 @@ pub const MIN_PHONE_SUFFIX_DIGITS: usize = 4;
 
 impl SearchQuery {
     pub fn parse(input: &str, region: PhoneRegion) -> Self {
-        let raw = input.trim();
+        // Control characters cannot be typed into a search box and break SQL
+        // full-text query parsers (NUL ends a C string).
+        let cleaned: String = input.chars().filter(|c| !c.is_control()).collect();
+        let raw = cleaned.trim();
         if raw.is_empty() || raw.chars().count() > 100 {
             return Self::default();
         }
@@ -178,6 +181,10 @@ mod tests {
         assert_eq!(q.text, "ann lee");
         assert_eq!(q.email, None);
         assert!(SearchQuery::parse("   ", us).is_empty());
+        assert_eq!(
+            SearchQuery::parse("a\u{0}b", us).email.as_deref(),
+            Some("ab")
+        );
     }
 
     proptest! {

@@ -79,7 +79,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// Pulls the field name out of serde's "unknown field `x`" / "missing field `x`".
 fn field_from_message(msg: &str) -> Option<String> {
-    for lead in ["unknown field `", "missing field `"] {
+    for lead in ["unknown field `", "missing field `", "duplicate field `"] {
         if let Some(rest) = msg.strip_prefix(lead) {
             return rest.split('`').next().map(str::to_owned);
         }
