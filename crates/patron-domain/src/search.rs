@@ -41,6 +41,9 @@ pub struct SearchKeys {
     pub last: String,
     /// "first last", for a query like "ann lee".
     pub full: String,
+    /// The first [`NAME_HEAD_LEN`] characters of `full`: an equality key whose
+    /// index can be read in alphabetical order (see the storage's search).
+    pub head: String,
     /// last, separator, first: the alphabetical order of every list.
     pub sort: String,
     /// Lowercased email, if any.
@@ -53,8 +56,10 @@ impl SearchKeys {
     pub fn new(first: &str, last: &str, email: Option<&str>, phone: Option<&Phone>) -> Self {
         let first = fold(first);
         let last = fold(last);
+        let full = format!("{first} {last}");
         Self {
-            full: format!("{first} {last}"),
+            head: name_head(&full).to_owned(),
+            full,
             sort: format!("{last}{SORT_SEPARATOR}{first}"),
             first,
             last,
@@ -62,6 +67,14 @@ impl SearchKeys {
             phone_reversed: phone.map(Phone::reversed_digits),
         }
     }
+}
+
+/// How many leading characters of the folded name form its `head` key.
+pub const NAME_HEAD_LEN: usize = 3;
+
+/// The head key of a folded name or query (folded text is ASCII).
+pub fn name_head(folded: &str) -> &str {
+    &folded[..folded.len().min(NAME_HEAD_LEN)]
 }
 
 /// The smallest string greater than every string that starts with `prefix`,

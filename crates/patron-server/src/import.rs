@@ -192,23 +192,27 @@ pub async fn import_file(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let invalid: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<ImportRow, String>>(8192);
+    // Rows travel in batches: a channel hand-off per row cost ~10% in futex wake-ups.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ImportRow, String>>>(64);
     // Parse on its own thread while the storage writes: two cores, two stages.
     let parser = {
         let invalid = invalid.clone();
         let bar = bar.clone();
         std::thread::spawn(move || {
+            const BATCH: usize = 512;
             let mut record = csv::StringRecord::new();
+            let mut batch = Vec::with_capacity(BATCH);
             let mut n: u64 = 0;
             loop {
                 match reader.read_record(&mut record) {
                     Ok(false) => break,
                     Ok(true) => {}
                     Err(e) => {
-                        let _ = tx.send(Err(format!(
+                        batch.push(Err(format!(
                             "the file cannot be read past line {}: {e}",
                             record.position().map_or(0, |p| p.line())
                         )));
+                        let _ = tx.send(batch);
                         return;
                     }
                 }
@@ -218,36 +222,37 @@ pub async fn import_file(
                     bar.set_position(record.position().map_or(0, |p| p.byte()));
                 }
                 match CustomerDraft::parse(row_fields(&record, &targets), &ctx) {
-                    Ok(data) => {
-                        if tx
-                            .send(Ok(ImportRow {
-                                line,
-                                customer: NewCustomer {
-                                    data,
-                                    origin_store: None,
-                                },
-                            }))
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
+                    Ok(data) => batch.push(Ok(ImportRow {
+                        line,
+                        customer: NewCustomer {
+                            data,
+                            origin_store: None,
+                        },
+                    })),
                     Err(e) => {
                         if let Ok(mut v) = invalid.lock() {
                             v.push((line, e.to_string()));
                         }
                     }
                 }
+                if batch.len() == BATCH
+                    && tx
+                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                        .is_err()
+                {
+                    return;
+                }
             }
             let any_invalid = invalid.lock().map(|v| !v.is_empty()).unwrap_or(true);
             if strict && any_invalid {
-                let _ = tx.send(Err("--strict: the file has invalid rows".into()));
+                batch.push(Err("--strict: the file has invalid rows".into()));
             }
+            let _ = tx.send(batch);
             bar.set_position(size);
         })
     };
     let outcome = storage
-        .import_customers(&Actor::new("import"), Box::new(rx.into_iter()))
+        .import_customers(&Actor::new("import"), Box::new(rx.into_iter().flatten()))
         .await;
     let _ = parser.join();
     bar.finish_and_clear();

@@ -16,7 +16,12 @@ fn patron(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -26,7 +31,11 @@ fn text(b: &[u8]) -> String {
 
 /// A failed command prints exactly one line, starting `error:`, and exits non-zero.
 fn assert_one_line_error(out: &Output, contains: &str) {
-    assert!(!out.status.success(), "expected failure, got {:?}", out.status);
+    assert!(
+        !out.status.success(),
+        "expected failure, got {:?}",
+        out.status
+    );
     let err = text(&out.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "stderr: {err}");
@@ -42,19 +51,84 @@ fn data_arg(dir: &Path) -> String {
 fn user_add_works_before_the_first_serve_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = data_arg(dir.path());
-    let out = patron(&["user", "add", "--data", &d, "--username", "Boss", "--role", "admin", "--password-stdin"], "s3cret-pass\n");
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            &d,
+            "--username",
+            "Boss",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "s3cret-pass\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("created user boss with role admin"));
     let list = patron(&["user", "list", "--data", &d], "");
     assert!(text(&list.stdout).contains("boss\tadmin\tactive"));
 
-    let out = patron(&["user", "add", "--data", &d, "--username", "boss", "--role", "admin", "--password-stdin"], "another-pass\n");
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            &d,
+            "--username",
+            "boss",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "another-pass\n",
+    );
     assert_one_line_error(&out, "already taken");
-    let out = patron(&["user", "add", "--data", &d, "--username", "xyz", "--role", "root", "--password-stdin"], "long-enough\n");
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            &d,
+            "--username",
+            "xyz",
+            "--role",
+            "root",
+            "--password-stdin",
+        ],
+        "long-enough\n",
+    );
     assert_one_line_error(&out, "role");
-    let out = patron(&["user", "add", "--data", &d, "--username", "till", "--role", "cashier", "--password-stdin"], "short\n");
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            &d,
+            "--username",
+            "till",
+            "--role",
+            "cashier",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
     assert_one_line_error(&out, "password");
-    let out = patron(&["user", "add", "--data", "/proc/definitely/not/writable", "--username", "till", "--role", "cashier", "--password-stdin"], "long-enough\n");
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            "/proc/definitely/not/writable",
+            "--username",
+            "till",
+            "--role",
+            "cashier",
+            "--password-stdin",
+        ],
+        "long-enough\n",
+    );
     assert_one_line_error(&out, "data directory");
 }
 
@@ -75,22 +149,46 @@ fn import_reports_rejected_rows_and_exports_round_trip() {
     )
     .unwrap();
     let out = patron(&["import", csv.to_str().unwrap(), "--data", &d], "");
-    assert_eq!(out.status.code(), Some(2), "stdout: {} stderr: {}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {} stderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     assert!(stdout.contains("imported 2 customers"), "{stdout}");
     assert!(stdout.contains("rejected 4 rows"), "{stdout}");
     assert!(text(&out.stderr).contains("ignored columns: Loyalty Tier"));
     let rejects = std::fs::read_to_string(format!("{}.rejected.csv", csv.display())).unwrap();
     let lines: Vec<&str> = rejects.lines().collect();
-    assert_eq!(lines[0], "line,error,First Name,Surname,E-mail,Cell Phone,DOB,Loyalty Tier");
-    assert!(lines[1].starts_with("3,") && lines[1].contains("email"), "{rejects}");
-    assert!(lines[2].starts_with("4,") && lines[2].contains("last_name"), "{rejects}");
-    assert!(lines[3].starts_with("5,") && lines[3].contains("already used"), "{rejects}");
-    assert!(lines[4].starts_with("6,") && lines[4].contains("date_of_birth"), "{rejects}");
+    assert_eq!(
+        lines[0],
+        "line,error,First Name,Surname,E-mail,Cell Phone,DOB,Loyalty Tier"
+    );
+    assert!(
+        lines[1].starts_with("3,") && lines[1].contains("email"),
+        "{rejects}"
+    );
+    assert!(
+        lines[2].starts_with("4,") && lines[2].contains("last_name"),
+        "{rejects}"
+    );
+    assert!(
+        lines[3].starts_with("5,") && lines[3].contains("already used"),
+        "{rejects}"
+    );
+    assert!(
+        lines[4].starts_with("6,") && lines[4].contains("date_of_birth"),
+        "{rejects}"
+    );
     assert_eq!(lines.len(), 5);
 
     let export = dir.path().join("export.csv");
-    let out = patron(&["export", "--data", &d, "--output", export.to_str().unwrap()], "");
+    let out = patron(
+        &["export", "--data", &d, "--output", export.to_str().unwrap()],
+        "",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let exported = std::fs::read_to_string(&export).unwrap();
     assert!(exported.starts_with("code,id,first_name,last_name,email,phone,"));
@@ -102,11 +200,21 @@ fn import_reports_rejected_rows_and_exports_round_trip() {
     // The export imports back into a fresh node with nothing rejected.
     let d2 = data_arg(&dir.path().join("data2"));
     let out = patron(&["import", export.to_str().unwrap(), "--data", &d2], "");
-    assert!(out.status.success(), "{} {}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let again = patron(&["export", "--data", &d2], "");
     let strip = |s: &str| -> Vec<String> {
         // id and timestamps are new; everything the customer gave must match.
-        s.lines().map(|l| { let f: Vec<&str> = l.split(',').collect(); f[2..f.len() - 2].join(",") }).collect()
+        s.lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                f[2..f.len() - 2].join(",")
+            })
+            .collect()
     };
     assert_eq!(strip(&text(&again.stdout)), strip(&exported));
 }
@@ -116,8 +224,15 @@ fn strict_import_writes_nothing_and_bad_files_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = data_arg(&dir.path().join("data"));
     let csv = dir.path().join("c.csv");
-    std::fs::write(&csv, "name,email\nAnn Lee,ann@example.com\nBob Ray,broken\n").unwrap();
-    let out = patron(&["import", csv.to_str().unwrap(), "--data", &d, "--strict"], "");
+    std::fs::write(
+        &csv,
+        "name,email\nAnn Lee,ann@example.com\nBob Ray,broken\n",
+    )
+    .unwrap();
+    let out = patron(
+        &["import", csv.to_str().unwrap(), "--data", &d, "--strict"],
+        "",
+    );
     assert_one_line_error(&out, "nothing imported");
     let export = patron(&["export", "--data", &d], "");
     assert_eq!(text(&export.stdout).lines().count(), 1, "only the header");
@@ -128,7 +243,17 @@ fn strict_import_writes_nothing_and_bad_files_are_one_line_errors() {
     std::fs::write(&nameless, "foo,bar\n1,2\n").unwrap();
     let out = patron(&["import", nameless.to_str().unwrap(), "--data", &d], "");
     assert_one_line_error(&out, "first");
-    let out = patron(&["import", nameless.to_str().unwrap(), "--data", &d, "--map", "foo=favourite"], "");
+    let out = patron(
+        &[
+            "import",
+            nameless.to_str().unwrap(),
+            "--data",
+            &d,
+            "--map",
+            "foo=favourite",
+        ],
+        "",
+    );
     assert_one_line_error(&out, "not a customer field");
 }
 
@@ -150,9 +275,27 @@ fn serve_demo_and_add_a_user_while_it_runs() {
     for _ in 0..3 {
         printed.push(lines.next().unwrap().unwrap());
     }
-    assert!(printed.iter().any(|l| l.contains("demo login: admin / patron-demo")), "{printed:?}");
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("demo login: admin / patron-demo")),
+        "{printed:?}"
+    );
 
-    let out = patron(&["user", "add", "--data", &d, "--username", "late", "--role", "cashier", "--password-stdin"], "added-while-running\n");
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            &d,
+            "--username",
+            "late",
+            "--role",
+            "cashier",
+            "--password-stdin",
+        ],
+        "added-while-running\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -162,13 +305,29 @@ fn serve_demo_and_add_a_user_while_it_runs() {
             let client = client.clone();
             let addr = addr.clone();
             async move {
-                client.post(format!("http://{addr}/api/v1/auth/login")).json(&json!({"username": u, "password": p})).send().await.unwrap()
+                client
+                    .post(format!("http://{addr}/api/v1/auth/login"))
+                    .json(&json!({"username": u, "password": p}))
+                    .send()
+                    .await
+                    .unwrap()
             }
         };
         let r = login("late", "added-while-running").await;
         assert_eq!(r.status(), 200);
-        let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
-        let page: Value = client.get(format!("http://{addr}/api/v1/customers?limit=500")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let page: Value = client
+            .get(format!("http://{addr}/api/v1/customers?limit=500"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(page["items"].as_array().unwrap().len(), 500);
         assert!(page["next_cursor"].is_string());
         assert_eq!(login("admin", "patron-demo").await.status(), 200);

@@ -9,7 +9,7 @@ CREATE TABLE settings (
 CREATE TABLE customers (
     seq                   INTEGER PRIMARY KEY,
     id                    TEXT    NOT NULL UNIQUE,
-    code                  TEXT    NOT NULL UNIQUE,
+    code                  TEXT    NOT NULL,
     first_name            TEXT    NOT NULL,
     last_name             TEXT    NOT NULL,
     email                 TEXT,
@@ -39,15 +39,24 @@ CREATE TABLE customers (
     updated_at            INTEGER NOT NULL,
     -- Folded search keys (lowercase ASCII): see patron_domain::search.
     full_key              TEXT    NOT NULL,
+    name_head             TEXT    NOT NULL,
     sort_key              TEXT    NOT NULL
 );
 
--- Each search index ends in (sort_key, active) so that a prefix range can be
--- filtered and ordered alphabetically from the index alone, without touching rows.
-CREATE INDEX customers_by_sort  ON customers (sort_key, active);
+-- The list order is (sort_key, seq): this index yields it directly, so a page or
+-- a last-name prefix stops after `limit` rows however many customers match.
+CREATE INDEX customers_by_sort  ON customers (sort_key);
+-- Prefix ranges on other keys must be re-sorted by sort_key: these indexes carry
+-- (sort_key, active) so that sort runs on the index alone, without touching rows.
 CREATE INDEX customers_by_full  ON customers (full_key, sort_key, active);
+-- A one-word query ("john") would match tens of thousands of first names, and
+-- sorting them all costs milliseconds. Equality on the name's first three
+-- letters reads them already in alphabetical order; full_key is checked on the
+-- index entry, so the scan stops after a page of hits.
+CREATE INDEX customers_by_head  ON customers (name_head, sort_key, full_key, active);
 CREATE INDEX customers_by_phone ON customers (phone_rev, sort_key, active) WHERE phone_rev IS NOT NULL;
 CREATE UNIQUE INDEX customers_by_email ON customers (email_key) WHERE email_key IS NOT NULL;
+CREATE UNIQUE INDEX customers_by_code ON customers (code);
 CREATE INDEX customers_by_origin ON customers (origin_store, sort_key) WHERE origin_store IS NOT NULL;
 
 -- Substring search: trigrams of "full_key email". Contentless (the text lives in

@@ -10,7 +10,7 @@ use patron_storage::{
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
-use std::collections::HashSet;
+use std::sync::OnceLock;
 use time::Date;
 use uuid::Uuid;
 
@@ -121,13 +121,20 @@ fn write_values(d: &CustomerDraft) -> Vec<Value> {
     v.push(keys.email.map_or(Value::Null, Value::Text));
     v.push(keys.phone_reversed.map_or(Value::Null, Value::Text));
     v.push(Value::Text(keys.full));
+    v.push(Value::Text(keys.head));
     v.push(Value::Text(keys.sort));
     v
 }
 
 fn write_columns() -> Vec<&'static str> {
     let mut c: Vec<&str> = DATA_COLUMNS.iter().map(|(c, _)| *c).collect();
-    c.extend(["email_key", "phone_rev", "full_key", "sort_key"]);
+    c.extend([
+        "email_key",
+        "phone_rev",
+        "full_key",
+        "name_head",
+        "sort_key",
+    ]);
     c
 }
 
@@ -220,13 +227,16 @@ fn insert(
     code: &CustomerCode,
     now: i64,
 ) -> Result<i64> {
-    let cols = write_columns();
-    let sql = format!(
-        "INSERT INTO customers (id, code, origin_store, active, created_at, updated_at, {}) \
-         VALUES (?, ?, ?, 1, ?, ?, {})",
-        cols.join(", "),
-        vec!["?"; cols.len()].join(", ")
-    );
+    static SQL: OnceLock<String> = OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let cols = write_columns();
+        format!(
+            "INSERT INTO customers (id, code, origin_store, active, created_at, updated_at, {}) \
+             VALUES (?, ?, ?, 1, ?, ?, {})",
+            cols.join(", "),
+            vec!["?"; cols.len()].join(", ")
+        )
+    });
     let mut values: Vec<Value> = vec![
         Value::Text(id.to_string()),
         Value::Text(code.as_str().to_owned()),
@@ -237,7 +247,7 @@ fn insert(
         Value::Integer(now),
     ];
     values.extend(write_values(&new.data));
-    c.prepare_cached(&sql)
+    c.prepare_cached(sql)
         .map_err(db_err)?
         .execute(params_from_iter(values))
         .map_err(db_err)?;
@@ -263,9 +273,25 @@ pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Custome
     by_seq(c, seq)
 }
 
+/// Page cache for bulk imports (KiB, negative per SQLite's convention). Inserts
+/// land at random places in five indexes; once those outgrow the cache, every
+/// row costs page reads and spills, which made a 1M-row import 4x slower.
+const IMPORT_CACHE: i64 = -1_048_576;
+
 pub fn import(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
+    let normal: i64 = c
+        .pragma_query_value(None, "cache_size", |r| r.get(0))
+        .map_err(db_err)?;
+    c.pragma_update(None, "cache_size", IMPORT_CACHE)
+        .map_err(db_err)?;
+    let out = import_rows(c, actor, rows);
+    // Give the memory back even if the import failed.
+    let _ = c.pragma_update(None, "cache_size", normal);
+    out
+}
+
+fn import_rows(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
     let mut out = ImportOutcome::default();
-    let mut seen_emails: HashSet<String> = HashSet::new();
     let settings = load_settings(c)?;
     // Numbers are taken in this transaction: a failed import gives them all back.
     let first = take_code_numbers(c, 0)?;
@@ -274,15 +300,15 @@ pub fn import(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<Impor
     for row in rows {
         let row = row.map_err(|e| StorageError::Backend(format!("import aborted: {e}")))?;
         if let Some(e) = &row.customer.data.email {
-            let key = e.key();
-            if seen_emails.contains(&key) || email_taken(c, &key, None)? {
+            // Earlier rows of the import are already inserted in this transaction,
+            // so the index also catches duplicates within the file.
+            if email_taken(c, &e.key(), None)? {
                 out.rejected.push((
                     row.line,
                     FieldError::new("email", format!("{e} is already used by another customer")),
                 ));
                 continue;
             }
-            seen_emails.insert(key);
         }
         let code = settings.code_format.format(next);
         next += 1;

@@ -16,7 +16,11 @@ use patron_storage::*;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a cached copy of the settings is used. Another process (a second
+/// node on the same directory) changing them is seen within this time.
+const SETTINGS_TTL: Duration = Duration::from_secs(2);
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
 
@@ -33,6 +37,9 @@ pub struct SqliteStorage {
 
 struct Inner {
     path: PathBuf,
+    /// Settings are read on every request (phone region, code format) and
+    /// change rarely; a short-lived copy saves a database round trip each time.
+    settings: Mutex<Option<(Settings, Instant)>>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -74,6 +81,7 @@ impl SqliteStorage {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                settings: Mutex::new(None),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
             }),
@@ -178,16 +186,30 @@ pub(crate) fn from_micros(m: i64) -> OffsetDateTime {
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn settings(&self) -> Result<Settings> {
-        self.read(settings::load).await
+        if let Ok(cache) = self.inner.settings.lock()
+            && let Some((s, _)) = cache.as_ref().filter(|(_, at)| at.elapsed() < SETTINGS_TTL)
+        {
+            return Ok(s.clone());
+        }
+        let s = self.read(settings::load).await?;
+        if let Ok(mut cache) = self.inner.settings.lock() {
+            *cache = Some((s.clone(), Instant::now()));
+        }
+        Ok(s)
     }
 
     async fn update_settings(&self, _actor: &Actor, s: &Settings) -> Result<Settings> {
         let s = s.clone();
-        self.write(move |tx| {
-            settings::save(tx, &s)?;
-            settings::load(tx)
-        })
-        .await
+        let saved = self
+            .write(move |tx| {
+                settings::save(tx, &s)?;
+                settings::load(tx)
+            })
+            .await?;
+        if let Ok(mut cache) = self.inner.settings.lock() {
+            *cache = Some((saved.clone(), Instant::now()));
+        }
+        Ok(saved)
     }
 
     async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> Result<Customer> {
@@ -237,7 +259,9 @@ impl Storage for SqliteStorage {
 
     async fn list_customers(&self, query: &CustomerQuery) -> Result<Page<Customer>> {
         let query = query.clone();
-        self.read(move |c| search::list(c, &query)).await
+        let code_format = self.settings().await?.code_format;
+        self.read(move |c| search::list(c, &query, &code_format))
+            .await
     }
 
     async fn count_customers(&self) -> Result<u64> {

@@ -12,9 +12,10 @@
 
 use crate::customers::{COLUMNS, row_to_customer};
 use crate::db_err;
-use crate::settings::load as load_settings;
-use patron_domain::Customer;
-use patron_domain::search::{SORT_SEPARATOR, SearchQuery, prefix_upper_bound};
+use patron_domain::search::{
+    NAME_HEAD_LEN, SORT_SEPARATOR, SearchQuery, name_head, prefix_upper_bound,
+};
+use patron_domain::{CodeFormat, Customer};
 use patron_storage::{
     ActiveFilter, Cursor, CustomerQuery, MAX_PAGE_SIZE, OriginFilter, Page, Result, Tier,
 };
@@ -88,11 +89,32 @@ fn after(cursor: Option<&Cursor>) -> Cond {
 }
 
 /// The prefix-tier lookups for a query, each with the index that answers it.
-fn prefix_conditions(c: &Connection, s: &SearchQuery) -> Result<Vec<(&'static str, Cond)>> {
+fn prefix_conditions(s: &SearchQuery, code_format: &CodeFormat) -> Vec<(&'static str, Cond)> {
     let mut out = Vec::new();
     if !s.text.is_empty() {
-        // First name, or "first last".
-        out.push(prefix("customers_by_full", "full_key", &s.text));
+        if !s.text.contains(' ') {
+            // One word: a first-name prefix. A word shorter than the head key
+            // ("al", "jo") would match too many first names to sort; it finds
+            // first names that are exactly that word instead.
+            if s.text.len() < NAME_HEAD_LEN {
+                out.push(prefix(
+                    "customers_by_full",
+                    "full_key",
+                    &format!("{} ", s.text),
+                ));
+            } else {
+                let (_, range) = prefix("", "full_key", &s.text);
+                let mut params = vec![text(name_head(&s.text))];
+                params.extend(range.params);
+                out.push((
+                    "customers_by_head",
+                    Cond::new(format!("name_head = ? AND {}", range.sql), params),
+                ));
+            }
+        } else {
+            // "first last".
+            out.push(prefix("customers_by_full", "full_key", &s.text));
+        }
         // Last name, or "last first" at each word boundary ("van berg anna").
         out.push(prefix("customers_by_sort", "sort_key", &s.text));
         for (i, _) in s.text.match_indices(' ').take(3) {
@@ -100,7 +122,13 @@ fn prefix_conditions(c: &Connection, s: &SearchQuery) -> Result<Vec<(&'static st
             out.push(prefix("customers_by_sort", "sort_key", &key));
         }
     }
-    if let Some(e) = &s.email {
+    // Emails by prefix only when the query looks like one: "smit" is a name, and
+    // the substring tier still finds it inside email addresses.
+    if let Some(e) = s
+        .email
+        .as_ref()
+        .filter(|e| e.contains('@') || e.contains('.'))
+    {
         out.push((
             "customers_by_email",
             Cond::new(
@@ -120,16 +148,16 @@ fn prefix_conditions(c: &Connection, s: &SearchQuery) -> Result<Vec<(&'static st
         ));
     }
     if let Some(code) = &s.code_prefix {
-        out.push(("sqlite_autoindex_customers_2", prefix("", "code", code).1));
+        out.push(("customers_by_code", prefix("", "code", code).1));
     }
     if let Some(n) = s.code_number {
-        let code = load_settings(c)?.code_format.format(n);
+        let code = code_format.format(n);
         out.push((
-            "sqlite_autoindex_customers_2",
+            "customers_by_code",
             Cond::new("code = ?", vec![text(code.as_str())]),
         ));
     }
-    Ok(out)
+    out
 }
 
 /// (sort_key, seq) of the first `limit` rows matching `conds` (ORed) after the cursor.
@@ -174,13 +202,18 @@ fn fts_trigrams(s: &str) -> String {
     format!("({})", terms.join(" AND "))
 }
 
-fn substring_keys(
-    c: &Connection,
-    s: &SearchQuery,
-    prefix_conds: &[(&'static str, Cond)],
-    extra: &[&Cond],
-    limit: usize,
-) -> Result<Vec<(String, i64)>> {
+/// The texts to look for inside names and emails. Code- and phone-shaped queries
+/// have none: their prefix lookups are exact, and a trigram scan for digits
+/// would cost milliseconds for nothing.
+fn substring_needles(s: &SearchQuery) -> Vec<&str> {
+    let has_letter = s.text.chars().any(|c| c.is_ascii_alphabetic());
+    let code_like = s.code_prefix.as_deref().is_some_and(|c| {
+        let digits = c.trim_start_matches(|ch: char| !ch.is_ascii_digit());
+        !digits.is_empty() && digits.chars().all(|ch| ch.is_ascii_digit())
+    });
+    if !has_letter || code_like {
+        return Vec::new();
+    }
     let mut needles: Vec<&str> = Vec::new();
     if s.text.chars().count() >= 3 {
         needles.push(&s.text);
@@ -192,6 +225,21 @@ fn substring_keys(
     {
         needles.push(e);
     }
+    needles
+}
+
+/// Substring matches that are not prefix matches, in the order customers were
+/// added (`seq`), so the scan stops after `limit` hits instead of collecting and
+/// sorting every candidate.
+fn substring_keys(
+    c: &Connection,
+    s: &SearchQuery,
+    prefix_conds: &[(&'static str, Cond)],
+    filter: &Cond,
+    after_seq: i64,
+    limit: usize,
+) -> Result<Vec<(String, i64)>> {
+    let needles = substring_needles(s);
     if needles.is_empty() {
         return Ok(Vec::new());
     }
@@ -206,14 +254,17 @@ fn substring_keys(
         .map(|_| "(instr(full_key, ?) > 0 OR instr(coalesce(email_key, ''), ?) > 0)")
         .collect::<Vec<_>>()
         .join(" OR ");
-    let mut params = vec![Value::Text(matcher)];
+    let mut params = vec![Value::Text(matcher), Value::Integer(after_seq)];
     for n in &needles {
         params.push(text(n));
         params.push(text(n));
     }
     let mut sql = format!(
-        "seq IN (SELECT rowid FROM customer_fts WHERE customer_fts MATCH ?) AND ({recheck})"
+        "SELECT sort_key, seq FROM customer_fts JOIN customers ON seq = customer_fts.rowid \
+         WHERE customer_fts MATCH ? AND customer_fts.rowid > ? AND ({recheck}) AND {}",
+        filter.sql
     );
+    params.extend(filter.params.iter().cloned());
     if !prefix_conds.is_empty() {
         let any_prefix = prefix_conds
             .iter()
@@ -226,7 +277,13 @@ fn substring_keys(
             params.extend(c.params.iter().cloned());
         }
     }
-    keys(c, None, &Cond::new(sql, params), extra, limit)
+    sql.push_str(" ORDER BY customer_fts.rowid LIMIT ?");
+    params.push(Value::Integer(limit as i64));
+    let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+    let rows = st
+        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
 }
 
 fn fetch(c: &Connection, picked: &[(Tier, String, i64)]) -> Result<Vec<Customer>> {
@@ -250,7 +307,7 @@ fn fetch(c: &Connection, picked: &[(Tier, String, i64)]) -> Result<Vec<Customer>
     Ok(picked.iter().filter_map(|p| by_seq.remove(&p.2)).collect())
 }
 
-pub fn list(c: &Connection, q: &CustomerQuery) -> Result<Page<Customer>> {
+pub fn list(c: &Connection, q: &CustomerQuery, code_format: &CodeFormat) -> Result<Page<Customer>> {
     let limit = q.limit.clamp(1, MAX_PAGE_SIZE);
     let need = limit + 1;
     let filter = filters(q);
@@ -267,7 +324,7 @@ pub fn list(c: &Connection, q: &CustomerQuery) -> Result<Page<Customer>> {
             picked.extend(rows.into_iter().map(|(k, s)| (Tier::Prefix, k, s)));
         }
         Some(s) => {
-            let conds = prefix_conditions(c, s)?;
+            let conds = prefix_conditions(s, code_format);
             let start = q.cursor.as_ref().map_or(Tier::Prefix, |c| c.tier);
             if start == Tier::Prefix {
                 let cursor = after(q.cursor.as_ref());
@@ -281,8 +338,12 @@ pub fn list(c: &Connection, q: &CustomerQuery) -> Result<Page<Customer>> {
                 picked.extend(merged.into_iter().map(|(k, s)| (Tier::Prefix, k, s)));
             }
             if picked.len() < need {
-                let cursor = after(q.cursor.as_ref().filter(|c| c.tier == Tier::Substring));
-                let rows = substring_keys(c, s, &conds, &[&filter, &cursor], need - picked.len())?;
+                let after_seq = q
+                    .cursor
+                    .as_ref()
+                    .filter(|c| c.tier == Tier::Substring)
+                    .map_or(0, |c| c.seq);
+                let rows = substring_keys(c, s, &conds, &filter, after_seq, need - picked.len())?;
                 picked.extend(rows.into_iter().map(|(k, s)| (Tier::Substring, k, s)));
             }
         }

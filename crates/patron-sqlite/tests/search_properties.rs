@@ -14,7 +14,22 @@ use std::sync::Arc;
 
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec!["Müller", "José", "Zoë", "Łukasz", "O'Brien", "Jean-Luc", "Nuñez", "Søren", "Đorđe", "Ana María", "Smith", "Lee", "Van Berg"]).prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "Müller",
+            "José",
+            "Zoë",
+            "Łukasz",
+            "O'Brien",
+            "Jean-Luc",
+            "Nuñez",
+            "Søren",
+            "Đorđe",
+            "Ana María",
+            "Smith",
+            "Lee",
+            "Van Berg"
+        ])
+        .prop_map(str::to_owned),
         "[A-Z][a-z]{1,10}",
         "[A-Z][a-zà-ÿ]{2,8}",
     ]
@@ -31,8 +46,22 @@ struct Person {
 }
 
 fn person() -> impl Strategy<Value = Person> {
-    (name(), name(), "[a-z]{1,8}", prop::sample::select(vec![201u32, 212, 305, 312, 415, 503, 617, 702, 713, 718]), 200u32..999, 0u32..10000)
-        .prop_map(|(first, last, user, area, exchange, line)| Person { first, last, user, area, exchange, line })
+    (
+        name(),
+        name(),
+        "[a-z]{1,8}",
+        prop::sample::select(vec![201u32, 212, 305, 312, 415, 503, 617, 702, 713, 718]),
+        200u32..999,
+        0u32..10000,
+    )
+        .prop_map(|(first, last, user, area, exchange, line)| Person {
+            first,
+            last,
+            user,
+            area,
+            exchange,
+            line,
+        })
 }
 
 fn draft(p: &Person, i: usize) -> Option<CustomerDraft> {
@@ -41,7 +70,10 @@ fn draft(p: &Person, i: usize) -> Option<CustomerDraft> {
             (Field::FirstName, p.first.clone()),
             (Field::LastName, p.last.clone()),
             (Field::Email, format!("{}.{i}@Example.com", p.user)),
-            (Field::Phone, format!("({}) {}-{:04}", p.area, p.exchange, p.line)),
+            (
+                Field::Phone,
+                format!("({}) {}-{:04}", p.area, p.exchange, p.line),
+            ),
         ],
         &ctx(),
     )
@@ -75,7 +107,8 @@ proptest! {
             let c = store.create_customer(&actor(), NewCustomer { data: d, origin_store: None }).await.unwrap();
             let code = c.code.as_str();
             let digits = format!("{}{}{:04}", target.area, target.exchange, target.line);
-            let first3: String = target.first.chars().take(3).collect();
+            // A first-name prefix needs three letters after folding (documented).
+            let first3: String = patron_domain::search::fold(&target.first).chars().take(3).collect();
             let email = c.data.email.as_ref().unwrap().as_str().to_owned();
             let queries = vec![
                 target.first.clone(),
