@@ -1,12 +1,14 @@
 //! Listing and query-box search.
 //!
-//! A query is answered in two tiers, each alphabetical (last, first):
-//! 1. prefix matches: names, "first last", "last first", email, phone digits
+//! A query is answered in two tiers:
+//! 1. prefix matches, alphabetical (last, first): names, "first last", "last first", email, phone digits
 //!    (any suffix of the number), code. Each kind is one range scan on its own
 //!    covering index that already yields rows in alphabetical order, so a page
 //!    costs a few index seeks however many customers match.
 //! 2. substring matches that are not prefix matches, from the trigram index
-//!    (queries of 3+ characters).
+//!    (queries of 3+ characters with a letter), in the order customers were
+//!    added: sorting every candidate alphabetically would cost a scan of all of
+//!    them, and a register needs the first screenful now.
 //!
 //! The cursor remembers the tier and the last (sort_key, seq) returned.
 
