@@ -1191,18 +1191,4 @@ mod tests {
             assert!(formats.contains(f), "{f} not in {formats:?}");
         }
     }
-
-    /// `cargo test --release -p patron-server demo_data -- --ignored --nocapture`
-    #[test]
-    #[ignore = "timing; run in release"]
-    fn one_million_rows_timing() {
-        let start = std::time::Instant::now();
-        let mut bytes = 0usize;
-        for c in generate(1, 1_000_000) {
-            bytes += c.first_name.len() + c.email.map_or(0, |e| e.len());
-            std::hint::black_box(&c.phone);
-        }
-        let elapsed = start.elapsed();
-        println!("1,000,000 customers in {elapsed:?} ({bytes} bytes of names+emails)");
-    }
 }
