@@ -14,16 +14,27 @@ pub enum Permission {
     CustomersDeactivate,
     UsersManage,
     SettingsManage,
+    GroupsManage,
+    LoyaltyManage,
+    OrdersCreate,
+    OrdersRefund,
+    /// Proceed with a sale past a purchase limit set to "warn" (audited).
+    LimitsOverride,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 11] = [
         Permission::CustomersView,
         Permission::CustomersCreate,
         Permission::CustomersEdit,
         Permission::CustomersDeactivate,
         Permission::UsersManage,
         Permission::SettingsManage,
+        Permission::GroupsManage,
+        Permission::LoyaltyManage,
+        Permission::OrdersCreate,
+        Permission::OrdersRefund,
+        Permission::LimitsOverride,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +45,11 @@ impl Permission {
             Permission::CustomersDeactivate => "customers.deactivate",
             Permission::UsersManage => "users.manage",
             Permission::SettingsManage => "settings.manage",
+            Permission::GroupsManage => "groups.manage",
+            Permission::LoyaltyManage => "loyalty.manage",
+            Permission::OrdersCreate => "orders.create",
+            Permission::OrdersRefund => "orders.refund",
+            Permission::LimitsOverride => "limits.override",
         }
     }
 }
@@ -80,8 +96,13 @@ impl Role {
                 CustomersCreate,
                 CustomersEdit,
                 CustomersDeactivate,
+                GroupsManage,
+                LoyaltyManage,
+                OrdersCreate,
+                OrdersRefund,
+                LimitsOverride,
             ],
-            Role::Cashier => &[CustomersView, CustomersCreate, CustomersEdit],
+            Role::Cashier => &[CustomersView, CustomersCreate, CustomersEdit, OrdersCreate],
         }
     }
 

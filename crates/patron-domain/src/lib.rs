@@ -10,6 +10,7 @@ pub mod email;
 pub mod error;
 pub mod loyalty;
 pub mod phone;
+pub mod rules;
 pub mod search;
 pub mod text;
 
@@ -22,5 +23,6 @@ pub use customer::{
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use phone::{Phone, PhoneRegion};
+pub use rules::{Rule, RuleError, RuleFacts, SqlCondition, SqlParam};
 pub use search::{SearchKeys, SearchQuery};
 pub use text::StoreId;

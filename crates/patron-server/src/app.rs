@@ -17,6 +17,7 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    storage: Arc<dyn Storage>,
 }
 
 impl Application {
@@ -27,11 +28,12 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let state = AppState {
             sessions: Sessions::new(storage.clone()),
-            storage,
+            storage: storage.clone(),
         };
         Ok(Self {
             listener,
             router: crate::http::router(state),
+            storage,
         })
     }
 
@@ -44,6 +46,7 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        crate::scheduler::spawn(self.storage.clone());
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;

@@ -9,6 +9,7 @@ pub mod demo_data;
 pub mod export;
 pub mod http;
 pub mod import;
+pub mod scheduler;
 pub mod wire;
 
 use anyhow::Context;

@@ -5,24 +5,32 @@
 //! warm) and a small pool of reader connections that WAL mode lets run beside it.
 //! All calls run on tokio's blocking pool so a slow disk never stalls the runtime.
 
+mod checkout;
 mod customers;
+mod groups;
+mod loyalty;
 mod search;
 mod settings;
 mod users;
 
 use async_trait::async_trait;
 use patron_domain::Username;
+use patron_domain::loyalty::{Account, LoyaltySettings};
 use patron_storage::*;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 /// How long a cached copy of the settings is used. Another process (a second
 /// node on the same directory) changing them is seen within this time.
 const SETTINGS_TTL: Duration = Duration::from_secs(2);
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_loyalty.sql"),
+];
 
 /// The file name of the database inside a data directory.
 pub const DB_FILE: &str = "patron.db";
@@ -50,6 +58,10 @@ fn backend(e: impl std::fmt::Display) -> StorageError {
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StorageError {
     backend(e)
+}
+
+pub(crate) fn invalid(field: &str, message: &str) -> StorageError {
+    StorageError::Invalid(patron_domain::FieldError::new(field, message).into())
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -174,6 +186,27 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// Ids of the groups whose members come from a rule.
+fn rule_groups(c: &Connection) -> Result<Vec<uuid::Uuid>> {
+    let ids: Vec<String> = c
+        .prepare_cached("SELECT id FROM groups WHERE kind IN ('auto', 'system')")
+        .map_err(db_err)?
+        .query_map([], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    Ok(ids
+        .iter()
+        .filter_map(|i| uuid::Uuid::parse_str(i).ok())
+        .collect())
+}
+
+fn refresh_after_edit(tx: &Connection, id: uuid::Uuid) -> Result<()> {
+    let seq = customers::seq_of(tx, &CustomerKey::Id(id))?;
+    let today = checkout::local_today(&loyalty::load_settings(tx)?, OffsetDateTime::now_utc());
+    groups::refresh_customer(tx, seq, today)
+}
+
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1000) as i64
 }
@@ -214,14 +247,30 @@ impl Storage for SqliteStorage {
 
     async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> Result<Customer> {
         let actor = actor.clone();
-        self.write(move |tx| customers::create(tx, &actor, new))
-            .await
+        self.write(move |tx| {
+            let now = OffsetDateTime::now_utc();
+            let created = customers::create(tx, &actor, new)?;
+            let seq = customers::seq_of(tx, &CustomerKey::Id(created.id))?;
+            checkout::after_create(tx, seq, &actor, now)?;
+            Ok(created)
+        })
+        .await
     }
 
     async fn import_customers(&self, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
         let actor = actor.clone();
-        self.write(move |tx| customers::import(tx, &actor, rows))
-            .await
+        self.write(move |tx| {
+            let outcome = customers::import(tx, &actor, rows)?;
+            // Imported customers are existing customers, not sign-ups: no
+            // registration bonus. Their rule-driven groups are filled in bulk.
+            let today =
+                checkout::local_today(&loyalty::load_settings(tx)?, OffsetDateTime::now_utc());
+            for id in rule_groups(tx)? {
+                groups::refresh(tx, id, today)?;
+            }
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn customer(&self, key: &CustomerKey) -> Result<Customer> {
@@ -237,8 +286,12 @@ impl Storage for SqliteStorage {
         ctx: ParseContext,
     ) -> Result<Customer> {
         let (actor, key) = (actor.clone(), key.clone());
-        self.write(move |tx| customers::update(tx, &actor, &key, &patch, &ctx))
-            .await
+        self.write(move |tx| {
+            let updated = customers::update(tx, &actor, &key, &patch, &ctx)?;
+            refresh_after_edit(tx, updated.id)?;
+            Ok(updated)
+        })
+        .await
     }
 
     async fn set_customer_active(
@@ -248,8 +301,12 @@ impl Storage for SqliteStorage {
         active: bool,
     ) -> Result<Customer> {
         let (actor, key) = (actor.clone(), key.clone());
-        self.write(move |tx| customers::set_active(tx, &actor, &key, active))
-            .await
+        self.write(move |tx| {
+            let c = customers::set_active(tx, &actor, &key, active)?;
+            refresh_after_edit(tx, c.id)?;
+            Ok(c)
+        })
+        .await
     }
 
     async fn customer_audit(&self, key: &CustomerKey) -> Result<Vec<AuditEntry>> {
@@ -305,6 +362,281 @@ impl Storage for SqliteStorage {
                 .map_err(db_err)
         })
         .await
+    }
+
+    async fn loyalty_settings(&self) -> Result<LoyaltySettings> {
+        self.read(loyalty::load_settings).await
+    }
+
+    async fn update_loyalty_settings(
+        &self,
+        _actor: &Actor,
+        s: &LoyaltySettings,
+    ) -> Result<LoyaltySettings> {
+        let s = s.clone();
+        self.write(move |tx| {
+            loyalty::save_settings(tx, &s)?;
+            loyalty::load_settings(tx)
+        })
+        .await
+    }
+
+    async fn customer_types(&self) -> Result<Vec<CustomerType>> {
+        self.read(loyalty::customer_types).await
+    }
+
+    async fn save_customer_type(
+        &self,
+        _actor: &Actor,
+        id: Option<Uuid>,
+        spec: CustomerTypeSpec,
+    ) -> Result<CustomerType> {
+        self.write(move |tx| {
+            let id = match id {
+                Some(id) => {
+                    loyalty::customer_type(tx, &id.to_string())?.ok_or(StorageError::NotFound)?;
+                    id
+                }
+                None => Uuid::now_v7(),
+            };
+            loyalty::save_customer_type(tx, id, &spec)?;
+            loyalty::customer_type(tx, &id.to_string())?.ok_or(StorageError::NotFound)
+        })
+        .await
+    }
+
+    async fn set_customer_type(
+        &self,
+        actor: &Actor,
+        key: &CustomerKey,
+        type_id: Option<Uuid>,
+    ) -> Result<Customer> {
+        let (actor, key) = (actor.clone(), key.clone());
+        self.write(move |tx| {
+            let seq = customers::seq_of(tx, &key)?;
+            let old: Option<String> = tx
+                .query_row("SELECT type_id FROM customers WHERE seq = ?1", [seq], |r| r.get(0))
+                .map_err(db_err)?;
+            let name = |id: Option<&str>| -> Result<Option<String>> {
+                Ok(match id {
+                    Some(id) => loyalty::customer_type(tx, id)?.map(|t| t.spec.name),
+                    None => None,
+                })
+            };
+            let new = type_id.map(|t| t.to_string());
+            if let Some(t) = &new
+                && loyalty::customer_type(tx, t)?.is_none()
+            {
+                return Err(invalid("type_id", "no such customer type"));
+            }
+            if old != new {
+                let now = crate::micros(OffsetDateTime::now_utc());
+                tx.execute(
+                    "UPDATE customers SET type_id = ?1, updated_at = ?2 WHERE seq = ?3",
+                    rusqlite::params![new, now, seq],
+                )
+                .map_err(db_err)?;
+                tx.execute(
+                    "INSERT INTO customer_audit (customer_seq, at, actor, action, field, old_value, new_value)
+                     VALUES (?1, ?2, ?3, 'update', 'type', ?4, ?5)",
+                    rusqlite::params![seq, now, actor.username, name(old.as_deref())?, name(new.as_deref())?],
+                )
+                .map_err(db_err)?;
+            }
+            let c = customers::by_seq(tx, seq)?;
+            refresh_after_edit(tx, c.id)?;
+            Ok(c)
+        })
+        .await
+    }
+
+    async fn limit_profiles(&self) -> Result<Vec<LimitProfile>> {
+        self.read(loyalty::limit_profiles).await
+    }
+
+    async fn save_limit_profile(
+        &self,
+        _actor: &Actor,
+        profile: LimitProfile,
+    ) -> Result<LimitProfile> {
+        self.write(move |tx| {
+            loyalty::save_limit_profile(tx, &profile)?;
+            loyalty::limit_profile(tx, &profile.id.to_string())?.ok_or(StorageError::NotFound)
+        })
+        .await
+    }
+
+    async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>> {
+        let query = query.clone();
+        self.read(move |c| groups::list(c, &query)).await
+    }
+
+    async fn group(&self, id: Uuid) -> Result<Group> {
+        self.read(move |c| groups::get(c, id)).await
+    }
+
+    async fn save_group(
+        &self,
+        _actor: &Actor,
+        id: Option<Uuid>,
+        spec: GroupSpec,
+        today: time::Date,
+    ) -> Result<Group> {
+        self.write(move |tx| {
+            let id = groups::save(tx, id, &spec, today, OffsetDateTime::now_utc())?;
+            groups::get(tx, id)
+        })
+        .await
+    }
+
+    async fn change_members(
+        &self,
+        _actor: &Actor,
+        target: &MemberTarget,
+        customers: &[CustomerKey],
+        add: bool,
+    ) -> Result<MembershipChange> {
+        let (target, keys) = (target.clone(), customers.to_vec());
+        self.write(move |tx| {
+            let mut seqs = Vec::with_capacity(keys.len());
+            for (i, k) in keys.iter().enumerate() {
+                match customers::seq_of(tx, k) {
+                    Ok(s) => seqs.push(s),
+                    Err(StorageError::NotFound) => {
+                        return Err(invalid(&format!("customers[{i}]"), "no such customer"));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            groups::change_members(tx, &target, &seqs, add)
+        })
+        .await
+    }
+
+    async fn group_members(&self, id: Uuid, query: &CustomerQuery) -> Result<Page<Customer>> {
+        let group = self.group(id).await?;
+        if group.spec.kind == GroupKind::Common {
+            return self.list_customers(query).await;
+        }
+        let query = query.clone();
+        self.read(move |c| search::group_members(c, &id.to_string(), &query))
+            .await
+    }
+
+    async fn rule_preview(
+        &self,
+        rule: &patron_domain::rules::Rule,
+        today: time::Date,
+        sample: usize,
+    ) -> Result<(u64, Vec<Customer>)> {
+        let cond = rule.to_sql(today);
+        self.read(move |c| {
+            let params: Vec<rusqlite::types::Value> = cond
+                .params
+                .iter()
+                .map(|p| match p {
+                    patron_domain::rules::SqlParam::Int(i) => rusqlite::types::Value::Integer(*i),
+                    patron_domain::rules::SqlParam::Text(t) => rusqlite::types::Value::Text(t.clone()),
+                })
+                .collect();
+            let n: i64 = c
+                .query_row(
+                    &format!("SELECT count(*) FROM customers WHERE active = 1 AND ({}) IS 1", cond.sql),
+                    rusqlite::params_from_iter(params.iter()),
+                    |r| r.get(0),
+                )
+                .map_err(db_err)?;
+            let seqs: Vec<i64> = c
+                .prepare(&format!(
+                    "SELECT seq FROM customers WHERE active = 1 AND ({}) IS 1 ORDER BY sort_key, seq LIMIT {}",
+                    cond.sql,
+                    sample.min(100)
+                ))
+                .map_err(db_err)?
+                .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db_err)?;
+            let sample = seqs.into_iter().map(|s| customers::by_seq(c, s)).collect::<Result<_>>()?;
+            Ok((n.max(0) as u64, sample))
+        })
+        .await
+    }
+
+    async fn refresh_group(&self, id: Uuid, today: time::Date) -> Result<u64> {
+        self.write(move |tx| groups::refresh(tx, id, today)).await
+    }
+
+    async fn ledger(
+        &self,
+        key: &CustomerKey,
+        account: Option<Account>,
+    ) -> Result<Vec<LedgerEntry>> {
+        let key = key.clone();
+        self.read(move |c| checkout::ledger(c, &key, account)).await
+    }
+
+    async fn balances(&self, key: &CustomerKey, now: OffsetDateTime) -> Result<Balances> {
+        let key = key.clone();
+        self.read(move |c| checkout::balances(c, &key, now)).await
+    }
+
+    async fn post_entry(
+        &self,
+        actor: &Actor,
+        key: &CustomerKey,
+        entry: ManualEntry,
+        now: OffsetDateTime,
+    ) -> Result<LedgerEntry> {
+        let (actor, key) = (actor.clone(), key.clone());
+        self.write(move |tx| checkout::post_entry(tx, &actor, &key, entry, now))
+            .await
+    }
+
+    async fn quote(&self, request: &CheckoutRequest, now: OffsetDateTime) -> Result<QuoteOutcome> {
+        let request = request.clone();
+        self.read(move |c| checkout::quote_for(c, &request, now))
+            .await
+    }
+
+    async fn commit_order(
+        &self,
+        actor: &Actor,
+        order: OrderRequest,
+        now: OffsetDateTime,
+    ) -> Result<(OrderRecord, bool)> {
+        let actor = actor.clone();
+        self.write(move |tx| checkout::commit(tx, &actor, order, now))
+            .await
+    }
+
+    async fn order(&self, id: &str) -> Result<OrderRecord> {
+        let id = id.to_owned();
+        self.read(move |c| checkout::order(c, &id)).await
+    }
+
+    async fn return_order(
+        &self,
+        actor: &Actor,
+        request: ReturnRequest,
+        now: OffsetDateTime,
+    ) -> Result<(ReturnRecord, bool)> {
+        let actor = actor.clone();
+        self.write(move |tx| checkout::return_order(tx, &actor, request, now))
+            .await
+    }
+
+    async fn customer_activity(
+        &self,
+        key: &CustomerKey,
+        now: OffsetDateTime,
+    ) -> Result<CustomerActivity> {
+        let key = key.clone();
+        self.read(move |c| checkout::activity(c, &key, now)).await
+    }
+
+    async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport> {
+        self.write(move |tx| checkout::maintenance(tx, now)).await
     }
 }
 

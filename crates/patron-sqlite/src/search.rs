@@ -366,3 +366,40 @@ pub fn list(c: &Connection, q: &CustomerQuery, code_format: &CodeFormat) -> Resu
         next_cursor,
     })
 }
+
+/// A group's members, alphabetical, with the list filters and cursors.
+pub fn group_members(c: &Connection, group_id: &str, q: &CustomerQuery) -> Result<Page<Customer>> {
+    let limit = q.limit.clamp(1, MAX_PAGE_SIZE);
+    let need = limit + 1;
+    let filter = filters(q);
+    let cursor = after(q.cursor.as_ref());
+    let member = Cond::new(
+        "seq IN (SELECT customer_seq FROM group_members WHERE group_id = ?)",
+        vec![text(group_id)],
+    );
+    let rows = keys(
+        c,
+        Some("customers_by_sort"),
+        &member,
+        &[&filter, &cursor],
+        need,
+    )?;
+    let mut picked: Vec<(Tier, String, i64)> = rows
+        .into_iter()
+        .map(|(k, s)| (Tier::Prefix, k, s))
+        .collect();
+    let more = picked.len() > limit;
+    picked.truncate(limit);
+    let next_cursor = more
+        .then(|| picked.last())
+        .flatten()
+        .map(|(tier, sort_key, seq)| Cursor {
+            tier: *tier,
+            sort_key: sort_key.clone(),
+            seq: *seq,
+        });
+    Ok(Page {
+        items: fetch(c, &picked)?,
+        next_cursor,
+    })
+}

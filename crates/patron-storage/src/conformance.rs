@@ -11,6 +11,9 @@ use patron_domain::{CodeFormat, CustomerDraft, Patch, PhoneRegion, Role, StoreId
 use std::sync::Arc;
 use time::macros::date;
 
+mod loyalty;
+pub use loyalty::*;
+
 pub type Store = Arc<dyn Storage>;
 
 /// Expands to one `#[tokio::test]` per conformance check.
@@ -31,6 +34,15 @@ macro_rules! storage_conformance_tests {
             import_skips_taken_emails_and_continues_codes,
             users_and_sessions,
             settings_change_the_next_code,
+            system_groups_follow_medical_cards,
+            manual_membership_is_bulk_and_all_or_nothing,
+            auto_groups_follow_their_rule,
+            commits_are_idempotent_by_order_id,
+            returns_give_back_in_proportion_never_more,
+            ledger_is_append_only_and_never_negative,
+            types_discount_and_tax_exemption,
+            limits_ages_and_overrides,
+            a_year_with_a_loyal_customer,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

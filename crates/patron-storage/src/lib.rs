@@ -4,16 +4,21 @@
 //! itself, so the backends cannot drift apart.
 
 mod cursor;
+mod loyalty;
 mod types;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 pub use cursor::{Cursor, Tier};
+pub use loyalty::*;
 pub use types::*;
 
 use async_trait::async_trait;
+use patron_domain::loyalty::{Account, LoyaltySettings};
+use patron_domain::rules::Rule;
 use patron_domain::{Username, ValidationErrors};
+use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -79,6 +84,109 @@ pub trait Storage: Send + Sync + 'static {
     /// The active user owning an unexpired session.
     async fn session_user(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    // --- loyalty settings, customer types, limit profiles -------------------------
+    async fn loyalty_settings(&self) -> Result<LoyaltySettings>;
+    async fn update_loyalty_settings(
+        &self,
+        actor: &Actor,
+        settings: &LoyaltySettings,
+    ) -> Result<LoyaltySettings>;
+    async fn customer_types(&self) -> Result<Vec<CustomerType>>;
+    /// Creates (`id` None) or replaces a customer type.
+    async fn save_customer_type(
+        &self,
+        actor: &Actor,
+        id: Option<Uuid>,
+        spec: CustomerTypeSpec,
+    ) -> Result<CustomerType>;
+    /// Gives a customer a type (or none); re-checks their auto groups.
+    async fn set_customer_type(
+        &self,
+        actor: &Actor,
+        key: &CustomerKey,
+        type_id: Option<Uuid>,
+    ) -> Result<Customer>;
+    async fn limit_profiles(&self) -> Result<Vec<LimitProfile>>;
+    async fn save_limit_profile(
+        &self,
+        actor: &Actor,
+        profile: LimitProfile,
+    ) -> Result<LimitProfile>;
+
+    // --- groups ---------------------------------------------------------------
+    async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>>;
+    async fn group(&self, id: Uuid) -> Result<Group>;
+    /// Creates (`id` None) or replaces a group. An auto group is filled from its
+    /// rule in the same transaction, as of `today`.
+    async fn save_group(
+        &self,
+        actor: &Actor,
+        id: Option<Uuid>,
+        spec: GroupSpec,
+        today: time::Date,
+    ) -> Result<Group>;
+    /// Adds (`add`) or removes customers to/from manual groups, all or nothing.
+    async fn change_members(
+        &self,
+        actor: &Actor,
+        target: &MemberTarget,
+        customers: &[CustomerKey],
+        add: bool,
+    ) -> Result<MembershipChange>;
+    /// A group's members, with the same filters and cursors as customers.
+    async fn group_members(&self, id: Uuid, query: &CustomerQuery) -> Result<Page<Customer>>;
+    /// How many customers match `rule` today, and the first few of them.
+    async fn rule_preview(
+        &self,
+        rule: &Rule,
+        today: time::Date,
+        sample: usize,
+    ) -> Result<(u64, Vec<Customer>)>;
+    /// Re-evaluates one auto group over every customer; returns membership changes.
+    async fn refresh_group(&self, id: Uuid, today: time::Date) -> Result<u64>;
+
+    // --- ledger ---------------------------------------------------------------
+    async fn ledger(&self, key: &CustomerKey, account: Option<Account>)
+    -> Result<Vec<LedgerEntry>>;
+    async fn balances(&self, key: &CustomerKey, now: OffsetDateTime) -> Result<Balances>;
+    /// A manual adjustment or store-credit top-up. Never takes a balance below zero.
+    async fn post_entry(
+        &self,
+        actor: &Actor,
+        key: &CustomerKey,
+        entry: ManualEntry,
+        now: OffsetDateTime,
+    ) -> Result<LedgerEntry>;
+
+    // --- checkout -------------------------------------------------------------
+    async fn quote(&self, request: &CheckoutRequest, now: OffsetDateTime) -> Result<QuoteOutcome>;
+    /// Commits an order: order, lines, ledger entries, totals and memberships in
+    /// one transaction. Returns the order and whether it was already committed
+    /// (a retry). A different body under a used id is a `Conflict`.
+    async fn commit_order(
+        &self,
+        actor: &Actor,
+        order: OrderRequest,
+        now: OffsetDateTime,
+    ) -> Result<(OrderRecord, bool)>;
+    async fn order(&self, id: &str) -> Result<OrderRecord>;
+    async fn return_order(
+        &self,
+        actor: &Actor,
+        request: ReturnRequest,
+        now: OffsetDateTime,
+    ) -> Result<(ReturnRecord, bool)>;
+    async fn customer_activity(
+        &self,
+        key: &CustomerKey,
+        now: OffsetDateTime,
+    ) -> Result<CustomerActivity>;
+
+    // --- scheduled work -------------------------------------------------------
+    /// Birthday bonuses due today, expiry of points past their lifetime, and
+    /// re-evaluation of time-dependent auto groups. Safe to run any number of times.
+    async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport>;
 }
 
 impl From<ValidationErrors> for StorageError {

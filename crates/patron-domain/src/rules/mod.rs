@@ -125,15 +125,7 @@ impl RuleError {
         found: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        let (mut line, mut column) = (1, 1);
-        for &c in chars.iter().take(position) {
-            if c == '\n' {
-                line += 1;
-                column = 1;
-            } else {
-                column += 1;
-            }
-        }
+        let (line, column) = line_column(chars, position);
         RuleError {
             position,
             line,
@@ -143,6 +135,20 @@ impl RuleError {
             message: message.into(),
         }
     }
+}
+
+/// 1-based line and column (in characters) of a character offset.
+pub(crate) fn line_column(chars: &[char], position: usize) -> (usize, usize) {
+    let (mut line, mut column) = (1, 1);
+    for &c in chars.iter().take(position) {
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
 }
 
 /// What a rule can see of one customer, as of `today`.
@@ -288,9 +294,7 @@ impl Field {
             | Field::BirthMonth => FieldType::Integer,
             Field::Created => FieldType::Date,
             Field::OriginStore | Field::City | Field::Type => FieldType::Text,
-            Field::HasEmail | Field::HasMedicalCard | Field::MarketingConsent => {
-                FieldType::Boolean
-            }
+            Field::HasEmail | Field::HasMedicalCard | Field::MarketingConsent => FieldType::Boolean,
         }
     }
 
@@ -436,7 +440,10 @@ pub enum Expr {
     },
     /// A boolean field: bare `has_email` and `has_email = true` are
     /// `value: true`; `has_email = false` and `has_email != true` are `false`.
-    Flag { field: Field, value: bool },
+    Flag {
+        field: Field,
+        value: bool,
+    },
 }
 
 impl Expr {
@@ -508,3 +515,286 @@ impl fmt::Display for Expr {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    #[test]
+    fn display_is_canonical() {
+        for (src, canonical) in [
+            ("AGE>=21", "age >= 21"),
+            ("total_spent >= 499.9", "total_spent >= 499.90"),
+            ("total_spent >= 500.00", "total_spent >= 500"),
+            ("points_balance < -0.05", "points_balance < -0.05"),
+            ("has_email = TRUE", "has_email"),
+            ("has_email != true", "has_email = false"),
+            (
+                "city IN [\"a\\\"b\",\"c\\\\\"]",
+                "city in [\"a\\\"b\", \"c\\\\\"]",
+            ),
+            ("visits NOT in [1]", "visits not in [1]"),
+            ("created = 0099-01-01", "created = 0099-01-01"),
+            (
+                "(has_email or visits > 1) and (age < 3 and visits = 2)",
+                "(has_email or visits > 1) and (age < 3 and visits = 2)",
+            ),
+            (
+                "((has_email)) or (visits > 1 or age = 2)",
+                "has_email or (visits > 1 or age = 2)",
+            ),
+            ("not (not has_email)", "not not has_email"),
+            ("not (has_email and age > 1)", "not (has_email and age > 1)"),
+        ] {
+            let rule = Rule::parse(src).unwrap();
+            assert_eq!(rule.to_string(), canonical, "{src}");
+            assert_eq!(Rule::parse(canonical).unwrap().expr(), rule.expr());
+        }
+    }
+
+    #[test]
+    fn source_keeps_the_text_as_written() {
+        let rule: Rule = "  visits > 3\n  AND has_email \n".parse().unwrap();
+        assert_eq!(rule.source(), "visits > 3\n  AND has_email");
+        assert_eq!(rule.to_string(), "visits > 3 and has_email");
+    }
+
+    #[test]
+    fn time_dependence() {
+        for (src, depends) in [
+            (
+                "total_spent > 1 and visits > 2 and created > 2024-01-01",
+                false,
+            ),
+            (
+                "city = \"x\" or type = \"y\" or origin_store = \"z\"",
+                false,
+            ),
+            ("has_email or marketing_consent", false),
+            ("visits > 1 or age > 20", true),
+            ("not birth_month = 2", true),
+            ("last_visit_days in [1]", true),
+            ("created_days > 1", true),
+            ("has_medical_card", true),
+        ] {
+            assert_eq!(
+                Rule::parse(src).unwrap().depends_on_time(),
+                depends,
+                "{src}"
+            );
+        }
+    }
+
+    #[test]
+    fn helpers_match_the_sql_definitions() {
+        assert_eq!(utc_date_from_micros(0), Some(date!(1970 - 01 - 01)));
+        assert_eq!(utc_date_from_micros(-1), Some(date!(1969 - 12 - 31)));
+        assert_eq!(
+            utc_date_from_micros(86_400_000_000 - 1),
+            Some(date!(1970 - 01 - 01))
+        );
+        assert_eq!(utc_date_from_micros(i64::MAX), None);
+        let today = date!(2024 - 03 - 01);
+        assert!(has_valid_medical_card(true, None, today));
+        assert!(has_valid_medical_card(true, Some(today), today));
+        assert!(!has_valid_medical_card(
+            true,
+            Some(date!(2024 - 02 - 29)),
+            today
+        ));
+        assert!(!has_valid_medical_card(false, None, today));
+    }
+
+    #[test]
+    fn default_facts_match_nothing_unknown() {
+        let f = RuleFacts::default();
+        assert!(Rule::parse("visits = 0").unwrap().evaluate(&f));
+        assert!(!Rule::parse("age >= 0").unwrap().evaluate(&f));
+        assert!(Rule::parse("created_days = 0").unwrap().evaluate(&f));
+    }
+
+    fn literal(field: Field) -> BoxedStrategy<Literal> {
+        match field.field_type() {
+            FieldType::Money => any::<i64>().prop_map(Literal::Money).boxed(),
+            FieldType::Integer if field == Field::BirthMonth => {
+                (1i64..=12).prop_map(Literal::Integer).boxed()
+            }
+            FieldType::Integer => any::<i64>().prop_map(Literal::Integer).boxed(),
+            FieldType::Date => {
+                let (lo, hi) = (
+                    date!(0000 - 01 - 01).to_julian_day(),
+                    date!(9999 - 12 - 31).to_julian_day(),
+                );
+                (lo..=hi)
+                    .prop_map(|j| Literal::Date(Date::from_julian_day(j).unwrap()))
+                    .boxed()
+            }
+            FieldType::Text | FieldType::Boolean => "(?s).{0,12}".prop_map(Literal::Text).boxed(),
+        }
+    }
+
+    fn condition() -> impl Strategy<Value = Expr> {
+        prop::sample::select(Field::ALL.to_vec()).prop_flat_map(|field| {
+            let ty = field.field_type();
+            if ty == FieldType::Boolean {
+                return any::<bool>()
+                    .prop_map(move |value| Expr::Flag { field, value })
+                    .boxed();
+            }
+            let ops: Vec<CmpOp> = CmpOp::ALL
+                .into_iter()
+                .filter(|op| ty != FieldType::Text || op.is_equality())
+                .collect();
+            prop_oneof![
+                (prop::sample::select(ops), literal(field))
+                    .prop_map(move |(op, value)| Expr::Compare { field, op, value }),
+                (any::<bool>(), prop::collection::vec(literal(field), 1..4)).prop_map(
+                    move |(negated, values)| Expr::In {
+                        field,
+                        negated,
+                        values
+                    }
+                ),
+            ]
+            .boxed()
+        })
+    }
+
+    fn expr() -> impl Strategy<Value = Expr> {
+        condition().prop_recursive(5, 40, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::Or),
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::And),
+                inner.prop_map(|e| Expr::Not(Box::new(e))),
+            ]
+        })
+    }
+
+    /// Tokens of the language, valid and broken, glued into random sequences.
+    fn token_soup() -> impl Strategy<Value = String> {
+        let tokens = prop::sample::select(vec![
+            "age",
+            "AGE",
+            "city",
+            "type",
+            "has_email",
+            "birth_month",
+            "created",
+            "total_spent",
+            "agee",
+            "and",
+            "OR",
+            "Not",
+            "in",
+            "true",
+            "false",
+            "(",
+            ")",
+            "[",
+            "]",
+            ",",
+            "=",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "!",
+            "-",
+            "\"",
+            "\"x\"",
+            "\"a\\\"b\"",
+            "\"\\",
+            "\\",
+            "12",
+            "-3",
+            "499.99",
+            "1.999",
+            "1.",
+            "2024-05-01",
+            "2023-02-29",
+            "2024-5-1",
+            "13",
+            "é",
+            "\n",
+            "\u{3000}",
+            "99999999999999999999",
+        ]);
+        (
+            prop::collection::vec(tokens, 0..24),
+            prop::sample::select(vec!["", " ", "\n"]),
+        )
+            .prop_map(|(toks, sep)| toks.join(sep))
+    }
+
+    /// A valid rule's canonical text with a few words dropped, repeated or
+    /// replaced, so that errors also arise deep inside otherwise sound rules.
+    fn mutated_rule() -> impl Strategy<Value = String> {
+        let edits =
+            prop::collection::vec((any::<prop::sample::Index>(), 0..3u8, token_soup()), 1..4);
+        (expr(), edits).prop_map(|(e, edits)| {
+            let text = e.to_string();
+            let mut words: Vec<String> = text.split(' ').map(str::to_owned).collect();
+            for (at, kind, soup) in edits {
+                let i = at.index(words.len());
+                match kind {
+                    0 => {
+                        words.remove(i);
+                    }
+                    1 => words.insert(i, words[i].clone()),
+                    _ => words[i] = soup,
+                }
+                if words.is_empty() {
+                    break;
+                }
+            }
+            words.join(" ")
+        })
+    }
+
+    fn check_error(src: &str, e: &RuleError) {
+        let chars: Vec<char> = src.chars().collect();
+        assert!(e.position <= chars.len(), "{src:?}: {e:?}");
+        let before = chars.get(..e.position).unwrap();
+        let line = 1 + before.iter().filter(|c| **c == '\n').count();
+        assert_eq!(e.line, line, "{src:?}: {e:?}");
+        assert!(e.column >= 1);
+        assert!(!e.message.is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_text_round_trips(e in expr()) {
+            let text = e.to_string();
+            let rule = Rule::parse(&text).map_err(|err| TestCaseError::fail(format!("{text:?}: {err:?}")))?;
+            prop_assert_eq!(rule.expr(), &e);
+            prop_assert_eq!(rule.to_string(), text);
+        }
+
+        #[test]
+        fn any_text_parses_or_fails_cleanly(src in "(?s).{0,80}") {
+            match Rule::parse(&src) {
+                Ok(rule) => {
+                    let again = Rule::parse(&rule.to_string()).unwrap();
+                    prop_assert_eq!(again.expr(), rule.expr());
+                }
+                Err(e) => check_error(&src, &e),
+            }
+        }
+
+        #[test]
+        fn token_soup_parses_or_fails_cleanly(src in prop_oneof![token_soup(), mutated_rule()]) {
+            match Rule::parse(&src) {
+                Ok(rule) => {
+                    let again = Rule::parse(&rule.to_string()).unwrap();
+                    prop_assert_eq!(again.expr(), rule.expr());
+                    let c = rule.to_sql(date!(2024 - 01 - 01));
+                    prop_assert_eq!(c.sql.matches('?').count(), c.params.len());
+                    let _ = rule.evaluate(&RuleFacts::default());
+                }
+                Err(e) => check_error(&src, &e),
+            }
+        }
+    }
+}

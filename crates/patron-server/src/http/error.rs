@@ -15,6 +15,16 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub enum ApiError {
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
+    /// A rule that does not parse: where, and what was expected there.
+    #[error("rule: {message}")]
+    RuleSyntax {
+        message: String,
+        position: usize,
+        line: usize,
+        column: usize,
+        expected: Vec<String>,
+        found: String,
+    },
     #[error("invalid input")]
     Invalid(ValidationErrors),
     #[error("{0}")]
@@ -43,7 +53,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::RuleSyntax { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -58,6 +68,7 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             ApiError::MalformedJson(_) => "malformed-json",
+            ApiError::RuleSyntax { .. } => "rule-syntax",
             ApiError::Invalid(_) => "validation",
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
@@ -86,6 +97,18 @@ pub struct Problem {
     /// Every offending field with its message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// Rule syntax errors: where the problem starts (0-based character offset,
+    /// 1-based line and column), what would have been accepted, what was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,7 +141,31 @@ impl IntoResponse for ApiError {
                     message: message.clone(),
                 }],
             ),
+            ApiError::RuleSyntax { message, .. } => (
+                Some("rule".to_owned()),
+                vec![ProblemField {
+                    field: "rule".to_owned(),
+                    message: message.clone(),
+                }],
+            ),
             _ => (None, Vec::new()),
+        };
+        let (position, line, column, expected, found) = match &self {
+            ApiError::RuleSyntax {
+                position,
+                line,
+                column,
+                expected,
+                found,
+                ..
+            } => (
+                Some(*position),
+                Some(*line),
+                Some(*column),
+                Some(expected.clone()),
+                Some(found.clone()),
+            ),
+            _ => (None, None, None, None, None),
         };
         let detail = match &self {
             ApiError::Invalid(v) => v.to_string(),
@@ -131,6 +178,11 @@ impl IntoResponse for ApiError {
             detail,
             field,
             errors,
+            position,
+            line,
+            column,
+            expected,
+            found,
         };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert(

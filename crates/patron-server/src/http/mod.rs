@@ -5,6 +5,7 @@ pub mod auth;
 pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod loyalty;
 pub mod openapi;
 pub mod settings;
 pub mod users;
@@ -15,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use error::ApiError;
 use tracing::Instrument;
 
@@ -32,6 +33,44 @@ pub fn router(state: AppState) -> Router {
         .route("/customers/{key}/deactivate", post(customers::deactivate))
         .route("/customers/{key}/reactivate", post(customers::reactivate))
         .route("/customers/{key}/audit", get(customers::audit))
+        .route(
+            "/customers/{key}/ledger",
+            get(loyalty::ledger).post(loyalty::post_entry),
+        )
+        .route("/customers/{key}/activity", get(loyalty::activity))
+        .route("/customers/{key}/type", put(loyalty::set_customer_type))
+        .route(
+            "/groups",
+            get(loyalty::list_groups).post(loyalty::create_group),
+        )
+        .route("/groups/members", post(loyalty::bulk_members))
+        .route("/groups/rule-preview", post(loyalty::rule_preview))
+        .route(
+            "/groups/{id}",
+            get(loyalty::get_group).put(loyalty::update_group),
+        )
+        .route(
+            "/groups/{id}/members",
+            get(loyalty::group_members).post(loyalty::add_members),
+        )
+        .route(
+            "/customer-types",
+            get(loyalty::list_types).post(loyalty::create_type),
+        )
+        .route("/customer-types/{id}", put(loyalty::update_type))
+        .route(
+            "/limit-profiles",
+            get(loyalty::list_profiles).post(loyalty::create_profile),
+        )
+        .route(
+            "/loyalty/settings",
+            get(loyalty::get_settings).patch(loyalty::update_settings),
+        )
+        .route("/loyalty/maintenance", post(loyalty::run_maintenance))
+        .route("/checkout/quote", post(loyalty::quote))
+        .route("/orders", post(loyalty::commit_order))
+        .route("/orders/{id}", get(loyalty::get_order))
+        .route("/orders/{id}/returns", post(loyalty::return_order))
         .route("/users", get(users::list).post(users::create))
         .route("/settings", get(settings::get).patch(settings::update))
         .route("/openapi.json", get(openapi::document));

@@ -1,0 +1,1363 @@
+//! Groups, customer types, limit profiles, loyalty settings, the ledger and the
+//! checkout (quote, order, return). Money is integer minor units in every body;
+//! percentages are numbers with at most two decimals; quantities numbers with at
+//! most three.
+
+use super::error::{ApiError, Result};
+use super::extract::{ApiJson, Authed};
+use crate::app::AppState;
+use crate::wire::CustomerView;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use patron_domain::loyalty::money::parse_decimal;
+use patron_domain::loyalty::{
+    Account, Allowance, CartLine, DiscountSource, Enforcement, EntryKind, LoyaltySettings, Percent,
+    Period, Program, PurchaseLimit, SpendLimit, Transition, TypeDiscount,
+};
+use patron_domain::rules::Rule;
+use patron_domain::{FieldError, Permission, ValidationErrors};
+use patron_storage::{
+    ActiveFilter, Balance, Balances, CheckoutRequest, Cursor, CustomerKey, CustomerQuery,
+    CustomerTypeSpec, GroupKind, GroupQuery, GroupSort, GroupSpec, LedgerEntry, LimitProfile,
+    ManualEntry, MemberTarget, OrderRecord, OrderRequest, ReturnRecord, ReturnRequest,
+};
+use serde::Deserialize;
+use serde_json::{Number, Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+fn ts(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn percent(field: &str, n: &Number) -> std::result::Result<Percent, FieldError> {
+    Percent::parse(&n.to_string()).map_err(|e| FieldError::new(field, e.message))
+}
+
+fn pct_json(p: Percent) -> Value {
+    Value::String(p.to_string())
+}
+
+fn money(field: &str, v: i64, errors: &mut ValidationErrors) -> i64 {
+    if v < 0 {
+        errors.push(FieldError::new(field, "must not be negative"));
+    }
+    v
+}
+
+fn uuid(field: &str, s: &str) -> std::result::Result<Uuid, FieldError> {
+    Uuid::parse_str(s.trim()).map_err(|_| FieldError::new(field, "is not an id"))
+}
+
+// --- loyalty settings -----------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionInput {
+    threshold: i64,
+    group_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoyaltySettingsInput {
+    max_redeem_percent: Option<Number>,
+    registration_bonus: Option<i64>,
+    transitions_enabled: Option<bool>,
+    transitions: Option<Vec<TransitionInput>>,
+    #[serde(default, with = "serde_with_none")]
+    points_lifetime_days: Option<Option<u32>>,
+    return_window_days: Option<u32>,
+    stack_discounts: Option<bool>,
+    utc_offset_minutes: Option<i32>,
+}
+
+mod serde_with_none {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+fn settings_view(s: &LoyaltySettings) -> Value {
+    json!({
+        "max_redeem_percent": pct_json(s.max_redeem),
+        "registration_bonus": s.registration_bonus,
+        "transitions_enabled": s.transitions_enabled,
+        "transitions": s.transitions.iter().map(|t| json!({"threshold": t.threshold, "group_id": t.group_id})).collect::<Vec<_>>(),
+        "points_lifetime_days": s.points_lifetime_days,
+        "return_window_days": s.return_window_days,
+        "stack_discounts": s.stack_discounts,
+        "utc_offset_minutes": s.utc_offset_minutes,
+    })
+}
+
+pub async fn get_settings(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    Ok(Json(settings_view(
+        &state.storage.loyalty_settings().await?,
+    )))
+}
+
+pub async fn update_settings(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<LoyaltySettingsInput>,
+) -> Result<Json<Value>> {
+    user.require(Permission::LoyaltyManage)?;
+    let mut s = state.storage.loyalty_settings().await?;
+    let mut errors = ValidationErrors::default();
+    if let Some(p) = &input.max_redeem_percent
+        && let Some(p) = errors.take(percent("max_redeem_percent", p))
+    {
+        s.max_redeem = p;
+    }
+    if let Some(b) = input.registration_bonus {
+        s.registration_bonus = money("registration_bonus", b, &mut errors);
+    }
+    if let Some(t) = input.transitions_enabled {
+        s.transitions_enabled = t;
+    }
+    if let Some(ts) = input.transitions {
+        let mut out = Vec::new();
+        for (i, t) in ts.into_iter().enumerate() {
+            if t.threshold <= 0 {
+                errors.push(FieldError::new(
+                    format!("transitions[{i}].threshold"),
+                    "must be more than zero",
+                ));
+            }
+            if let Some(id) = errors.take(uuid(&format!("transitions[{i}].group_id"), &t.group_id))
+            {
+                out.push(Transition {
+                    threshold: t.threshold,
+                    group_id: id.to_string(),
+                });
+            }
+        }
+        out.sort_by_key(|t| t.threshold);
+        if out.windows(2).any(|w| w[0].threshold == w[1].threshold) {
+            errors.push(FieldError::new(
+                "transitions",
+                "two transitions have the same threshold",
+            ));
+        }
+        s.transitions = out;
+    }
+    if let Some(d) = input.points_lifetime_days {
+        if d == Some(0) {
+            errors.push(FieldError::new(
+                "points_lifetime_days",
+                "must be at least 1, or null for never",
+            ));
+        }
+        s.points_lifetime_days = d;
+    }
+    if let Some(d) = input.return_window_days {
+        if d > 365 {
+            errors.push(FieldError::new("return_window_days", "must be at most 365"));
+        }
+        s.return_window_days = d;
+    }
+    if let Some(b) = input.stack_discounts {
+        s.stack_discounts = b;
+    }
+    if let Some(m) = input.utc_offset_minutes {
+        if !(-14 * 60..=14 * 60).contains(&m) {
+            errors.push(FieldError::new(
+                "utc_offset_minutes",
+                "must be between -840 and 840",
+            ));
+        }
+        s.utc_offset_minutes = m;
+    }
+    errors.into_result()?;
+    Ok(Json(settings_view(
+        &state
+            .storage
+            .update_loyalty_settings(&user.actor(), &s)
+            .await?,
+    )))
+}
+
+// --- customer types -------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerTypeInput {
+    name: String,
+    #[serde(default)]
+    tax_exempt: bool,
+    discount_percent: Option<Number>,
+    discount_amount: Option<i64>,
+}
+
+fn type_spec(input: CustomerTypeInput) -> std::result::Result<CustomerTypeSpec, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(FieldError::new("name", "must be 1 to 100 characters"));
+    }
+    let discount = match (input.discount_percent, input.discount_amount) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "discount_amount",
+                "give a percentage or an amount, not both",
+            ));
+            TypeDiscount::None
+        }
+        (Some(p), None) => errors
+            .take(percent("discount_percent", &p))
+            .map_or(TypeDiscount::None, TypeDiscount::Percent),
+        (None, Some(a)) => TypeDiscount::Fixed(money("discount_amount", a, &mut errors)),
+        (None, None) => TypeDiscount::None,
+    };
+    errors.into_result()?;
+    Ok(CustomerTypeSpec {
+        name,
+        tax_exempt: input.tax_exempt,
+        discount,
+    })
+}
+
+fn type_view(t: &patron_storage::CustomerType) -> Value {
+    let (p, a) = match t.spec.discount {
+        TypeDiscount::None => (Value::Null, Value::Null),
+        TypeDiscount::Percent(p) => (pct_json(p), Value::Null),
+        TypeDiscount::Fixed(a) => (Value::Null, json!(a)),
+    };
+    json!({"id": t.id, "name": t.spec.name, "tax_exempt": t.spec.tax_exempt, "discount_percent": p, "discount_amount": a})
+}
+
+pub async fn list_types(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let types = state.storage.customer_types().await?;
+    Ok(Json(
+        json!({"items": types.iter().map(type_view).collect::<Vec<_>>()}),
+    ))
+}
+
+pub async fn create_type(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<CustomerTypeInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    user.require(Permission::LoyaltyManage)?;
+    let t = state
+        .storage
+        .save_customer_type(&user.actor(), None, type_spec(input)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(type_view(&t))))
+}
+
+pub async fn update_type(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<CustomerTypeInput>,
+) -> Result<Json<Value>> {
+    user.require(Permission::LoyaltyManage)?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    let t = state
+        .storage
+        .save_customer_type(&user.actor(), Some(id), type_spec(input)?)
+        .await?;
+    Ok(Json(type_view(&t)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTypeInput {
+    type_id: Option<String>,
+}
+
+pub async fn set_customer_type(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<SetTypeInput>,
+) -> Result<Json<CustomerView>> {
+    user.require(Permission::LoyaltyManage)?;
+    let type_id = input.type_id.map(|t| uuid("type_id", &t)).transpose()?;
+    let c = state
+        .storage
+        .set_customer_type(&user.actor(), &CustomerKey::parse(&key), type_id)
+        .await?;
+    Ok(Json(CustomerView::from(&c)))
+}
+
+// --- purchase-limit profiles ----------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowanceInput {
+    category: String,
+    unit: String,
+    max_quantity: Number,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitInput {
+    name: String,
+    period: String,
+    enforcement: String,
+    allowances: Vec<AllowanceInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitProfileInput {
+    name: String,
+    limits: Vec<LimitInput>,
+}
+
+fn quantity(field: &str, n: &Number) -> std::result::Result<i64, FieldError> {
+    parse_decimal(&n.to_string(), 3)
+        .filter(|q| *q > 0)
+        .ok_or_else(|| {
+            FieldError::new(
+                field,
+                "must be a positive number with at most three decimals",
+            )
+        })
+}
+
+fn profile_view(p: &LimitProfile) -> Value {
+    json!({
+        "id": p.id, "name": p.name,
+        "limits": p.limits.iter().map(|l| json!({
+            "name": l.name, "period": l.period.as_str(),
+            "enforcement": match l.enforcement { Enforcement::Hard => "hard", Enforcement::Warn => "warn" },
+            "allowances": l.allowances.iter().map(|a| json!({"category": a.category, "unit": a.unit, "max_quantity": patron_domain::loyalty::checkout::fmt_milli(a.max_quantity)})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn list_profiles(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let ps = state.storage.limit_profiles().await?;
+    Ok(Json(
+        json!({"items": ps.iter().map(profile_view).collect::<Vec<_>>()}),
+    ))
+}
+
+pub async fn create_profile(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<LimitProfileInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    user.require(Permission::GroupsManage)?;
+    let mut errors = ValidationErrors::default();
+    if input.name.trim().is_empty() {
+        errors.push(FieldError::new("name", "must not be empty"));
+    }
+    let mut limits = Vec::new();
+    for (i, l) in input.limits.into_iter().enumerate() {
+        let f = |s: &str| format!("limits[{i}].{s}");
+        let period = Period::parse(&l.period);
+        if period.is_none() {
+            errors.push(FieldError::new(
+                f("period"),
+                "must be day, week, month or year",
+            ));
+        }
+        let enforcement = match l.enforcement.as_str() {
+            "hard" => Some(Enforcement::Hard),
+            "warn" => Some(Enforcement::Warn),
+            _ => {
+                errors.push(FieldError::new(f("enforcement"), "must be hard or warn"));
+                None
+            }
+        };
+        if l.allowances.is_empty() {
+            errors.push(FieldError::new(
+                f("allowances"),
+                "must name at least one category",
+            ));
+        }
+        let mut allowances = Vec::new();
+        for (j, a) in l.allowances.into_iter().enumerate() {
+            if a.category.trim().is_empty() || a.unit.trim().is_empty() {
+                errors.push(FieldError::new(
+                    f(&format!("allowances[{j}]")),
+                    "category and unit must not be empty",
+                ));
+            }
+            if let Some(q) = errors.take(quantity(
+                &f(&format!("allowances[{j}].max_quantity")),
+                &a.max_quantity,
+            )) {
+                allowances.push(Allowance {
+                    category: a.category.trim().to_owned(),
+                    unit: a.unit.trim().to_owned(),
+                    max_quantity: q,
+                });
+            }
+        }
+        if let (Some(period), Some(enforcement)) = (period, enforcement) {
+            limits.push(PurchaseLimit {
+                name: l.name,
+                period,
+                enforcement,
+                allowances,
+            });
+        }
+    }
+    errors.into_result()?;
+    let p = state
+        .storage
+        .save_limit_profile(
+            &user.actor(),
+            LimitProfile {
+                id: Uuid::now_v7(),
+                name: input.name.trim().to_owned(),
+                limits,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(profile_view(&p))))
+}
+
+// --- groups ---------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramInput {
+    kind: String,
+    percent: Option<Number>,
+    #[serde(default)]
+    birthday_bonus: i64,
+    #[serde(default)]
+    registration_bonus: i64,
+    max_redeem_percent: Option<Number>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpendLimitInput {
+    amount: i64,
+    period: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupInput {
+    name: String,
+    description: Option<String>,
+    kind: Option<String>,
+    rule: Option<String>,
+    program: Option<ProgramInput>,
+    spend_limit: Option<SpendLimitInput>,
+    min_age: Option<u32>,
+    limit_profile: Option<String>,
+}
+
+fn program(p: Option<ProgramInput>, errors: &mut ValidationErrors) -> Program {
+    let Some(p) = p else { return Program::None };
+    let pct = |errors: &mut ValidationErrors| match &p.percent {
+        Some(n) => errors
+            .take(percent("program.percent", n))
+            .unwrap_or_default(),
+        None => {
+            errors.push(FieldError::new(
+                "program.percent",
+                "is required for this kind of program",
+            ));
+            Percent::ZERO
+        }
+    };
+    match p.kind.as_str() {
+        "none" => Program::None,
+        "discount" => Program::Discount {
+            percent: pct(errors),
+        },
+        "cashback" => Program::Cashback {
+            percent: pct(errors),
+        },
+        "points" => Program::Points {
+            percent: pct(errors),
+            birthday_bonus: money("program.birthday_bonus", p.birthday_bonus, errors),
+            registration_bonus: money("program.registration_bonus", p.registration_bonus, errors),
+            max_redeem: p
+                .max_redeem_percent
+                .as_ref()
+                .and_then(|n| errors.take(percent("program.max_redeem_percent", n))),
+        },
+        _ => {
+            errors.push(FieldError::new(
+                "program.kind",
+                "must be none, discount, cashback or points",
+            ));
+            Program::None
+        }
+    }
+}
+
+fn program_view(p: &Program) -> Value {
+    match p {
+        Program::None => json!({"kind": "none"}),
+        Program::Discount { percent } | Program::Cashback { percent } => {
+            json!({"kind": p.kind(), "percent": pct_json(*percent)})
+        }
+        Program::Points {
+            percent,
+            birthday_bonus,
+            registration_bonus,
+            max_redeem,
+        } => json!({
+            "kind": "points", "percent": pct_json(*percent), "birthday_bonus": birthday_bonus,
+            "registration_bonus": registration_bonus, "max_redeem_percent": max_redeem.map(pct_json),
+        }),
+    }
+}
+
+fn group_view(g: &patron_storage::Group) -> Value {
+    json!({
+        "id": g.id, "name": g.spec.name, "description": g.spec.description, "kind": g.spec.kind.as_str(),
+        "rule": g.spec.rule, "program": program_view(&g.spec.program),
+        "spend_limit": g.spec.spend_limit.map(|l| json!({"amount": l.amount, "period": l.period.as_str()})),
+        "min_age": g.spec.min_age, "limit_profile": g.spec.limit_profile, "members": g.members,
+        "created_at": ts(g.created_at), "updated_at": ts(g.updated_at),
+    })
+}
+
+fn group_spec(
+    input: GroupInput,
+    kind_default: GroupKind,
+) -> std::result::Result<GroupSpec, ApiError> {
+    let mut errors = ValidationErrors::default();
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(FieldError::new("name", "must be 1 to 100 characters"));
+    }
+    let kind = match input.kind.as_deref() {
+        None => kind_default,
+        Some("manual") => GroupKind::Manual,
+        Some("auto") => GroupKind::Auto,
+        Some(_) => {
+            errors.push(FieldError::new("kind", "must be manual or auto"));
+            kind_default
+        }
+    };
+    let rule = match (kind, input.rule) {
+        (GroupKind::Auto, Some(r)) => match Rule::parse(&r) {
+            Ok(rule) => Some(rule.source().to_owned()),
+            Err(e) => return Err(rule_error(e)),
+        },
+        (GroupKind::Auto, None) => {
+            errors.push(FieldError::new("rule", "an auto-filled group needs a rule"));
+            None
+        }
+        (_, Some(_)) if kind == GroupKind::Manual => {
+            errors.push(FieldError::new(
+                "rule",
+                "only auto-filled groups have a rule",
+            ));
+            None
+        }
+        (_, r) => r,
+    };
+    let program = program(input.program, &mut errors);
+    let spend_limit = input.spend_limit.and_then(|l| {
+        let amount = money("spend_limit.amount", l.amount, &mut errors);
+        match Period::parse(&l.period) {
+            Some(period) => Some(SpendLimit { amount, period }),
+            None => {
+                errors.push(FieldError::new(
+                    "spend_limit.period",
+                    "must be day, week, month or year",
+                ));
+                None
+            }
+        }
+    });
+    if input.min_age.is_some_and(|a| a > 150) {
+        errors.push(FieldError::new("min_age", "must be at most 150"));
+    }
+    let limit_profile = input
+        .limit_profile
+        .and_then(|p| errors.take(uuid("limit_profile", &p)));
+    errors.into_result()?;
+    Ok(GroupSpec {
+        name,
+        description: input
+            .description
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty()),
+        kind,
+        rule,
+        program,
+        spend_limit,
+        min_age: input.min_age,
+        limit_profile,
+    })
+}
+
+fn rule_error(e: patron_domain::rules::RuleError) -> ApiError {
+    ApiError::RuleSyntax {
+        message: e.message.clone(),
+        position: e.position,
+        line: e.line,
+        column: e.column,
+        expected: e.expected.clone(),
+        found: e.found.clone(),
+    }
+}
+
+async fn today(state: &AppState) -> Result<time::Date> {
+    let s = state.storage.loyalty_settings().await?;
+    let offset = time::UtcOffset::from_whole_seconds(s.utc_offset_minutes * 60)
+        .unwrap_or(time::UtcOffset::UTC);
+    Ok(OffsetDateTime::now_utc().to_offset(offset).date())
+}
+
+pub async fn list_groups(
+    State(state): State<AppState>,
+    user: Authed,
+    params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let mut errors = ValidationErrors::default();
+    let mut q = GroupQuery::default();
+    for (k, v) in &params {
+        match k.as_str() {
+            "kind" => {
+                q.kind = GroupKind::parse(v).or_else(|| {
+                    errors.push(FieldError::new(
+                        "kind",
+                        "must be common, manual, auto or system",
+                    ));
+                    None
+                })
+            }
+            "name" => q.name = Some(v.clone()),
+            "program" => q.program = Some(v.clone()),
+            "sort" => {
+                let (desc, key) = v
+                    .strip_prefix('-')
+                    .map_or((false, v.as_str()), |k| (true, k));
+                q.descending = desc;
+                q.sort = match key {
+                    "name" => GroupSort::Name,
+                    "members" => GroupSort::Members,
+                    "created" => GroupSort::Created,
+                    _ => {
+                        errors.push(FieldError::new(
+                            "sort",
+                            "must be name, members or created, optionally with a leading -",
+                        ));
+                        GroupSort::Name
+                    }
+                };
+            }
+            other => errors.push(FieldError::new(other, "is not a parameter of this list")),
+        }
+    }
+    errors.into_result()?;
+    let gs = state.storage.groups(&q).await?;
+    Ok(Json(
+        json!({"items": gs.iter().map(group_view).collect::<Vec<_>>()}),
+    ))
+}
+
+pub async fn create_group(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<GroupInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    user.require(Permission::GroupsManage)?;
+    let spec = group_spec(input, GroupKind::Manual)?;
+    let g = state
+        .storage
+        .save_group(&user.actor(), None, spec, today(&state).await?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(group_view(&g))))
+}
+
+fn group_id(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|_| ApiError::NotFound)
+}
+
+pub async fn get_group(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    Ok(Json(group_view(
+        &state.storage.group(group_id(&id)?).await?,
+    )))
+}
+
+pub async fn update_group(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<GroupInput>,
+) -> Result<Json<Value>> {
+    user.require(Permission::GroupsManage)?;
+    let id = group_id(&id)?;
+    let current = state.storage.group(id).await?;
+    let spec = group_spec(input, current.spec.kind)?;
+    let g = state
+        .storage
+        .save_group(&user.actor(), Some(id), spec, today(&state).await?)
+        .await?;
+    Ok(Json(group_view(&g)))
+}
+
+pub async fn group_members(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+    params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let mut errors = ValidationErrors::default();
+    let mut q = CustomerQuery {
+        limit: super::customers::DEFAULT_PAGE_SIZE,
+        ..CustomerQuery::default()
+    };
+    for (k, v) in &params {
+        match k.as_str() {
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=patron_storage::MAX_PAGE_SIZE).contains(&n) => q.limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    format!(
+                        "must be a whole number from 1 to {}",
+                        patron_storage::MAX_PAGE_SIZE
+                    ),
+                )),
+            },
+            "cursor" => match Cursor::decode(v) {
+                Some(c) => q.cursor = Some(c),
+                None => errors.push(FieldError::new(
+                    "cursor",
+                    "is not a cursor this server issued",
+                )),
+            },
+            "active" => {
+                q.active = match v.as_str() {
+                    "true" => ActiveFilter::Active,
+                    "false" => ActiveFilter::Inactive,
+                    "all" => ActiveFilter::All,
+                    _ => {
+                        errors.push(FieldError::new("active", "must be true, false or all"));
+                        ActiveFilter::Active
+                    }
+                }
+            }
+            other => errors.push(FieldError::new(other, "is not a parameter of this list")),
+        }
+    }
+    errors.into_result()?;
+    let page = state.storage.group_members(group_id(&id)?, &q).await?;
+    Ok(Json(json!({
+        "items": page.items.iter().map(CustomerView::from).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor.map(|c| c.encode()),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersInput {
+    customers: Vec<String>,
+    /// add (default) or remove.
+    action: Option<String>,
+    /// Bulk endpoint only: the target groups, or `all_manual`.
+    groups: Option<Vec<String>>,
+    #[serde(default)]
+    all_manual: bool,
+}
+
+async fn change_members(
+    state: &AppState,
+    user: &Authed,
+    target: MemberTarget,
+    input: &MembersInput,
+) -> Result<Json<Value>> {
+    let add = match input.action.as_deref() {
+        None | Some("add") => true,
+        Some("remove") => false,
+        Some(_) => return Err(ApiError::field("action", "must be add or remove")),
+    };
+    if input.customers.is_empty() {
+        return Err(ApiError::field("customers", "name at least one customer"));
+    }
+    if input.customers.len() > 1000 {
+        return Err(ApiError::field(
+            "customers",
+            "at most 1,000 customers per request",
+        ));
+    }
+    let keys: Vec<CustomerKey> = input
+        .customers
+        .iter()
+        .map(|k| CustomerKey::parse(k))
+        .collect();
+    let changed = state
+        .storage
+        .change_members(&user.actor(), &target, &keys, add)
+        .await?;
+    Ok(Json(json!({
+        "action": if add { "add" } else { "remove" },
+        "groups": changed.changed.iter().map(|(g, n)| json!({"group_id": g, "changed": n})).collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn add_members(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<MembersInput>,
+) -> Result<Json<Value>> {
+    user.require(Permission::GroupsManage)?;
+    if input.groups.is_some() || input.all_manual {
+        return Err(ApiError::field(
+            "groups",
+            "use /api/v1/groups/members to target several groups",
+        ));
+    }
+    let id = group_id(&id)?;
+    state.storage.group(id).await?;
+    change_members(&state, &user, MemberTarget::Groups(vec![id]), &input).await
+}
+
+pub async fn bulk_members(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<MembersInput>,
+) -> Result<Json<Value>> {
+    user.require(Permission::GroupsManage)?;
+    let target = match (&input.groups, input.all_manual) {
+        (Some(_), true) => {
+            return Err(ApiError::field(
+                "all_manual",
+                "give groups or all_manual, not both",
+            ));
+        }
+        (None, false) => {
+            return Err(ApiError::field(
+                "groups",
+                "name the groups, or set all_manual",
+            ));
+        }
+        (None, true) => MemberTarget::AllManual,
+        (Some(gs), false) => {
+            let mut errors = ValidationErrors::default();
+            let ids: Vec<Uuid> = gs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, g)| errors.take(uuid(&format!("groups[{i}]"), g)))
+                .collect();
+            errors.into_result()?;
+            if ids.is_empty() {
+                return Err(ApiError::field("groups", "name at least one group"));
+            }
+            MemberTarget::Groups(ids)
+        }
+    };
+    change_members(&state, &user, target, &input).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulePreviewInput {
+    rule: String,
+    sample: Option<usize>,
+}
+
+pub async fn rule_preview(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<RulePreviewInput>,
+) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let rule = Rule::parse(&input.rule).map_err(rule_error)?;
+    let (count, sample) = state
+        .storage
+        .rule_preview(
+            &rule,
+            today(&state).await?,
+            input.sample.unwrap_or(10).min(100),
+        )
+        .await?;
+    Ok(Json(
+        json!({"count": count, "sample": sample.iter().map(CustomerView::from).collect::<Vec<_>>()}),
+    ))
+}
+
+// --- ledger ---------------------------------------------------------------------
+
+fn entry_view(e: &LedgerEntry) -> Value {
+    json!({
+        "id": e.id, "account": e.account.as_str(), "kind": e.kind.as_str(), "amount": e.amount,
+        "at": ts(e.at), "order_id": e.order_id, "store": e.store, "actor": e.actor, "reason": e.reason,
+        "available_at": e.available_at.map(ts), "expires_at": e.expires_at.map(ts),
+    })
+}
+
+fn balance_view(b: &Balance) -> Value {
+    json!({
+        "balance": b.balance, "available": b.available, "locked": b.locked,
+        "next_expiry": b.next_expiry.map(|(at, amount)| json!({"at": ts(at), "amount": amount})),
+    })
+}
+
+pub fn balances_view(b: &Balances) -> Value {
+    json!({"points": balance_view(&b.points), "credit": balance_view(&b.credit)})
+}
+
+pub async fn ledger(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+    params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let mut account = None;
+    for (k, v) in &params {
+        match k.as_str() {
+            "account" => {
+                account = Some(
+                    Account::parse(v)
+                        .ok_or_else(|| ApiError::field("account", "must be points or credit"))?,
+                )
+            }
+            other => return Err(ApiError::field(other, "is not a parameter of this list")),
+        }
+    }
+    let key = CustomerKey::parse(&key);
+    let entries = state.storage.ledger(&key, account).await?;
+    let balances = state
+        .storage
+        .balances(&key, OffsetDateTime::now_utc())
+        .await?;
+    Ok(Json(json!({
+        "balances": balances_view(&balances),
+        "items": entries.iter().map(entry_view).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryInput {
+    account: String,
+    /// adjust or top-up.
+    kind: String,
+    amount: i64,
+    reason: String,
+    idempotency_key: Option<String>,
+}
+
+pub async fn post_entry(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<EntryInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    user.require(Permission::LoyaltyManage)?;
+    let mut errors = ValidationErrors::default();
+    let account = Account::parse(&input.account);
+    if account.is_none() {
+        errors.push(FieldError::new("account", "must be points or credit"));
+    }
+    let kind = match input.kind.as_str() {
+        "adjust" => Some(EntryKind::Adjust),
+        "top-up" => Some(EntryKind::TopUp),
+        _ => {
+            errors.push(FieldError::new("kind", "must be adjust or top-up"));
+            None
+        }
+    };
+    if kind == Some(EntryKind::TopUp) {
+        if account != Some(Account::Credit) {
+            errors.push(FieldError::new("account", "top-ups are for store credit"));
+        }
+        if input.amount <= 0 {
+            errors.push(FieldError::new("amount", "a top-up must be more than zero"));
+        }
+    }
+    if input.amount == 0 || input.amount.unsigned_abs() > 10_000_000_000 {
+        errors.push(FieldError::new(
+            "amount",
+            "must be non-zero and at most 100,000,000.00",
+        ));
+    }
+    let reason = input.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        errors.push(FieldError::new("reason", "must be 1 to 500 characters"));
+    }
+    if input
+        .idempotency_key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.len() > 200)
+    {
+        errors.push(FieldError::new(
+            "idempotency_key",
+            "must be 1 to 200 characters",
+        ));
+    }
+    errors.into_result()?;
+    let (Some(account), Some(kind)) = (account, kind) else {
+        return Err(ApiError::Internal("validated entry missing".into()));
+    };
+    let e = state
+        .storage
+        .post_entry(
+            &user.actor(),
+            &CustomerKey::parse(&key),
+            ManualEntry {
+                account,
+                kind,
+                amount: input.amount,
+                reason,
+                idempotency_key: input.idempotency_key,
+            },
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(entry_view(&e))))
+}
+
+pub async fn activity(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(key): Path<String>,
+) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let a = state
+        .storage
+        .customer_activity(&CustomerKey::parse(&key), OffsetDateTime::now_utc())
+        .await?;
+    Ok(Json(json!({
+        "total_spent": a.stats.total_spent,
+        "visits": a.stats.visits,
+        "last_visit": a.stats.last_visit.map(|d| d.to_string()),
+        "balances": balances_view(&a.balances),
+        "customer_type": a.customer_type,
+        "groups": a.groups.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
+        "orders": a.orders.iter().map(order_view).collect::<Vec<_>>(),
+        "returns": a.returns.iter().map(return_view).collect::<Vec<_>>(),
+        "top_products": a.top_products.iter().map(|p| json!({"sku": p.sku, "name": p.name, "quantity": patron_domain::loyalty::checkout::fmt_milli(p.quantity), "amount": p.amount})).collect::<Vec<_>>(),
+    })))
+}
+
+// --- checkout -------------------------------------------------------------------
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    sku: String,
+    name: String,
+    #[serde(default)]
+    category: String,
+    quantity: Number,
+    #[serde(default = "default_unit")]
+    unit: String,
+    unit_price: i64,
+}
+
+fn default_unit() -> String {
+    "ea".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CartInput {
+    customer: String,
+    lines: Vec<LineInput>,
+    #[serde(default)]
+    redeem_points: i64,
+    #[serde(default)]
+    redeem_credit: i64,
+    store: Option<String>,
+}
+
+fn checkout_request(input: &CartInput) -> std::result::Result<CheckoutRequest, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    if input.lines.is_empty() {
+        errors.push(FieldError::new("lines", "a cart needs at least one line"));
+    }
+    if input.lines.len() > 500 {
+        errors.push(FieldError::new("lines", "at most 500 lines"));
+    }
+    let mut lines = Vec::new();
+    for (i, l) in input.lines.iter().enumerate() {
+        let f = |s: &str| format!("lines[{i}].{s}");
+        if l.sku.trim().is_empty() || l.sku.len() > 100 {
+            errors.push(FieldError::new(f("sku"), "must be 1 to 100 characters"));
+        }
+        if l.name.len() > 200 {
+            errors.push(FieldError::new(f("name"), "must be at most 200 characters"));
+        }
+        if !(0..=100_000_000).contains(&l.unit_price) {
+            errors.push(FieldError::new(
+                f("unit_price"),
+                "must be from 0 to 1,000,000.00 in minor units",
+            ));
+        }
+        let q = errors.take(quantity(&f("quantity"), &l.quantity));
+        if q.is_some_and(|q| q > 1_000_000_000) {
+            errors.push(FieldError::new(f("quantity"), "must be at most 1,000,000"));
+        }
+        if let Some(q) = q {
+            lines.push(CartLine {
+                sku: l.sku.trim().to_owned(),
+                name: l.name.trim().to_owned(),
+                category: l.category.trim().to_owned(),
+                quantity: q,
+                unit: l.unit.trim().to_owned(),
+                unit_price: l.unit_price,
+            });
+        }
+    }
+    if input.redeem_points < 0 {
+        errors.push(FieldError::new("redeem_points", "must not be negative"));
+    }
+    if input.redeem_credit < 0 {
+        errors.push(FieldError::new("redeem_credit", "must not be negative"));
+    }
+    let store = match input
+        .store
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => errors
+            .take(patron_domain::StoreId::parse(s).map_err(|e| FieldError::new("store", e.message)))
+            .map(|s| s.as_str().to_owned()),
+        None => None,
+    };
+    errors.into_result()?;
+    Ok(CheckoutRequest {
+        customer: CustomerKey::parse(&input.customer),
+        lines,
+        redeem_points: input.redeem_points,
+        redeem_credit: input.redeem_credit,
+        store,
+    })
+}
+
+pub async fn quote(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<CartInput>,
+) -> Result<Json<Value>> {
+    user.require(Permission::OrdersCreate)?;
+    let req = checkout_request(&input)?;
+    let out = state.storage.quote(&req, OffsetDateTime::now_utc()).await?;
+    let q = &out.quote;
+    Ok(Json(json!({
+        "customer_id": out.customer_id,
+        "subtotal": q.subtotal,
+        "discounts": q.discounts.iter().map(|d| {
+            let (source, id, name) = match &d.source {
+                DiscountSource::Group { id, name } => ("group", id, name),
+                DiscountSource::Type { id, name } => ("type", id, name),
+            };
+            json!({"source": source, "id": id, "name": name, "percent": d.percent.map(pct_json), "amount": d.amount, "reason": d.reason})
+        }).collect::<Vec<_>>(),
+        "discount_total": q.discount_total,
+        "total": q.total,
+        "tax_exempt": q.tax_exempt,
+        "tax_exempt_reason": q.tax_exempt_reason,
+        "balances": balances_view(&out.balances),
+        "max_points_redeemable": q.max_points,
+        "max_points_reasons": q.max_points_reasons,
+        "max_credit_redeemable": q.max_credit,
+        "points_redeemed": q.points_redeemed,
+        "credit_redeemed": q.credit_redeemed,
+        "amount_due": q.amount_due,
+        "earn": q.earn,
+        "earn_percent": pct_json(q.earn_rate),
+        "earn_reason": q.earn_reason,
+        "groups": out.groups.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
+        "limits": q.limits.iter().map(|l| json!({"limit": l.limit, "used_before_ppb": l.used_before, "used_after_ppb": l.used_after, "used_after": l.percent_after(), "enforcement": match l.enforcement { Enforcement::Hard => "hard", Enforcement::Warn => "warn" }})).collect::<Vec<_>>(),
+        "refusals": q.refusals.iter().map(|r| json!({"code": r.code, "message": r.message, "overridable": r.overridable})).collect::<Vec<_>>(),
+        "errors": q.errors.iter().map(|e| json!({"field": e.field, "message": e.message})).collect::<Vec<_>>(),
+        "can_commit": q.errors.is_empty() && !q.blocked(user.0.role.allows(Permission::LimitsOverride)),
+    })))
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    id: String,
+    customer: String,
+    lines: Vec<LineInput>,
+    #[serde(default)]
+    redeem_points: i64,
+    #[serde(default)]
+    redeem_credit: i64,
+    store: Option<String>,
+    #[serde(default)]
+    override_limits: bool,
+}
+
+fn fingerprint(v: &impl serde::Serialize) -> String {
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn order_view(o: &OrderRecord) -> Value {
+    json!({
+        "id": o.id, "customer_id": o.customer_id, "store": o.store, "actor": o.actor, "at": ts(o.at),
+        "lines": o.lines.iter().enumerate().map(|(i, l)| json!({
+            "line": i, "sku": l.line.sku, "name": l.line.name, "category": l.line.category,
+            "quantity": patron_domain::loyalty::checkout::fmt_milli(l.line.quantity), "unit": l.line.unit,
+            "unit_price": l.line.unit_price, "total": l.total, "net": l.net,
+            "returned": patron_domain::loyalty::checkout::fmt_milli(l.returned),
+        })).collect::<Vec<_>>(),
+        "subtotal": o.subtotal, "discount": o.discount, "total": o.total,
+        "points_redeemed": o.points_redeemed, "credit_redeemed": o.credit_redeemed,
+        "amount_paid": o.amount_paid, "earned": o.earned, "tax_exempt": o.tax_exempt,
+        "discounts": o.discounts, "overrides": o.overrides,
+    })
+}
+
+pub async fn commit_order(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<OrderInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    user.require(Permission::OrdersCreate)?;
+    let fp = fingerprint(&input);
+    let id = input.id.trim().to_owned();
+    if id.is_empty() || id.len() > 100 {
+        return Err(ApiError::field("id", "must be 1 to 100 characters"));
+    }
+    if input.override_limits {
+        user.require(Permission::LimitsOverride)?;
+    }
+    let cart = CartInput {
+        customer: input.customer,
+        lines: input.lines,
+        redeem_points: input.redeem_points,
+        redeem_credit: input.redeem_credit,
+        store: input.store,
+    };
+    let checkout = checkout_request(&cart)?;
+    let (order, replay) = state
+        .storage
+        .commit_order(
+            &user.actor(),
+            OrderRequest {
+                id,
+                checkout,
+                override_limits: input.override_limits,
+                fingerprint: fp,
+            },
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+    Ok((
+        if replay {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        Json(order_view(&order)),
+    ))
+}
+
+pub async fn get_order(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    Ok(Json(order_view(&state.storage.order(&id).await?)))
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLineInput {
+    line: usize,
+    quantity: Number,
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnInput {
+    id: String,
+    lines: Vec<ReturnLineInput>,
+}
+
+pub fn return_view(r: &ReturnRecord) -> Value {
+    json!({
+        "id": r.id, "order_id": r.order_id, "at": ts(r.at), "actor": r.actor,
+        "lines": r.lines.iter().map(|(l, q, n)| json!({"line": l, "quantity": patron_domain::loyalty::checkout::fmt_milli(*q), "net": n})).collect::<Vec<_>>(),
+        "net": r.net, "points_refund": r.points_refund, "credit_refund": r.credit_refund,
+        "money_refund": r.money_refund, "earned_reversal": r.earned_reversal,
+        "unrecovered_points": r.unrecovered_points,
+    })
+}
+
+pub async fn return_order(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(order_id): Path<String>,
+    ApiJson(input): ApiJson<ReturnInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    user.require(Permission::OrdersRefund)?;
+    let fp = fingerprint(&input);
+    let id = input.id.trim().to_owned();
+    let mut errors = ValidationErrors::default();
+    if id.is_empty() || id.len() > 100 {
+        errors.push(FieldError::new("id", "must be 1 to 100 characters"));
+    }
+    let mut lines = Vec::new();
+    for (i, l) in input.lines.iter().enumerate() {
+        if let Some(q) = errors.take(quantity(&format!("lines[{i}].quantity"), &l.quantity)) {
+            lines.push((l.line, q));
+        }
+    }
+    errors.into_result()?;
+    let (r, replay) = state
+        .storage
+        .return_order(
+            &user.actor(),
+            ReturnRequest {
+                id,
+                order_id,
+                lines,
+                fingerprint: fp,
+            },
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+    Ok((
+        if replay {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        Json(return_view(&r)),
+    ))
+}
+
+pub async fn run_maintenance(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    user.require(Permission::LoyaltyManage)?;
+    let r = state
+        .storage
+        .run_maintenance(OffsetDateTime::now_utc())
+        .await?;
+    Ok(Json(json!({
+        "birthday_bonuses": r.birthday_bonuses, "expired_entries": r.expired_entries,
+        "groups_refreshed": r.groups_refreshed, "membership_changes": r.membership_changes,
+    })))
+}

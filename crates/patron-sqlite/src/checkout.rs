@@ -1,0 +1,1086 @@
+//! The ledger, checkout (quote, commit, return) and scheduled loyalty work.
+//! Everything that moves value happens inside one writer transaction, with the
+//! domain's pure functions deciding the amounts.
+
+use crate::groups::{self, customer_groups, refresh_customer};
+use crate::loyalty::{customer_type, limit_profile, load_settings};
+use crate::{customers, db_err, from_micros, invalid, micros};
+use patron_domain::loyalty::{
+    Account, Bought, CartLine, Entry, EntryKind, LoyaltySettings, OrderMoney, Period, QuoteInput,
+    RedeemedSoFar, SoldLine, TypeTerms, age_on, benefits, is_birthday, quote, return_amounts,
+    summarize,
+};
+use patron_domain::{FieldError, ValidationErrors};
+use patron_storage::{
+    Actor, Balance, Balances, CheckoutRequest, CustomerActivity, CustomerKey, CustomerStats,
+    LedgerEntry, MaintenanceReport, ManualEntry, OrderLineRecord, OrderRecord, OrderRequest,
+    QuoteOutcome, Result, ReturnRecord, ReturnRequest, StorageError, TopProduct,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::json;
+use time::{Date, Duration, OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+/// The node's local date, for birthdays, periods and rules.
+pub fn local_today(s: &LoyaltySettings, now: OffsetDateTime) -> Date {
+    let offset = UtcOffset::from_whole_seconds(s.utc_offset_minutes.saturating_mul(60))
+        .unwrap_or(UtcOffset::UTC);
+    now.to_offset(offset).date()
+}
+
+/// The instant a local date starts.
+fn local_midnight(s: &LoyaltySettings, d: Date) -> OffsetDateTime {
+    d.midnight().assume_utc() - Duration::minutes(i64::from(s.utc_offset_minutes))
+}
+
+fn date_text(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+// --- ledger ---------------------------------------------------------------------
+
+fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, Option<i64>)> {
+    let account: String = r.get(2)?;
+    let kind: String = r.get(3)?;
+    let id: String = r.get(0)?;
+    Ok((
+        LedgerEntry {
+            id: Uuid::parse_str(&id).unwrap_or(Uuid::nil()),
+            seq: r.get(1)?,
+            account: Account::parse(&account).unwrap_or(Account::Points),
+            kind: EntryKind::parse(&kind).unwrap_or(EntryKind::Adjust),
+            amount: r.get(4)?,
+            at: from_micros(r.get(5)?),
+            order_id: r.get(6)?,
+            store: r.get(7)?,
+            actor: r.get(8)?,
+            reason: r.get(9)?,
+            available_at: r.get::<_, Option<i64>>(10)?.map(from_micros),
+            expires_at: r.get::<_, Option<i64>>(11)?.map(from_micros),
+        },
+        r.get(12)?,
+    ))
+}
+
+const ENTRY_COLUMNS: &str = "id, seq, account, kind, amount, at, order_id, store, actor, reason, available_at, expires_at, lot_seq";
+
+fn entries(
+    c: &Connection,
+    seq: i64,
+    account: Option<Account>,
+) -> Result<Vec<(LedgerEntry, Option<i64>)>> {
+    let mut st = c
+        .prepare_cached(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM ledger WHERE customer_seq = ?1 AND (?2 IS NULL OR account = ?2) ORDER BY seq"
+        ))
+        .map_err(db_err)?;
+    st.query_map(params![seq, account.map(Account::as_str)], row_to_entry)
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)
+}
+
+pub fn ledger(
+    c: &Connection,
+    key: &CustomerKey,
+    account: Option<Account>,
+) -> Result<Vec<LedgerEntry>> {
+    let seq = customers::seq_of(c, key)?;
+    Ok(entries(c, seq, account)?
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect())
+}
+
+fn domain_entries(es: &[(LedgerEntry, Option<i64>)]) -> Vec<Entry> {
+    es.iter()
+        .map(|(e, lot)| Entry {
+            seq: e.seq,
+            kind: e.kind,
+            amount: e.amount,
+            at: e.at,
+            available_at: e.available_at,
+            expires_at: e.expires_at,
+            lot: *lot,
+        })
+        .collect()
+}
+
+fn balance(
+    c: &Connection,
+    seq: i64,
+    account: Account,
+    now: OffsetDateTime,
+) -> Result<(Balance, Vec<(i64, i64)>)> {
+    let es = entries(c, seq, Some(account))?;
+    let s = summarize(&domain_entries(&es), now);
+    Ok((
+        Balance {
+            balance: s.balance,
+            available: s.available.min(s.balance.max(0)),
+            locked: s.locked,
+            next_expiry: s.next_expiry,
+        },
+        s.expired_pending,
+    ))
+}
+
+pub fn balances_of(c: &Connection, seq: i64, now: OffsetDateTime) -> Result<Balances> {
+    Ok(Balances {
+        points: balance(c, seq, Account::Points, now)?.0,
+        credit: balance(c, seq, Account::Credit, now)?.0,
+    })
+}
+
+pub fn balances(c: &Connection, key: &CustomerKey, now: OffsetDateTime) -> Result<Balances> {
+    balances_of(c, customers::seq_of(c, key)?, now)
+}
+
+/// A new ledger entry. Returns `None` when `once_key` was already used.
+struct NewEntry<'a> {
+    seq: i64,
+    account: Account,
+    kind: EntryKind,
+    amount: i64,
+    at: OffsetDateTime,
+    order_id: Option<&'a str>,
+    store: Option<&'a str>,
+    actor: &'a str,
+    reason: Option<String>,
+    available_at: Option<OffsetDateTime>,
+    expires_at: Option<OffsetDateTime>,
+    lot: Option<i64>,
+    once_key: Option<String>,
+}
+
+fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
+    if e.amount == 0 {
+        return Ok(None);
+    }
+    let n = c
+        .prepare_cached(
+            "INSERT INTO ledger (id, customer_seq, account, kind, amount, at, order_id, store, actor,
+                reason, available_at, expires_at, lot_seq, once_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT (once_key) DO NOTHING",
+        )
+        .map_err(db_err)?
+        .execute(params![
+            Uuid::now_v7().to_string(),
+            e.seq,
+            e.account.as_str(),
+            e.kind.as_str(),
+            e.amount,
+            micros(e.at),
+            e.order_id,
+            e.store,
+            e.actor,
+            e.reason,
+            e.available_at.map(micros),
+            e.expires_at.map(micros),
+            e.lot,
+            e.once_key,
+        ])
+        .map_err(db_err)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if e.account == Account::Points {
+        c.prepare_cached(
+            "UPDATE customers SET points_balance = points_balance + ?1 WHERE seq = ?2",
+        )
+        .map_err(db_err)?
+        .execute(params![e.amount, e.seq])
+        .map_err(db_err)?;
+    }
+    Ok(Some(c.last_insert_rowid()))
+}
+
+fn entry_by_seq(c: &Connection, seq: i64) -> Result<LedgerEntry> {
+    c.prepare_cached(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger WHERE seq = ?1"
+    ))
+    .map_err(db_err)?
+    .query_row([seq], row_to_entry)
+    .map(|(e, _)| e)
+    .map_err(db_err)
+}
+
+fn expiry(s: &LoyaltySettings, account: Account, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    match account {
+        Account::Points => s
+            .points_lifetime_days
+            .map(|d| now + Duration::days(i64::from(d))),
+        Account::Credit => None,
+    }
+}
+
+pub fn post_entry(
+    c: &Connection,
+    actor: &Actor,
+    key: &CustomerKey,
+    m: ManualEntry,
+    now: OffsetDateTime,
+) -> Result<LedgerEntry> {
+    let seq = customers::seq_of(c, key)?;
+    let s = load_settings(c)?;
+    if let Some(k) = &m.idempotency_key {
+        let found: Option<i64> = c
+            .query_row(
+                "SELECT seq FROM ledger WHERE once_key = ?1",
+                [format!("manual:{k}")],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        if let Some(found) = found {
+            return entry_by_seq(c, found);
+        }
+    }
+    if m.amount == 0 {
+        return Err(invalid("amount", "must not be zero"));
+    }
+    if m.amount < 0 {
+        let (b, _) = balance(c, seq, m.account, now)?;
+        if b.available + m.amount < 0 {
+            return Err(invalid(
+                "amount",
+                &format!(
+                    "the {} balance available is {}",
+                    m.account.as_str(),
+                    b.available
+                ),
+            ));
+        }
+    }
+    let at = append(
+        c,
+        NewEntry {
+            seq,
+            account: m.account,
+            kind: m.kind,
+            amount: m.amount,
+            at: now,
+            order_id: None,
+            store: None,
+            actor: &actor.username,
+            reason: Some(m.reason),
+            available_at: None,
+            expires_at: if m.amount > 0 {
+                expiry(&s, m.account, now)
+            } else {
+                None
+            },
+            lot: None,
+            once_key: m.idempotency_key.map(|k| format!("manual:{k}")),
+        },
+    )?
+    .ok_or_else(|| StorageError::Backend("ledger entry not written".into()))?;
+    refresh_customer(c, seq, local_today(&s, now))?;
+    entry_by_seq(c, at)
+}
+
+/// Registration bonus on sign-up, once per customer; auto groups.
+pub fn after_create(c: &Connection, seq: i64, actor: &Actor, now: OffsetDateTime) -> Result<()> {
+    let s = load_settings(c)?;
+    refresh_customer(c, seq, local_today(&s, now))?;
+    let gs = customer_groups(c, seq)?;
+    let terms: Vec<_> = gs.into_iter().map(|(_, t)| t).collect();
+    let bonus = benefits(&terms)
+        .registration_bonus
+        .max(s.registration_bonus);
+    if bonus > 0 {
+        append(
+            c,
+            NewEntry {
+                seq,
+                account: Account::Points,
+                kind: EntryKind::Registration,
+                amount: bonus,
+                at: now,
+                order_id: None,
+                store: None,
+                actor: &actor.username,
+                reason: Some("registration bonus".into()),
+                available_at: None,
+                expires_at: expiry(&s, Account::Points, now),
+                lot: None,
+                once_key: Some(format!("registration:{seq}")),
+            },
+        )?;
+        refresh_customer(c, seq, local_today(&s, now))?;
+    }
+    Ok(())
+}
+
+// --- checkout -------------------------------------------------------------------
+
+struct Context {
+    seq: i64,
+    id: Uuid,
+    settings: LoyaltySettings,
+    today: Date,
+    groups: Vec<(Uuid, String)>,
+    terms: Vec<patron_domain::loyalty::GroupTerms>,
+    customer_type: Option<TypeTerms>,
+    age: Option<u32>,
+    balances: Balances,
+    redeemed: RedeemedSoFar,
+    limits: Vec<(patron_domain::loyalty::PurchaseLimit, Vec<Bought>)>,
+}
+
+fn context(c: &Connection, key: &CustomerKey, now: OffsetDateTime) -> Result<Context> {
+    let seq = customers::seq_of(c, key).map_err(|e| match e {
+        StorageError::NotFound => invalid("customer", "no such customer"),
+        e => e,
+    })?;
+    let customer = customers::by_seq(c, seq)?;
+    if !customer.active {
+        return Err(invalid("customer", "the customer is deactivated"));
+    }
+    let settings = load_settings(c)?;
+    let today = local_today(&settings, now);
+    let gs = customer_groups(c, seq)?;
+    let type_id: Option<String> = c
+        .query_row("SELECT type_id FROM customers WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .map_err(db_err)?;
+    let customer_type = match type_id {
+        Some(t) => customer_type(c, &t)?.map(|t| TypeTerms {
+            id: t.id.to_string(),
+            name: t.spec.name,
+            tax_exempt: t.spec.tax_exempt,
+            discount: t.spec.discount,
+        }),
+        None => None,
+    };
+    let mut redeemed = RedeemedSoFar::default();
+    for p in [Period::Day, Period::Week, Period::Month, Period::Year] {
+        let since = local_midnight(&settings, p.start(today));
+        let n: i64 = c
+            .prepare_cached(
+                "SELECT coalesce(-sum(amount), 0) FROM ledger
+                 WHERE customer_seq = ?1 AND account = 'points' AND kind = 'redeem' AND at >= ?2",
+            )
+            .map_err(db_err)?
+            .query_row(params![seq, micros(since)], |r| r.get(0))
+            .map_err(db_err)?;
+        match p {
+            Period::Day => redeemed.day = n,
+            Period::Week => redeemed.week = n,
+            Period::Month => redeemed.month = n,
+            Period::Year => redeemed.year = n,
+        }
+    }
+    let mut limits = Vec::new();
+    for (g, _) in &gs {
+        let Some(pid) = g.spec.limit_profile else {
+            continue;
+        };
+        let Some(profile) = limit_profile(c, &pid.to_string())? else {
+            continue;
+        };
+        for l in profile.limits {
+            let since = local_midnight(&settings, l.period.start(today));
+            let mut st = c
+                .prepare_cached(
+                    "SELECT l.category, l.unit, sum(l.quantity - l.returned) FROM order_lines l
+                     JOIN orders o ON o.seq = l.order_seq
+                     WHERE o.customer_seq = ?1 AND o.at >= ?2 GROUP BY l.category, l.unit",
+                )
+                .map_err(db_err)?;
+            let bought = st
+                .query_map(params![seq, micros(since)], |r| {
+                    Ok(Bought {
+                        category: r.get(0)?,
+                        unit: r.get(1)?,
+                        quantity: r.get(2)?,
+                    })
+                })
+                .map_err(db_err)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            limits.push((l, bought));
+        }
+    }
+    Ok(Context {
+        seq,
+        id: customer.id,
+        today,
+        groups: gs
+            .iter()
+            .map(|(g, _)| (g.id, g.spec.name.clone()))
+            .collect(),
+        terms: gs.into_iter().map(|(_, t)| t).collect(),
+        customer_type,
+        age: customer.data.date_of_birth.and_then(|d| age_on(d, today)),
+        balances: balances_of(c, seq, now)?,
+        redeemed,
+        limits,
+        settings,
+    })
+}
+
+fn run_quote(ctx: &Context, req: &CheckoutRequest) -> patron_domain::loyalty::Quote {
+    quote(&QuoteInput {
+        lines: &req.lines,
+        groups: &ctx.terms,
+        customer_type: ctx.customer_type.as_ref(),
+        age: ctx.age,
+        points_available: ctx.balances.points.available,
+        credit_available: ctx.balances.credit.available,
+        redeemed: ctx.redeemed,
+        limits: &ctx.limits,
+        settings: &ctx.settings,
+        redeem_points: req.redeem_points,
+        redeem_credit: req.redeem_credit,
+    })
+}
+
+pub fn quote_for(
+    c: &Connection,
+    req: &CheckoutRequest,
+    now: OffsetDateTime,
+) -> Result<QuoteOutcome> {
+    let ctx = context(c, &req.customer, now)?;
+    let quote = run_quote(&ctx, req);
+    Ok(QuoteOutcome {
+        customer_id: ctx.id,
+        quote,
+        balances: ctx.balances,
+        groups: ctx.groups,
+    })
+}
+
+pub fn commit(
+    c: &Connection,
+    actor: &Actor,
+    o: OrderRequest,
+    now: OffsetDateTime,
+) -> Result<(OrderRecord, bool)> {
+    let existing: Option<String> = c
+        .prepare_cached("SELECT fingerprint FROM orders WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([&o.id], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    if let Some(fp) = existing {
+        if fp == o.fingerprint {
+            return Ok((order(c, &o.id)?, true));
+        }
+        return Err(StorageError::Conflict {
+            field: "id".into(),
+            message: "an order with this id was already committed with different contents".into(),
+        });
+    }
+    let req = &o.checkout;
+    let ctx = context(c, &req.customer, now)?;
+    let q = run_quote(&ctx, req);
+    if !q.errors.is_empty() {
+        return Err(StorageError::Invalid(ValidationErrors(q.errors)));
+    }
+    if q.blocked(o.override_limits) {
+        let errors = q
+            .refusals
+            .iter()
+            .filter(|r| !(r.overridable && o.override_limits))
+            .map(|r| {
+                let field = if r.code == "age" { "customer" } else { "lines" };
+                let hint = if r.overridable {
+                    " (a manager may override)"
+                } else {
+                    ""
+                };
+                FieldError::new(field, format!("{}{hint}", r.message))
+            })
+            .collect();
+        return Err(StorageError::Invalid(ValidationErrors(errors)));
+    }
+    let overrides: Vec<String> = q.refusals.iter().map(|r| r.message.clone()).collect();
+    let discounts: Vec<String> = q.discounts.iter().map(|d| d.reason.clone()).collect();
+    c.prepare_cached(
+        "INSERT INTO orders (id, customer_seq, fingerprint, at, store, actor, subtotal, discount, total,
+            points_redeemed, credit_redeemed, earned, tax_exempt, discounts, overrides)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .map_err(db_err)?
+    .execute(params![
+        o.id,
+        ctx.seq,
+        o.fingerprint,
+        micros(now),
+        req.store,
+        actor.username,
+        q.subtotal,
+        q.discount_total,
+        q.total,
+        q.points_redeemed,
+        q.credit_redeemed,
+        q.earn,
+        q.tax_exempt,
+        json!(discounts).to_string(),
+        json!(overrides).to_string(),
+    ])
+    .map_err(db_err)?;
+    let order_seq = c.last_insert_rowid();
+    for (i, (l, net)) in req.lines.iter().zip(&q.line_net).enumerate() {
+        c.prepare_cached(
+            "INSERT INTO order_lines (order_seq, line_no, sku, name, category, quantity, unit, unit_price, total, net)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(db_err)?
+        .execute(params![order_seq, i as i64, l.sku, l.name, l.category, l.quantity, l.unit, l.unit_price, l.total(), net])
+        .map_err(db_err)?;
+    }
+    let s = &ctx.settings;
+    let base = |account, kind, amount| NewEntry {
+        seq: ctx.seq,
+        account,
+        kind,
+        amount,
+        at: now,
+        order_id: Some(o.id.as_str()),
+        store: req.store.as_deref(),
+        actor: &actor.username,
+        reason: None,
+        available_at: None,
+        expires_at: None,
+        lot: None,
+        once_key: None,
+    };
+    append(
+        c,
+        base(Account::Points, EntryKind::Redeem, -q.points_redeemed),
+    )?;
+    append(
+        c,
+        base(Account::Credit, EntryKind::Redeem, -q.credit_redeemed),
+    )?;
+    append(
+        c,
+        NewEntry {
+            reason: q.earn_reason.clone(),
+            available_at: Some(now + Duration::days(i64::from(s.return_window_days))),
+            expires_at: expiry(s, Account::Points, now),
+            ..base(Account::Points, EntryKind::Earn, q.earn)
+        },
+    )?;
+    c.prepare_cached(
+        "UPDATE customers SET total_spent = total_spent + ?1, visits = visits + 1, last_visit = ?2 WHERE seq = ?3",
+    )
+    .map_err(db_err)?
+    .execute(params![q.total, date_text(ctx.today), ctx.seq])
+    .map_err(db_err)?;
+    if !overrides.is_empty() {
+        c.execute(
+            "INSERT INTO customer_audit (customer_seq, at, actor, action, field, old_value, new_value)
+             VALUES (?1, ?2, ?3, 'limit-override', 'order', ?4, ?5)",
+            params![ctx.seq, micros(now), actor.username, o.id, overrides.join("; ")],
+        )
+        .map_err(db_err)?;
+    }
+    apply_transition(c, ctx.seq, s)?;
+    refresh_customer(c, ctx.seq, ctx.today)?;
+    Ok((order(c, &o.id)?, false))
+}
+
+/// Moves a customer up to the transition group their total now reaches.
+fn apply_transition(c: &Connection, seq: i64, s: &LoyaltySettings) -> Result<()> {
+    let total: i64 = c
+        .query_row(
+            "SELECT total_spent FROM customers WHERE seq = ?1",
+            [seq],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    let Some(target) = s.transition_for(total) else {
+        return Ok(());
+    };
+    // Already at or above this level (e.g. placed there by hand): stay.
+    for t in s
+        .transitions
+        .iter()
+        .filter(|t| t.threshold >= target.threshold)
+    {
+        let member: Option<i64> = c
+            .query_row(
+                "SELECT 1 FROM group_members WHERE group_id = ?1 AND customer_seq = ?2",
+                params![t.group_id, seq],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        if member.is_some() {
+            return Ok(());
+        }
+    }
+    for t in &s.transitions {
+        c.execute(
+            "DELETE FROM group_members WHERE group_id = ?1 AND customer_seq = ?2",
+            params![t.group_id, seq],
+        )
+        .map_err(db_err)?;
+    }
+    c.execute(
+        "INSERT OR IGNORE INTO group_members (group_id, customer_seq) SELECT id, ?2 FROM groups WHERE id = ?1",
+        params![target.group_id, seq],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn json_strings(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+pub fn order(c: &Connection, id: &str) -> Result<OrderRecord> {
+    let (seq, mut rec) = c
+        .prepare_cached(
+            "SELECT o.seq, o.id, c.id, o.store, o.actor, o.at, o.subtotal, o.discount, o.total,
+                    o.points_redeemed, o.credit_redeemed, o.earned, o.tax_exempt, o.discounts, o.overrides
+             FROM orders o JOIN customers c ON c.seq = o.customer_seq WHERE o.id = ?1",
+        )
+        .map_err(db_err)?
+        .query_row([id], |r| {
+            let cid: String = r.get(2)?;
+            let total: i64 = r.get(8)?;
+            let points: i64 = r.get(9)?;
+            let credit: i64 = r.get(10)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                OrderRecord {
+                    id: r.get(1)?,
+                    customer_id: Uuid::parse_str(&cid).unwrap_or(Uuid::nil()),
+                    store: r.get(3)?,
+                    actor: r.get(4)?,
+                    at: from_micros(r.get(5)?),
+                    lines: Vec::new(),
+                    subtotal: r.get(6)?,
+                    discount: r.get(7)?,
+                    total,
+                    points_redeemed: points,
+                    credit_redeemed: credit,
+                    amount_paid: total - points - credit,
+                    earned: r.get(11)?,
+                    tax_exempt: r.get(12)?,
+                    discounts: json_strings(&r.get::<_, String>(13)?),
+                    overrides: json_strings(&r.get::<_, String>(14)?),
+                },
+            ))
+        })
+        .optional()
+        .map_err(db_err)?
+        .ok_or(StorageError::NotFound)?;
+    let mut st = c
+        .prepare_cached(
+            "SELECT sku, name, category, quantity, unit, unit_price, total, net, returned
+             FROM order_lines WHERE order_seq = ?1 ORDER BY line_no",
+        )
+        .map_err(db_err)?;
+    rec.lines = st
+        .query_map([seq], |r| {
+            Ok(OrderLineRecord {
+                line: CartLine {
+                    sku: r.get(0)?,
+                    name: r.get(1)?,
+                    category: r.get(2)?,
+                    quantity: r.get(3)?,
+                    unit: r.get(4)?,
+                    unit_price: r.get(5)?,
+                },
+                total: r.get(6)?,
+                net: r.get(7)?,
+                returned: r.get(8)?,
+            })
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    Ok(rec)
+}
+
+fn return_record(c: &Connection, id: &str) -> Result<ReturnRecord> {
+    c.prepare_cached(
+        "SELECT r.id, o.id, r.at, r.actor, r.lines, r.net, r.points_refund, r.credit_refund,
+                r.money_refund, r.earned_reversal, r.unrecovered_points
+         FROM returns r JOIN orders o ON o.seq = r.order_seq WHERE r.id = ?1",
+    )
+    .map_err(db_err)?
+    .query_row([id], |r| {
+        let lines: String = r.get(4)?;
+        Ok(ReturnRecord {
+            id: r.get(0)?,
+            order_id: r.get(1)?,
+            at: from_micros(r.get(2)?),
+            actor: r.get(3)?,
+            lines: serde_json::from_str(&lines).unwrap_or_default(),
+            net: r.get(5)?,
+            points_refund: r.get(6)?,
+            credit_refund: r.get(7)?,
+            money_refund: r.get(8)?,
+            earned_reversal: r.get(9)?,
+            unrecovered_points: r.get(10)?,
+        })
+    })
+    .optional()
+    .map_err(db_err)?
+    .ok_or(StorageError::NotFound)
+}
+
+pub fn return_order(
+    c: &Connection,
+    actor: &Actor,
+    req: ReturnRequest,
+    now: OffsetDateTime,
+) -> Result<(ReturnRecord, bool)> {
+    let existing: Option<(String, String)> = c
+        .prepare_cached("SELECT r.fingerprint, o.id FROM returns r JOIN orders o ON o.seq = r.order_seq WHERE r.id = ?1")
+        .map_err(db_err)?
+        .query_row([&req.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(db_err)?;
+    if let Some((fp, order_id)) = existing {
+        if fp == req.fingerprint && order_id == req.order_id {
+            return Ok((return_record(c, &req.id)?, true));
+        }
+        return Err(StorageError::Conflict {
+            field: "id".into(),
+            message: "a return with this id was already recorded with different contents".into(),
+        });
+    }
+    let (order_seq, customer_seq, money, store) = c
+        .prepare_cached(
+            "SELECT seq, customer_seq, total, points_redeemed, credit_redeemed, earned, refunded_net,
+                    points_refunded, credit_refunded, earned_reversed, store FROM orders WHERE id = ?1",
+        )
+        .map_err(db_err)?
+        .query_row([&req.order_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                OrderMoney {
+                    total: r.get(2)?,
+                    points_redeemed: r.get(3)?,
+                    credit_redeemed: r.get(4)?,
+                    earned: r.get(5)?,
+                    refunded_net: r.get(6)?,
+                    points_refunded: r.get(7)?,
+                    credit_refunded: r.get(8)?,
+                    earned_reversed: r.get(9)?,
+                },
+                r.get::<_, Option<String>>(10)?,
+            ))
+        })
+        .optional()
+        .map_err(db_err)?
+        .ok_or(StorageError::NotFound)?;
+    let sold: Vec<SoldLine> = c
+        .prepare_cached(
+            "SELECT quantity, returned, net FROM order_lines WHERE order_seq = ?1 ORDER BY line_no",
+        )
+        .map_err(db_err)?
+        .query_map([order_seq], |r| {
+            Ok(SoldLine {
+                quantity: r.get(0)?,
+                returned: r.get(1)?,
+                net: r.get(2)?,
+            })
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    let amounts = return_amounts(&sold, &money, &req.lines)
+        .map_err(|e| StorageError::Invalid(ValidationErrors(e)))?;
+    let s = load_settings(c)?;
+    for (idx, qty, _) in &amounts.lines {
+        c.execute(
+            "UPDATE order_lines SET returned = returned + ?1 WHERE order_seq = ?2 AND line_no = ?3",
+            params![qty, order_seq, *idx as i64],
+        )
+        .map_err(db_err)?;
+    }
+    // Earned points come back from the order's own lot first; whatever was
+    // already spent cannot be taken back and is reported, never driven negative.
+    let (points_now, _) = balance(c, customer_seq, Account::Points, now)?;
+    let reversal = amounts.earned_reversal.min(points_now.balance.max(0));
+    let unrecovered = amounts.earned_reversal - reversal;
+    let earn_lot: Option<i64> = c
+        .query_row(
+            "SELECT seq FROM ledger WHERE order_id = ?1 AND kind = 'earn' ORDER BY seq LIMIT 1",
+            [&req.order_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let base = |account, kind, amount| NewEntry {
+        seq: customer_seq,
+        account,
+        kind,
+        amount,
+        at: now,
+        order_id: Some(req.order_id.as_str()),
+        store: store.as_deref(),
+        actor: &actor.username,
+        reason: Some(format!("return {}", req.id)),
+        available_at: None,
+        expires_at: None,
+        lot: None,
+        once_key: None,
+    };
+    append(
+        c,
+        NewEntry {
+            lot: earn_lot,
+            ..base(Account::Points, EntryKind::Reverse, -reversal)
+        },
+    )?;
+    append(
+        c,
+        NewEntry {
+            expires_at: expiry(&s, Account::Points, now),
+            ..base(Account::Points, EntryKind::Refund, amounts.points_refund)
+        },
+    )?;
+    append(
+        c,
+        base(Account::Credit, EntryKind::Refund, amounts.credit_refund),
+    )?;
+    c.execute(
+        "UPDATE orders SET refunded_net = refunded_net + ?1, points_refunded = points_refunded + ?2,
+            credit_refunded = credit_refunded + ?3, earned_reversed = earned_reversed + ?4 WHERE seq = ?5",
+        params![amounts.net, amounts.points_refund, amounts.credit_refund, amounts.earned_reversal, order_seq],
+    )
+    .map_err(db_err)?;
+    c.execute(
+        "UPDATE customers SET total_spent = max(0, total_spent - ?1) WHERE seq = ?2",
+        params![amounts.net, customer_seq],
+    )
+    .map_err(db_err)?;
+    let lines_json = json!(
+        amounts
+            .lines
+            .iter()
+            .map(|(i, q, n)| json!([i, q, n]))
+            .collect::<Vec<_>>()
+    );
+    c.execute(
+        "INSERT INTO returns (id, order_seq, fingerprint, at, actor, lines, net, points_refund, credit_refund,
+            money_refund, earned_reversal, unrecovered_points)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            req.id,
+            order_seq,
+            req.fingerprint,
+            micros(now),
+            actor.username,
+            lines_json.to_string(),
+            amounts.net,
+            amounts.points_refund,
+            amounts.credit_refund,
+            amounts.money_refund,
+            reversal,
+            unrecovered
+        ],
+    )
+    .map_err(db_err)?;
+    refresh_customer(c, customer_seq, local_today(&s, now))?;
+    Ok((return_record(c, &req.id)?, false))
+}
+
+pub fn activity(
+    c: &Connection,
+    key: &CustomerKey,
+    now: OffsetDateTime,
+) -> Result<CustomerActivity> {
+    let seq = customers::seq_of(c, key)?;
+    let (total_spent, visits, last_visit, type_id): (i64, i64, Option<String>, Option<String>) = c
+        .query_row(
+            "SELECT total_spent, visits, last_visit, type_id FROM customers WHERE seq = ?1",
+            [seq],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .map_err(db_err)?;
+    let order_ids: Vec<String> = c
+        .prepare_cached("SELECT id FROM orders WHERE customer_seq = ?1 ORDER BY seq DESC LIMIT 100")
+        .map_err(db_err)?
+        .query_map([seq], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    let return_ids: Vec<String> = c
+        .prepare_cached(
+            "SELECT r.id FROM returns r JOIN orders o ON o.seq = r.order_seq
+             WHERE o.customer_seq = ?1 ORDER BY r.seq DESC LIMIT 100",
+        )
+        .map_err(db_err)?
+        .query_map([seq], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    let top_products = c
+        .prepare_cached(
+            "SELECT l.sku, max(l.name), sum(l.quantity - l.returned) AS q,
+                    sum(l.net - (l.net * l.returned / l.quantity)) AS a
+             FROM order_lines l JOIN orders o ON o.seq = l.order_seq
+             WHERE o.customer_seq = ?1 GROUP BY l.sku HAVING q > 0 ORDER BY a DESC, q DESC LIMIT 10",
+        )
+        .map_err(db_err)?
+        .query_map([seq], |r| Ok(TopProduct { sku: r.get(0)?, name: r.get(1)?, quantity: r.get(2)?, amount: r.get(3)? }))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    Ok(CustomerActivity {
+        stats: CustomerStats {
+            total_spent,
+            visits,
+            last_visit: last_visit.and_then(|d| {
+                Date::parse(
+                    &d,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .ok()
+            }),
+        },
+        balances: balances_of(c, seq, now)?,
+        customer_type: type_id.and_then(|t| Uuid::parse_str(&t).ok()),
+        groups: customer_groups(c, seq)?
+            .into_iter()
+            .map(|(g, _)| (g.id, g.spec.name))
+            .collect(),
+        orders: order_ids
+            .iter()
+            .map(|id| order(c, id))
+            .collect::<Result<_>>()?,
+        returns: return_ids
+            .iter()
+            .map(|id| return_record(c, id))
+            .collect::<Result<_>>()?,
+        top_products,
+    })
+}
+
+// --- scheduled work -------------------------------------------------------------
+
+pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceReport> {
+    let s = load_settings(c)?;
+    let today = local_today(&s, now);
+    let mut report = MaintenanceReport::default();
+    let actor = "scheduler";
+
+    // Birthdays: customers whose birthday is today (29 Feb → 1 Mar in other years).
+    let mut days = vec![format!("{:02}-{:02}", u8::from(today.month()), today.day())];
+    if u8::from(today.month()) == 3 && today.day() == 1 && !time::util::is_leap_year(today.year()) {
+        days.push("02-29".into());
+    }
+    for md in days {
+        let seqs: Vec<i64> = c
+            .prepare_cached(
+                "SELECT seq FROM customers WHERE active = 1 AND substr(date_of_birth, 6, 5) = ?1",
+            )
+            .map_err(db_err)?
+            .query_map([&md], |r| r.get(0))
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db_err)?;
+        for seq in seqs {
+            let dob = customers::by_seq(c, seq)?.data.date_of_birth;
+            if !dob.is_some_and(|d| is_birthday(d, today)) {
+                continue;
+            }
+            let terms: Vec<_> = customer_groups(c, seq)?
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect();
+            let bonus = benefits(&terms).birthday_bonus;
+            if bonus <= 0 {
+                continue;
+            }
+            let written = append(
+                c,
+                NewEntry {
+                    seq,
+                    account: Account::Points,
+                    kind: EntryKind::Birthday,
+                    amount: bonus,
+                    at: now,
+                    order_id: None,
+                    store: None,
+                    actor,
+                    reason: Some(format!("birthday bonus {}", today.year())),
+                    available_at: None,
+                    expires_at: expiry(&s, Account::Points, now),
+                    lot: None,
+                    once_key: Some(format!("birthday:{seq}:{}", today.year())),
+                },
+            )?;
+            if written.is_some() {
+                report.birthday_bonuses += 1;
+                refresh_customer(c, seq, today)?;
+            }
+        }
+    }
+
+    // Expiry: lots past their date that no expire entry has taken yet.
+    let seqs: Vec<i64> = c
+        .prepare_cached(
+            "SELECT DISTINCT customer_seq FROM ledger
+             WHERE expires_at IS NOT NULL AND expires_at <= ?1 AND account = 'points'
+               AND seq NOT IN (SELECT lot_seq FROM ledger WHERE kind = 'expire' AND lot_seq IS NOT NULL)",
+        )
+        .map_err(db_err)?
+        .query_map([micros(now)], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    for seq in seqs {
+        let (_, pending) = balance(c, seq, Account::Points, now)?;
+        for (lot, amount) in pending {
+            let written = append(
+                c,
+                NewEntry {
+                    seq,
+                    account: Account::Points,
+                    kind: EntryKind::Expire,
+                    amount: -amount,
+                    at: now,
+                    order_id: None,
+                    store: None,
+                    actor,
+                    reason: Some("points expired".into()),
+                    available_at: None,
+                    expires_at: None,
+                    lot: Some(lot),
+                    once_key: Some(format!("expire:{lot}")),
+                },
+            )?;
+            if written.is_some() {
+                report.expired_entries += 1;
+            }
+        }
+        refresh_customer(c, seq, today)?;
+    }
+
+    // Rules whose answer moves with the date.
+    let rules: Vec<(String, Option<String>, String)> = c
+        .prepare_cached("SELECT id, rule, kind FROM groups WHERE kind IN ('auto', 'system')")
+        .map_err(db_err)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    for (id, rule, _) in rules {
+        let Some(rule) = rule.and_then(|r| patron_domain::rules::Rule::parse(&r).ok()) else {
+            continue;
+        };
+        if !rule.depends_on_time() && !rule.source().contains("has_medical_card") {
+            continue;
+        }
+        let Ok(gid) = Uuid::parse_str(&id) else {
+            continue;
+        };
+        report.membership_changes += groups::refresh(c, gid, today)?;
+        report.groups_refreshed += 1;
+    }
+    Ok(report)
+}
