@@ -45,6 +45,27 @@ enum What {
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
     },
+    /// Checkout commits over HTTP on loopback, from many registers at once.
+    Checkout {
+        /// Customers to load.
+        #[arg(long, default_value_t = 100_000)]
+        customers: usize,
+        /// Orders to commit.
+        #[arg(long, default_value_t = 20_000)]
+        orders: usize,
+        /// Registers sending orders at the same time.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Re-evaluating an auto group's rule over every customer.
+    Rules {
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 const SEED: u64 = 7;
@@ -57,6 +78,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             data,
         } => lookups(customers, queries, data).await?,
         What::Import { rows } => import(rows).await?,
+        What::Checkout {
+            customers,
+            orders,
+            concurrency,
+            data,
+        } => checkout(customers, orders, concurrency, data).await?,
+        What::Rules { customers, data } => rules(customers, data).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -73,10 +101,9 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn lookups(customers: usize, queries: usize, data: Option<PathBuf>) -> anyhow::Result<()> {
-    let tmp = tempfile::tempdir()?;
-    let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir)?);
+/// Opens `dir` and makes sure it holds at least `customers` generated customers.
+async fn loaded(dir: &std::path::Path, customers: usize) -> anyhow::Result<Arc<dyn Storage>> {
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir)?);
     let have = storage.count_customers().await? as usize;
     if have < customers {
         let ctx = ParseContext {
@@ -97,6 +124,15 @@ async fn lookups(customers: usize, queries: usize, data: Option<PathBuf>) -> any
             started.elapsed().as_secs_f64()
         );
     }
+    Ok(storage)
+}
+
+/// Starts the server on a loopback port with a `bench` user of `role`; returns
+/// the API base URL, a client and a token.
+async fn serve(
+    storage: Arc<dyn Storage>,
+    role: Role,
+) -> anyhow::Result<(String, reqwest::Client, String)> {
     let password = "bench-password";
     let username = Username::parse("bench").map_err(|e| anyhow::anyhow!("{e}"))?;
     if storage.user_credentials(&username).await?.is_none() {
@@ -106,7 +142,7 @@ async fn lookups(customers: usize, queries: usize, data: Option<PathBuf>) -> any
                 &Actor::new("bench"),
                 NewUser {
                     username,
-                    role: Role::Cashier,
+                    role,
                     password_hash,
                 },
             )
@@ -127,6 +163,14 @@ async fn lookups(customers: usize, queries: usize, data: Option<PathBuf>) -> any
         .as_str()
         .context("login returned no token")?
         .to_owned();
+    Ok((base, client, token))
+}
+
+async fn lookups(customers: usize, queries: usize, data: Option<PathBuf>) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
+    let storage = loaded(&dir, customers).await?;
+    let (base, client, token) = serve(storage, Role::Cashier).await?;
 
     // Queries drawn from the generated population, as a cashier would type them.
     let mut rng = SmallRng::seed_from_u64(99);
@@ -265,5 +309,188 @@ async fn import(rows: usize) -> anyhow::Result<()> {
         size as f64 / 1e6,
         summary.imported as f64 / secs
     );
+    Ok(())
+}
+
+/// Groups a realistic loyalty setup needs: a points program for everyone, a
+/// discount tier by spend, and a customer type.
+async fn loyalty_setup(storage: &Arc<dyn Storage>) -> anyhow::Result<()> {
+    use patron_domain::loyalty::{Percent, Program};
+    use patron_storage::{GroupKind, GroupQuery, GroupSpec};
+    let existing = storage.groups(&GroupQuery::default()).await?;
+    if existing.iter().any(|g| g.spec.name == "Bench points") {
+        return Ok(());
+    }
+    let pct = |s: &str| Percent::parse(s).map_err(|e| anyhow::anyhow!("{e}"));
+    let today = time::OffsetDateTime::now_utc().date();
+    let group = |name: &str, rule: &str, program| GroupSpec {
+        name: name.into(),
+        description: None,
+        kind: GroupKind::Auto,
+        rule: Some(rule.into()),
+        program,
+        spend_limit: None,
+        min_age: None,
+        limit_profile: None,
+    };
+    let actor = Actor::new("bench");
+    storage
+        .save_group(
+            &actor,
+            None,
+            group(
+                "Bench points",
+                "visits >= 0",
+                Program::Points {
+                    percent: pct("2")?,
+                    birthday_bonus: 500,
+                    registration_bonus: 0,
+                    max_redeem: Some(pct("30")?),
+                },
+            ),
+            today,
+        )
+        .await?;
+    storage
+        .save_group(
+            &actor,
+            None,
+            group(
+                "Bench regulars",
+                "total_spent >= 100",
+                Program::Discount { percent: pct("5")? },
+            ),
+            today,
+        )
+        .await?;
+    Ok(())
+}
+
+async fn checkout(
+    customers: usize,
+    orders: usize,
+    concurrency: usize,
+    data: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
+    let storage = loaded(&dir, customers).await?;
+    loyalty_setup(&storage).await?;
+    let (base, client, token) = serve(storage.clone(), Role::Cashier).await?;
+    let run = time::OffsetDateTime::now_utc().unix_timestamp();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for register in 0..concurrency.max(1) {
+        let (client, base, token, next) =
+            (client.clone(), base.clone(), token.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = SmallRng::seed_from_u64(register as u64);
+            let mut times = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= orders {
+                    break;
+                }
+                let customer = format!("CUST-{:05}", rng.random_range(1..=customers));
+                let body = serde_json::json!({
+                    "id": format!("bench-{run}-{i}"),
+                    "customer": customer,
+                    "lines": [
+                        {"sku": format!("SKU-{}", rng.random_range(1..500)), "name": "Item", "category": "general",
+                         "quantity": rng.random_range(1..4), "unit_price": rng.random_range(100..5_000)},
+                        {"sku": "BAG", "name": "Bag", "quantity": 1, "unit_price": 10}
+                    ],
+                });
+                let t = Instant::now();
+                let resp = client
+                    .post(format!("{base}/orders"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await?;
+                let status = resp.status();
+                let text = resp.text().await?;
+                anyhow::ensure!(status.as_u16() == 201, "order {i} failed with {status}: {text}");
+                times.push(t.elapsed());
+            }
+            anyhow::Ok(times)
+        }));
+    }
+    let mut times = Vec::with_capacity(orders);
+    for t in tasks {
+        times.extend(t.await??);
+    }
+    let elapsed = started.elapsed();
+    times.sort();
+    println!(
+        "\ncheckout commits over HTTP on loopback: {orders} orders from {concurrency} registers, {customers} customers"
+    );
+    println!(
+        "{:.0} orders/s; latency p50 {}  p99 {}  max {}",
+        orders as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99)),
+        ms(percentile(&times, 1.0))
+    );
+    Ok(())
+}
+
+async fn rules(customers: usize, data: Option<PathBuf>) -> anyhow::Result<()> {
+    use patron_domain::loyalty::Program;
+    use patron_storage::{GroupKind, GroupSpec};
+    let tmp = tempfile::tempdir()?;
+    let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
+    let storage = loaded(&dir, customers).await?;
+    let today = time::OffsetDateTime::now_utc().date();
+    println!("\nre-evaluating one auto group over {customers} customers (median of 5 runs)");
+    for (i, rule) in [
+        r#"age >= 21 and city in ["Denver", "Boulder", "Austin"]"#,
+        "birth_month = 12 or (total_spent >= 500 and visits >= 3)",
+        "has_email and marketing_consent and created_days < 400",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let g = storage
+            .save_group(
+                &Actor::new("bench"),
+                None,
+                GroupSpec {
+                    name: format!(
+                        "Bench rule {i} {}",
+                        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+                    ),
+                    description: None,
+                    kind: GroupKind::Auto,
+                    rule: Some((*rule).to_owned()),
+                    program: Program::None,
+                    spend_limit: None,
+                    min_age: None,
+                    limit_profile: None,
+                },
+                today,
+            )
+            .await?;
+        let mut times = Vec::new();
+        let mut changes = 0;
+        for run in 0..5 {
+            // Alternate the day so every other run really moves members.
+            let day = if run % 2 == 0 {
+                today
+            } else {
+                today + time::Duration::days(400)
+            };
+            let t = Instant::now();
+            changes = storage.refresh_group(g.id, day).await?;
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let members = storage.group(g.id).await?.members;
+        println!(
+            "{rule:<60} {:>10}  ({members} members, last run changed {changes})",
+            ms(percentile(&times, 0.5))
+        );
+    }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! The embedded SQLite backend: one database file in the node's data directory.
 //!
-//! Concurrency model: one writer connection behind a mutex (SQLite allows one
-//! writer at a time anyway, and a single connection keeps its statement cache
-//! warm) and a small pool of reader connections that WAL mode lets run beside it.
-//! All calls run on tokio's blocking pool so a slow disk never stalls the runtime.
+//! Concurrency model: one writer thread owning the writer connection (SQLite
+//! allows one writer at a time anyway) that group-commits whatever writes are
+//! waiting (see `writer`), and a small pool of reader connections that WAL mode
+//! lets run beside it on tokio's blocking pool, so a slow disk never stalls the
+//! runtime.
 
 mod checkout;
 mod customers;
@@ -12,12 +13,13 @@ mod loyalty;
 mod search;
 mod settings;
 mod users;
+mod writer;
 
 use async_trait::async_trait;
 use patron_domain::Username;
 use patron_domain::loyalty::{Account, LoyaltySettings};
 use patron_storage::*;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,7 +50,7 @@ struct Inner {
     /// Settings are read on every request (phone region, code format) and
     /// change rarely; a short-lived copy saves a database round trip each time.
     settings: Mutex<Option<(Settings, Instant)>>,
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -94,7 +96,7 @@ impl SqliteStorage {
             inner: Arc::new(Inner {
                 path,
                 settings: Mutex::new(None),
-                writer: Mutex::new(writer),
+                writer: writer::Writer::start(writer)?,
                 readers: Mutex::new(Vec::new()),
             }),
         })
@@ -134,30 +136,14 @@ impl SqliteStorage {
         .map_err(backend)?
     }
 
-    /// Runs `f` in one immediate transaction on the writer, committing if it
-    /// returns `Ok` and rolling back otherwise.
+    /// Runs `f` in a transaction on the writer, committing if it returns `Ok`
+    /// and undoing its writes otherwise; answered once durable.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic inside a transaction poisons the mutex; the connection itself
-            // is still sound (the transaction was rolled back on drop).
-            let mut conn = inner
-                .writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_err)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(db_err)?;
-            Ok(out)
-        })
-        .await
-        .map_err(backend)?
+        self.inner.writer.write(f).await
     }
 }
 
