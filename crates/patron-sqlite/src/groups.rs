@@ -241,27 +241,35 @@ pub fn refresh(c: &Connection, id: Uuid, today: Date) -> Result<u64> {
         }));
         v
     };
-    let gid = Value::Text(id.to_string());
+    // One scan of the customers evaluates the rule; the membership diff then
+    // works on the (much smaller) set of matches and current members.
+    c.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS rule_match (seq INTEGER PRIMARY KEY); DELETE FROM rule_match;",
+    )
+    .map_err(db_err)?;
+    c.execute(
+        &format!(
+            "INSERT INTO rule_match (seq) SELECT seq FROM customers WHERE ({}) IS 1",
+            renumber(&cond.sql, 1)
+        ),
+        params_from_iter(params(Value::Null).into_iter().skip(1)),
+    )
+    .map_err(db_err)?;
+    let gid = id.to_string();
     let removed = c
         .execute(
-            &format!(
-                "DELETE FROM group_members WHERE group_id = ?1 AND customer_seq IN \
-                 (SELECT seq FROM customers WHERE NOT coalesce(({}), 0))",
-                renumber(&cond.sql, 2)
-            ),
-            params_from_iter(params(gid.clone())),
+            "DELETE FROM group_members WHERE group_id = ?1 \
+             AND customer_seq NOT IN (SELECT seq FROM rule_match)",
+            [&gid],
         )
         .map_err(db_err)?;
     let added = c
         .execute(
-            &format!(
-                "INSERT OR IGNORE INTO group_members (group_id, customer_seq) \
-                 SELECT ?1, seq FROM customers WHERE ({}) IS 1",
-                renumber(&cond.sql, 2)
-            ),
-            params_from_iter(params(gid)),
+            "INSERT OR IGNORE INTO group_members (group_id, customer_seq) SELECT ?1, seq FROM rule_match",
+            [&gid],
         )
         .map_err(db_err)?;
+    c.execute_batch("DELETE FROM rule_match;").map_err(db_err)?;
     Ok((removed + added) as u64)
 }
 
