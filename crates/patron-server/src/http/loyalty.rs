@@ -56,21 +56,23 @@ fn uuid(field: &str, s: &str) -> std::result::Result<Uuid, FieldError> {
 
 // --- loyalty settings -----------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionInput {
     threshold: i64,
     group_id: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoyaltySettingsInput {
+    #[schema(value_type = Option<f64>)]
     max_redeem_percent: Option<Number>,
     registration_bonus: Option<i64>,
     transitions_enabled: Option<bool>,
     transitions: Option<Vec<TransitionInput>>,
     #[serde(default, with = "serde_with_none")]
+    #[schema(value_type = Option<u32>)]
     points_lifetime_days: Option<Option<u32>>,
     return_window_days: Option<u32>,
     stack_discounts: Option<bool>,
@@ -99,6 +101,9 @@ fn settings_view(s: &LoyaltySettings) -> Value {
     })
 }
 
+/// Loyalty settings.
+#[utoipa::path(get, path = "/api/v1/loyalty/settings", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn get_settings(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     Ok(Json(settings_view(
@@ -106,6 +111,9 @@ pub async fn get_settings(State(state): State<AppState>, user: Authed) -> Result
     )))
 }
 
+/// Change loyalty settings (loyalty.manage); members left out are kept.
+#[utoipa::path(patch, path = "/api/v1/loyalty/settings", tag = "loyalty", request_body = LoyaltySettingsInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn update_settings(
     State(state): State<AppState>,
     user: Authed,
@@ -189,12 +197,13 @@ pub async fn update_settings(
 
 // --- customer types -------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerTypeInput {
     name: String,
     #[serde(default)]
     tax_exempt: bool,
+    #[schema(value_type = Option<f64>)]
     discount_percent: Option<Number>,
     discount_amount: Option<i64>,
 }
@@ -236,6 +245,9 @@ fn type_view(t: &patron_storage::CustomerType) -> Value {
     json!({"id": t.id, "name": t.spec.name, "tax_exempt": t.spec.tax_exempt, "discount_percent": p, "discount_amount": a})
 }
 
+/// Customer types.
+#[utoipa::path(get, path = "/api/v1/customer-types", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn list_types(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     let types = state.storage.customer_types().await?;
@@ -244,6 +256,9 @@ pub async fn list_types(State(state): State<AppState>, user: Authed) -> Result<J
     ))
 }
 
+/// Create a customer type (loyalty.manage).
+#[utoipa::path(post, path = "/api/v1/customer-types", tag = "loyalty", request_body = CustomerTypeInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn create_type(
     State(state): State<AppState>,
     user: Authed,
@@ -257,6 +272,9 @@ pub async fn create_type(
     Ok((StatusCode::CREATED, Json(type_view(&t))))
 }
 
+/// Replace a customer type (loyalty.manage).
+#[utoipa::path(put, path = "/api/v1/customer-types/{id}", tag = "loyalty", request_body = CustomerTypeInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn update_type(
     State(state): State<AppState>,
     user: Authed,
@@ -272,12 +290,15 @@ pub async fn update_type(
     Ok(Json(type_view(&t)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetTypeInput {
     type_id: Option<String>,
 }
 
+/// Set a customer's type (loyalty.manage).
+#[utoipa::path(put, path = "/api/v1/customers/{key}/type", tag = "loyalty", request_body = SetTypeInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn set_customer_type(
     State(state): State<AppState>,
     user: Authed,
@@ -295,15 +316,16 @@ pub async fn set_customer_type(
 
 // --- purchase-limit profiles ----------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllowanceInput {
     category: String,
     unit: String,
+    #[schema(value_type = f64)]
     max_quantity: Number,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitInput {
     name: String,
@@ -312,7 +334,7 @@ pub struct LimitInput {
     allowances: Vec<AllowanceInput>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitProfileInput {
     name: String,
@@ -341,6 +363,9 @@ fn profile_view(p: &LimitProfile) -> Value {
     })
 }
 
+/// Purchase-limit profiles.
+#[utoipa::path(get, path = "/api/v1/limit-profiles", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn list_profiles(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     let ps = state.storage.limit_profiles().await?;
@@ -349,6 +374,9 @@ pub async fn list_profiles(State(state): State<AppState>, user: Authed) -> Resul
     ))
 }
 
+/// Create a purchase-limit profile (groups.manage).
+#[utoipa::path(post, path = "/api/v1/limit-profiles", tag = "loyalty", request_body = LimitProfileInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn create_profile(
     State(state): State<AppState>,
     user: Authed,
@@ -428,26 +456,28 @@ pub async fn create_profile(
 
 // --- groups ---------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramInput {
     kind: String,
+    #[schema(value_type = Option<f64>)]
     percent: Option<Number>,
     #[serde(default)]
     birthday_bonus: i64,
     #[serde(default)]
     registration_bonus: i64,
+    #[schema(value_type = Option<f64>)]
     max_redeem_percent: Option<Number>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpendLimitInput {
     amount: i64,
     period: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupInput {
     name: String,
@@ -619,6 +649,9 @@ async fn today(state: &AppState) -> Result<time::Date> {
     Ok(OffsetDateTime::now_utc().to_offset(offset).date())
 }
 
+/// Groups with member counts; filters kind, name, program; sort name|members|created, - for descending.
+#[utoipa::path(get, path = "/api/v1/groups", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn list_groups(
     State(state): State<AppState>,
     user: Authed,
@@ -669,6 +702,9 @@ pub async fn list_groups(
     ))
 }
 
+/// Create a manual or auto-filled group (groups.manage).
+#[utoipa::path(post, path = "/api/v1/groups", tag = "loyalty", request_body = GroupInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn create_group(
     State(state): State<AppState>,
     user: Authed,
@@ -687,6 +723,9 @@ fn group_id(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| ApiError::NotFound)
 }
 
+/// One group.
+#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn get_group(
     State(state): State<AppState>,
     user: Authed,
@@ -698,6 +737,9 @@ pub async fn get_group(
     )))
 }
 
+/// Replace a group (groups.manage).
+#[utoipa::path(put, path = "/api/v1/groups/{id}", tag = "loyalty", request_body = GroupInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn update_group(
     State(state): State<AppState>,
     user: Authed,
@@ -715,6 +757,9 @@ pub async fn update_group(
     Ok(Json(group_view(&g)))
 }
 
+/// A group's members, alphabetical, with cursor pagination.
+#[utoipa::path(get, path = "/api/v1/groups/{id}/members", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn group_members(
     State(state): State<AppState>,
     user: Authed,
@@ -769,7 +814,7 @@ pub async fn group_members(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersInput {
     customers: Vec<String>,
@@ -816,6 +861,9 @@ async fn change_members(
     })))
 }
 
+/// Add or remove customers of one manual group (groups.manage).
+#[utoipa::path(post, path = "/api/v1/groups/{id}/members", tag = "loyalty", request_body = MembersInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn add_members(
     State(state): State<AppState>,
     user: Authed,
@@ -834,6 +882,9 @@ pub async fn add_members(
     change_members(&state, &user, MemberTarget::Groups(vec![id]), &input).await
 }
 
+/// Add or remove customers of chosen manual groups, or all of them (groups.manage).
+#[utoipa::path(post, path = "/api/v1/groups/members", tag = "loyalty", request_body = MembersInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn bulk_members(
     State(state): State<AppState>,
     user: Authed,
@@ -871,13 +922,16 @@ pub async fn bulk_members(
     change_members(&state, &user, target, &input).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulePreviewInput {
     rule: String,
     sample: Option<usize>,
 }
 
+/// Count and sample the customers a rule matches, without saving; 422 with the position of a syntax error.
+#[utoipa::path(post, path = "/api/v1/groups/rule-preview", tag = "loyalty", request_body = RulePreviewInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn rule_preview(
     State(state): State<AppState>,
     user: Authed,
@@ -919,6 +973,9 @@ pub fn balances_view(b: &Balances) -> Value {
     json!({"points": balance_view(&b.points), "credit": balance_view(&b.credit)})
 }
 
+/// A customer's balances and ledger entries.
+#[utoipa::path(get, path = "/api/v1/customers/{key}/ledger", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn ledger(
     State(state): State<AppState>,
     user: Authed,
@@ -951,7 +1008,7 @@ pub async fn ledger(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryInput {
     account: String,
@@ -962,6 +1019,9 @@ pub struct EntryInput {
     idempotency_key: Option<String>,
 }
 
+/// A manual adjustment or store-credit top-up (loyalty.manage).
+#[utoipa::path(post, path = "/api/v1/customers/{key}/ledger", tag = "loyalty", request_body = EntryInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn post_entry(
     State(state): State<AppState>,
     user: Authed,
@@ -1032,6 +1092,9 @@ pub async fn post_entry(
     Ok((StatusCode::CREATED, Json(entry_view(&e))))
 }
 
+/// Totals, balances, groups, orders, returns and top products of a customer.
+#[utoipa::path(get, path = "/api/v1/customers/{key}/activity", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn activity(
     State(state): State<AppState>,
     user: Authed,
@@ -1057,13 +1120,14 @@ pub async fn activity(
 
 // --- checkout -------------------------------------------------------------------
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     sku: String,
     name: String,
     #[serde(default)]
     category: String,
+    #[schema(value_type = f64)]
     quantity: Number,
     #[serde(default = "default_unit")]
     unit: String,
@@ -1074,7 +1138,7 @@ fn default_unit() -> String {
     "ea".into()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CartInput {
     customer: String,
@@ -1151,6 +1215,9 @@ fn checkout_request(input: &CartInput) -> std::result::Result<CheckoutRequest, V
     })
 }
 
+/// Price a cart for a customer: discounts, tax exemption, redeemable maximum, earnings, refusals.
+#[utoipa::path(post, path = "/api/v1/checkout/quote", tag = "loyalty", request_body = CartInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn quote(
     State(state): State<AppState>,
     user: Authed,
@@ -1192,7 +1259,7 @@ pub async fn quote(
     })))
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     id: String,
@@ -1229,6 +1296,9 @@ pub fn order_view(o: &OrderRecord) -> Value {
     })
 }
 
+/// Commit an order (orders.create); 201 the first time, 200 with the same result on a retry, 409 for a different body under a used id.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "loyalty", request_body = OrderInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn commit_order(
     State(state): State<AppState>,
     user: Authed,
@@ -1274,6 +1344,9 @@ pub async fn commit_order(
     ))
 }
 
+/// One order.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn get_order(
     State(state): State<AppState>,
     user: Authed,
@@ -1283,14 +1356,15 @@ pub async fn get_order(
     Ok(Json(order_view(&state.storage.order(&id).await?)))
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnLineInput {
     line: usize,
+    #[schema(value_type = f64)]
     quantity: Number,
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnInput {
     id: String,
@@ -1307,6 +1381,9 @@ pub fn return_view(r: &ReturnRecord) -> Value {
     })
 }
 
+/// Return some or all lines of an order (orders.refund); idempotent by return id.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/returns", tag = "loyalty", request_body = ReturnInput, security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn return_order(
     State(state): State<AppState>,
     user: Authed,
@@ -1350,6 +1427,9 @@ pub async fn return_order(
     ))
 }
 
+/// Run the scheduled loyalty work now (loyalty.manage).
+#[utoipa::path(post, path = "/api/v1/loyalty/maintenance", tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn run_maintenance(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::LoyaltyManage)?;
     let r = state

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use super::{auth, customers, error, settings, users};
+use super::{auth, customers, error, loyalty, settings, users};
 use crate::wire;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -14,6 +14,12 @@ use utoipa::{Modify, OpenApi};
         customers::create, customers::list, customers::get, customers::update,
         customers::deactivate, customers::reactivate, customers::audit,
         users::list, users::create, settings::get, settings::update,
+        loyalty::get_settings, loyalty::update_settings, loyalty::list_types, loyalty::create_type,
+        loyalty::update_type, loyalty::set_customer_type, loyalty::list_profiles, loyalty::create_profile,
+        loyalty::list_groups, loyalty::create_group, loyalty::get_group, loyalty::update_group,
+        loyalty::group_members, loyalty::add_members, loyalty::bulk_members, loyalty::rule_preview,
+        loyalty::ledger, loyalty::post_entry, loyalty::activity, loyalty::quote, loyalty::commit_order,
+        loyalty::get_order, loyalty::return_order, loyalty::run_maintenance,
     ),
     components(schemas(
         error::Problem, error::ProblemField, wire::CustomerView, wire::CustomerInput, wire::CustomerPage,
