@@ -77,6 +77,11 @@ pub struct CustomerView {
     pub id_document: IdDocumentView,
     pub created_at: String,
     pub updated_at: String,
+    /// Points and store credit, on single-customer reads: balance, available,
+    /// locked (return window) and next expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub balances: Option<serde_json::Value>,
 }
 
 impl From<&Customer> for CustomerView {
@@ -117,6 +122,7 @@ impl From<&Customer> for CustomerView {
             },
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
+            balances: None,
         }
     }
 }

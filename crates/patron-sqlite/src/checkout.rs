@@ -1073,7 +1073,7 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
         let Some(rule) = rule.and_then(|r| patron_domain::rules::Rule::parse(&r).ok()) else {
             continue;
         };
-        if !rule.depends_on_time() && !rule.source().contains("has_medical_card") {
+        if !rule.depends_on_time() {
             continue;
         }
         let Ok(gid) = Uuid::parse_str(&id) else {

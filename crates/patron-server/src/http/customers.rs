@@ -182,8 +182,15 @@ pub async fn get(
     Path(key): Path<String>,
 ) -> Result<Json<CustomerView>> {
     user.require(Permission::CustomersView)?;
-    let c = state.storage.customer(&CustomerKey::parse(&key)).await?;
-    Ok(Json(CustomerView::from(&c)))
+    let key = CustomerKey::parse(&key);
+    let c = state.storage.customer(&key).await?;
+    let balances = state
+        .storage
+        .balances(&key, time::OffsetDateTime::now_utc())
+        .await?;
+    let mut view = CustomerView::from(&c);
+    view.balances = Some(super::loyalty::balances_view(&balances));
+    Ok(Json(view))
 }
 
 /// Partial update (JSON merge patch). Each changed field is audited.
