@@ -50,6 +50,15 @@ impl CodeFormat {
     }
 }
 
+impl CodeFormat {
+    /// The code a store issues when its leased blocks are used up while it
+    /// cannot reach HQ: the store's id keeps it apart from every other
+    /// store's and from HQ's numbered series (`CUST-S01-0007`).
+    pub fn overflow(&self, store: &str, number: u64) -> CustomerCode {
+        CustomerCode(format!("{}{store}-{number:04}", self.prefix))
+    }
+}
+
 impl Default for CodeFormat {
     fn default() -> Self {
         Self {

@@ -8,6 +8,7 @@ pub mod code;
 pub mod customer;
 pub mod email;
 pub mod error;
+pub mod hlc;
 pub mod loyalty;
 pub mod phone;
 pub mod rules;

@@ -144,6 +144,7 @@ async fn serve(
                     username,
                     role,
                     password_hash,
+                    store: None,
                 },
             )
             .await?;

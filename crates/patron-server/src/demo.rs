@@ -83,6 +83,7 @@ pub async fn load(storage: &Arc<dyn Storage>) -> anyhow::Result<Option<(String, 
                     username,
                     role,
                     password_hash,
+                    store: None,
                 },
             )
             .await?;

@@ -173,6 +173,7 @@ async fn user_add(data: DataArgs, username: &str, role: &str) -> anyhow::Result<
                 username,
                 role,
                 password_hash,
+                store: None,
             },
         )
         .await

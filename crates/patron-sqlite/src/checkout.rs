@@ -157,34 +157,46 @@ fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
     if e.amount == 0 {
         return Ok(None);
     }
+    let id = Uuid::now_v7().to_string();
+    let node = crate::sync::node(c)?;
+    // Every entry written at a store carries the store: sync credentials can
+    // only ever write as their own store.
+    let store = node
+        .store()
+        .map(str::to_owned)
+        .or(e.store.map(str::to_owned));
+    let hlc = crate::sync::stamp(c)?.to_string();
     let n = c
         .prepare_cached(
             "INSERT INTO ledger (id, customer_seq, account, kind, amount, at, order_id, store, actor,
-                reason, available_at, expires_at, lot_seq, once_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                reason, available_at, expires_at, lot_seq, once_key, hlc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT (once_key) DO NOTHING",
         )
         .map_err(db_err)?
         .execute(params![
-            Uuid::now_v7().to_string(),
+            id,
             e.seq,
             e.account.as_str(),
             e.kind.as_str(),
             e.amount,
             micros(e.at),
             e.order_id,
-            e.store,
+            store,
             e.actor,
             e.reason,
             e.available_at.map(micros),
             e.expires_at.map(micros),
             e.lot,
             e.once_key,
+            hlc,
         ])
         .map_err(db_err)?;
     if n == 0 {
         return Ok(None);
     }
+    let seq = c.last_insert_rowid();
+    crate::sync::mark(c, "ledger", &id)?;
     if e.account == Account::Points {
         c.prepare_cached(
             "UPDATE customers SET points_balance = points_balance + ?1 WHERE seq = ?2",
@@ -193,7 +205,7 @@ fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
         .execute(params![e.amount, e.seq])
         .map_err(db_err)?;
     }
-    Ok(Some(c.last_insert_rowid()))
+    Ok(Some(seq))
 }
 
 fn entry_by_seq(c: &Connection, seq: i64) -> Result<LedgerEntry> {
@@ -305,7 +317,10 @@ pub fn after_create(c: &Connection, seq: i64, actor: &Actor, now: OffsetDateTime
                 available_at: None,
                 expires_at: expiry(&s, Account::Points, now),
                 lot: None,
-                once_key: Some(format!("registration:{seq}")),
+                once_key: Some(format!(
+                    "registration:{}",
+                    crate::sync::customer_id_of(c, seq)?
+                )),
             },
         )?;
         refresh_customer(c, seq, local_today(&s, now))?;
@@ -498,11 +513,14 @@ pub fn commit(
         return Err(StorageError::Invalid(ValidationErrors(errors)));
     }
     let overrides: Vec<String> = q.refusals.iter().map(|r| r.message.clone()).collect();
+    let node = crate::sync::node(c)?;
+    let order_store = node.store().map(str::to_owned).or(req.store.clone());
+    let hlc = crate::sync::stamp(c)?.to_string();
     let discounts: Vec<String> = q.discounts.iter().map(|d| d.reason.clone()).collect();
     c.prepare_cached(
         "INSERT INTO orders (id, customer_seq, fingerprint, at, store, actor, subtotal, discount, total,
-            points_redeemed, credit_redeemed, earned, tax_exempt, discounts, overrides)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            points_redeemed, credit_redeemed, earned, tax_exempt, discounts, overrides, hlc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .map_err(db_err)?
     .execute(params![
@@ -510,7 +528,7 @@ pub fn commit(
         ctx.seq,
         o.fingerprint,
         micros(now),
-        req.store,
+        order_store,
         actor.username,
         q.subtotal,
         q.discount_total,
@@ -521,9 +539,11 @@ pub fn commit(
         q.tax_exempt,
         json!(discounts).to_string(),
         json!(overrides).to_string(),
+        hlc,
     ])
     .map_err(db_err)?;
     let order_seq = c.last_insert_rowid();
+    crate::sync::mark(c, "order", &o.id)?;
     for (i, (l, net)) in req.lines.iter().zip(&q.line_net).enumerate() {
         c.prepare_cached(
             "INSERT INTO order_lines (order_seq, line_no, sku, name, category, quantity, unit, unit_price, total, net)
@@ -541,7 +561,7 @@ pub fn commit(
         amount,
         at: now,
         order_id: Some(o.id.as_str()),
-        store: req.store.as_deref(),
+        store: order_store.as_deref(),
         actor: &actor.username,
         reason: None,
         available_at: None,
@@ -616,17 +636,25 @@ fn apply_transition(c: &Connection, seq: i64, s: &LoyaltySettings) -> Result<()>
         }
     }
     for t in &s.transitions {
-        c.execute(
-            "DELETE FROM group_members WHERE group_id = ?1 AND customer_seq = ?2",
-            params![t.group_id, seq],
+        let removed = c
+            .execute(
+                "DELETE FROM group_members WHERE group_id = ?1 AND customer_seq = ?2",
+                params![t.group_id, seq],
+            )
+            .map_err(db_err)?;
+        if removed > 0 {
+            crate::sync::membership_changed(c, &t.group_id, seq, false)?;
+        }
+    }
+    let added = c
+        .execute(
+            "INSERT OR IGNORE INTO group_members (group_id, customer_seq) SELECT id, ?2 FROM groups WHERE id = ?1",
+            params![target.group_id, seq],
         )
         .map_err(db_err)?;
+    if added > 0 {
+        crate::sync::membership_changed(c, &target.group_id, seq, true)?;
     }
-    c.execute(
-        "INSERT OR IGNORE INTO group_members (group_id, customer_seq) SELECT id, ?2 FROM groups WHERE id = ?1",
-        params![target.group_id, seq],
-    )
-    .map_err(db_err)?;
     Ok(())
 }
 
@@ -864,10 +892,12 @@ pub fn return_order(
             .map(|(i, q, n)| json!([i, q, n]))
             .collect::<Vec<_>>()
     );
+    let return_store = crate::sync::node(c)?.store().map(str::to_owned);
+    let hlc = crate::sync::stamp(c)?.to_string();
     c.execute(
         "INSERT INTO returns (id, order_seq, fingerprint, at, actor, lines, net, points_refund, credit_refund,
-            money_refund, earned_reversal, unrecovered_points)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            money_refund, earned_reversal, unrecovered_points, store, hlc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             req.id,
             order_seq,
@@ -880,10 +910,13 @@ pub fn return_order(
             amounts.credit_refund,
             amounts.money_refund,
             reversal,
-            unrecovered
+            unrecovered,
+            return_store,
+            hlc
         ],
     )
     .map_err(db_err)?;
+    crate::sync::mark(c, "return", &req.id)?;
     refresh_customer(c, customer_seq, local_today(&s, now))?;
     Ok((return_record(c, &req.id)?, false))
 }
@@ -962,16 +995,27 @@ pub fn activity(
 
 // --- scheduled work -------------------------------------------------------------
 
+fn lot_id(c: &Connection, lot: i64) -> Result<String> {
+    c.query_row("SELECT id FROM ledger WHERE seq = ?1", [lot], |r| r.get(0))
+        .map_err(db_err)
+}
+
 pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceReport> {
     let s = load_settings(c)?;
     let today = local_today(&s, now);
     let mut report = MaintenanceReport::default();
     let actor = "scheduler";
 
+    // Bonuses and expiry move value: HQ alone does them (and they reach the
+    // stores through the feed), so no bonus is ever paid twice.
+    let hq = crate::sync::node(c)?.role == patron_storage::NodeRole::Hq;
     // Birthdays: customers whose birthday is today (29 Feb → 1 Mar in other years).
     let mut days = vec![format!("{:02}-{:02}", u8::from(today.month()), today.day())];
     if u8::from(today.month()) == 3 && today.day() == 1 && !time::util::is_leap_year(today.year()) {
         days.push("02-29".into());
+    }
+    if !hq {
+        days.clear();
     }
     for md in days {
         let seqs: Vec<i64> = c
@@ -1011,7 +1055,11 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
                     available_at: None,
                     expires_at: expiry(&s, Account::Points, now),
                     lot: None,
-                    once_key: Some(format!("birthday:{seq}:{}", today.year())),
+                    once_key: Some(format!(
+                        "birthday:{}:{}",
+                        crate::sync::customer_id_of(c, seq)?,
+                        today.year()
+                    )),
                 },
             )?;
             if written.is_some() {
@@ -1022,7 +1070,10 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
     }
 
     // Expiry: lots past their date that no expire entry has taken yet.
-    let seqs: Vec<i64> = c
+    let seqs: Vec<i64> = if !hq {
+        Vec::new()
+    } else {
+        c
         .prepare_cached(
             "SELECT DISTINCT customer_seq FROM ledger
              WHERE expires_at IS NOT NULL AND expires_at <= ?1 AND account = 'points'
@@ -1032,7 +1083,8 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
         .query_map([micros(now)], |r| r.get(0))
         .map_err(db_err)?
         .collect::<rusqlite::Result<_>>()
-        .map_err(db_err)?;
+        .map_err(db_err)?
+    };
     for seq in seqs {
         let (_, pending) = balance(c, seq, Account::Points, now)?;
         for (lot, amount) in pending {
@@ -1051,7 +1103,7 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
                     available_at: None,
                     expires_at: None,
                     lot: Some(lot),
-                    once_key: Some(format!("expire:{lot}")),
+                    once_key: Some(format!("expire:{}", lot_id(c, lot)?)),
                 },
             )?;
             if written.is_some() {

@@ -266,11 +266,86 @@ pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Custome
         return Err(email_conflict(e.as_str()));
     }
     let settings = load_settings(c)?;
-    let code = settings.code_format.format(take_code_numbers(c, 1)?);
+    let node = crate::sync::node(c)?;
+    let code = match node.store() {
+        // A store draws from the blocks HQ leased to it, then from its own
+        // overflow series, so it can sign customers up while offline.
+        Some(store) => match crate::sync::take_block_number(c)? {
+            Some(n) => settings.code_format.format(n),
+            None => settings
+                .code_format
+                .overflow(store, crate::sync::take_overflow_number(c)?),
+        },
+        None => settings.code_format.format(take_code_numbers(c, 1)?),
+    };
     let now = micros(OffsetDateTime::now_utc());
+    let mut new = new;
+    if let Some(store) = node.store() {
+        new.origin_store = StoreId::parse(store).ok();
+    }
     let seq = insert(c, &new, Uuid::now_v7(), &code, now)?;
     audit(c, seq, now, actor, "create", None)?;
+    crate::sync::customer_created(c, seq)?;
     by_seq(c, seq)
+}
+
+/// A customer created on another node, with its id, code and creation time.
+pub fn insert_replica(
+    c: &Connection,
+    new: &NewCustomer,
+    id: Uuid,
+    code: &CustomerCode,
+    created_at: i64,
+) -> Result<i64> {
+    insert(c, new, id, code, created_at)
+}
+
+pub fn audit_action(
+    c: &Connection,
+    seq: i64,
+    actor: &Actor,
+    action: &str,
+    change: Option<&FieldChange>,
+) -> Result<()> {
+    audit(
+        c,
+        seq,
+        micros(OffsetDateTime::now_utc()),
+        actor,
+        action,
+        change,
+    )
+}
+
+/// Keeps a peer's write that lost to a newer one in the audit trail, once.
+/// Returns whether it was new.
+pub fn record_lost_write(
+    c: &Connection,
+    seq: i64,
+    actor: &Actor,
+    field: &str,
+    theirs: Option<&str>,
+    ours: Option<&str>,
+) -> Result<bool> {
+    let seen: Option<i64> = c
+        .prepare_cached(
+            "SELECT 1 FROM customer_audit WHERE customer_seq = ?1 AND action = 'sync-conflict-lost'
+             AND field = ?2 AND old_value IS ?3 AND actor = ?4",
+        )
+        .map_err(db_err)?
+        .query_row(params![seq, field, theirs, actor.username], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    if seen.is_some() {
+        return Ok(false);
+    }
+    let change = FieldChange {
+        field: field.to_owned(),
+        old: theirs.map(str::to_owned),
+        new: ours.map(str::to_owned),
+    };
+    audit_action(c, seq, actor, "sync-conflict-lost", Some(&change))?;
+    Ok(true)
 }
 
 /// Page cache for bulk imports (KiB, negative per SQLite's convention). Inserts
@@ -296,6 +371,11 @@ fn import_rows(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<Impo
     // Numbers are taken in this transaction: a failed import gives them all back.
     let first = take_code_numbers(c, 0)?;
     let mut next = first;
+    let first_seq: i64 = c
+        .query_row("SELECT coalesce(max(seq), 0) + 1 FROM customers", [], |r| {
+            r.get(0)
+        })
+        .map_err(db_err)?;
     let now = micros(OffsetDateTime::now_utc());
     for row in rows {
         let row = row.map_err(|e| StorageError::Backend(format!("import aborted: {e}")))?;
@@ -317,6 +397,16 @@ fn import_rows(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<Impo
         out.created.push(code.as_str().to_owned());
     }
     take_code_numbers(c, next - first)?;
+    // One stamp for the whole import; every row goes into the feed in one statement.
+    if !out.created.is_empty() {
+        let h = crate::sync::stamp(c)?.to_string();
+        c.execute(
+            "UPDATE customers SET hlc = ?1 WHERE seq >= ?2",
+            params![h, first_seq],
+        )
+        .map_err(db_err)?;
+        crate::sync::mark_customers_since(c, first_seq)?;
+    }
     Ok(out)
 }
 
@@ -328,12 +418,38 @@ pub fn update(
     ctx: &ParseContext,
 ) -> Result<Customer> {
     let seq = seq_of(c, key)?;
+    let (customer, changed) = update_inner(c, actor, seq, patch, ctx, true)?;
+    crate::sync::customer_edited(c, seq, &changed)?;
+    Ok(customer)
+}
+
+/// A peer's winning field values. Email uniqueness is not re-checked: two
+/// records of one person made offline at two stores both keep their email.
+pub fn update_replica(
+    c: &Connection,
+    seq: i64,
+    actor: &Actor,
+    patch: &CustomerPatch,
+    ctx: &ParseContext,
+) -> Result<()> {
+    update_inner(c, actor, seq, patch, ctx, false).map(|_| ())
+}
+
+fn update_inner(
+    c: &Connection,
+    actor: &Actor,
+    seq: i64,
+    patch: &CustomerPatch,
+    ctx: &ParseContext,
+    check_email: bool,
+) -> Result<(Customer, Vec<String>)> {
     let current = by_seq(c, seq)?;
     let (next, changes) = current.data.apply_patch(patch, ctx)?;
     if changes.is_empty() {
-        return Ok(current);
+        return Ok((current, Vec::new()));
     }
-    if let Some(e) = &next.email
+    if check_email
+        && let Some(e) = &next.email
         && email_taken(c, &e.key(), Some(seq))?
     {
         return Err(email_conflict(e.as_str()));
@@ -362,7 +478,10 @@ pub fn update(
     for ch in &changes {
         audit(c, seq, now, actor, "update", Some(ch))?;
     }
-    by_seq(c, seq)
+    Ok((
+        by_seq(c, seq)?,
+        changes.into_iter().map(|ch| ch.field).collect(),
+    ))
 }
 
 pub fn set_active(
@@ -376,6 +495,13 @@ pub fn set_active(
     if current.active == active {
         return Ok(current);
     }
+    set_active_replica(c, seq, actor, active)?;
+    crate::sync::customer_edited(c, seq, &["active".to_owned()])?;
+    by_seq(c, seq)
+}
+
+pub fn set_active_replica(c: &Connection, seq: i64, actor: &Actor, active: bool) -> Result<()> {
+    let current = by_seq(c, seq)?;
     let now = micros(OffsetDateTime::now_utc());
     c.execute(
         "UPDATE customers SET active = ?1, updated_at = ?2 WHERE seq = ?3",
@@ -388,8 +514,7 @@ pub fn set_active(
         new: Some(active.to_string()),
     };
     let action = if active { "reactivate" } else { "deactivate" };
-    audit(c, seq, now, actor, action, Some(&change))?;
-    by_seq(c, seq)
+    audit(c, seq, now, actor, action, Some(&change))
 }
 
 pub fn audit_trail(c: &Connection, key: &CustomerKey) -> Result<Vec<AuditEntry>> {

@@ -432,11 +432,15 @@ pub fn change_members(
             } else {
                 "DELETE FROM group_members WHERE group_id = ?1 AND customer_seq = ?2"
             };
-            n += c
+            let changed = c
                 .prepare_cached(sql)
                 .map_err(db_err)?
                 .execute(params![g.to_string(), seq])
                 .map_err(db_err)? as u64;
+            if changed > 0 {
+                crate::sync::membership_changed(c, &g.to_string(), *seq, add)?;
+            }
+            n += changed;
         }
         out.changed.push((g, n));
     }

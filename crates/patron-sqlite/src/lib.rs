@@ -12,6 +12,7 @@ mod groups;
 mod loyalty;
 mod search;
 mod settings;
+mod sync;
 mod users;
 mod writer;
 
@@ -19,7 +20,7 @@ use async_trait::async_trait;
 use patron_domain::Username;
 use patron_domain::loyalty::{Account, LoyaltySettings};
 use patron_storage::*;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,6 +33,7 @@ const SETTINGS_TTL: Duration = Duration::from_secs(2);
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_loyalty.sql"),
+    include_str!("../migrations/0003_sync.sql"),
 ];
 
 /// The file name of the database inside a data directory.
@@ -51,6 +53,7 @@ struct Inner {
     /// change rarely; a short-lived copy saves a database round trip each time.
     settings: Mutex<Option<(Settings, Instant)>>,
     writer: writer::Writer,
+    feed_head: tokio::sync::watch::Receiver<i64>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -92,11 +95,14 @@ impl SqliteStorage {
             .map_err(db_err)?;
         configure(&writer).map_err(db_err)?;
         migrate(&mut writer)?;
+        let head = sync::head(&writer)?;
+        let (head_tx, feed_head) = tokio::sync::watch::channel(head);
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 settings: Mutex::new(None),
-                writer: writer::Writer::start(writer)?,
+                writer: writer::Writer::start(writer, head_tx)?,
+                feed_head,
                 readers: Mutex::new(Vec::new()),
             }),
         })
@@ -170,6 +176,28 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tracing::info!(migration = i + 1, "applied database migration");
     }
     Ok(())
+}
+
+fn stores_where(c: &Connection, id: Option<&str>) -> Result<Vec<StoreInfo>> {
+    let mut st = c
+        .prepare(
+            "SELECT id, name, created_at, last_seen, pushed_seq, pulled_seq FROM stores
+             WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+        )
+        .map_err(db_err)?;
+    let rows = st
+        .query_map([id], |r| {
+            Ok(StoreInfo {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at: from_micros(r.get(2)?),
+                last_seen: r.get::<_, Option<i64>>(3)?.map(from_micros),
+                pushed_seq: r.get(4)?,
+                pulled_seq: r.get(5)?,
+            })
+        })
+        .map_err(db_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
 }
 
 /// Ids of the groups whose members come from a rule.
@@ -246,6 +274,12 @@ impl Storage for SqliteStorage {
     async fn import_customers(&self, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
         let actor = actor.clone();
         self.write(move |tx| {
+            if sync::node(tx)?.role == NodeRole::Store {
+                return Err(invalid(
+                    "data",
+                    "imports run at HQ; a store receives the customers through sync",
+                ));
+            }
             let outcome = customers::import(tx, &actor, rows)?;
             // Imported customers are existing customers, not sign-ups: no
             // registration bonus. Their rule-driven groups are filled in bulk.
@@ -417,6 +451,7 @@ impl Storage for SqliteStorage {
             }
             if old != new {
                 let now = crate::micros(OffsetDateTime::now_utc());
+                sync::customer_edited(tx, seq, &["type".to_owned()])?;
                 tx.execute(
                     "UPDATE customers SET type_id = ?1, updated_at = ?2 WHERE seq = ?3",
                     rusqlite::params![new, now, seq],
@@ -623,6 +658,195 @@ impl Storage for SqliteStorage {
 
     async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport> {
         self.write(move |tx| checkout::maintenance(tx, now)).await
+    }
+
+    async fn node(&self) -> Result<NodeInfo> {
+        self.read(sync::node).await
+    }
+
+    async fn become_store(&self, store: &patron_domain::StoreId) -> Result<()> {
+        let store = store.clone();
+        self.write(move |tx| sync::become_store(tx, &store)).await
+    }
+
+    async fn feed(&self, after: i64, limit: usize) -> Result<FeedPage> {
+        self.read(move |c| sync::feed(c, after, limit)).await
+    }
+
+    fn feed_head(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.inner.feed_head.clone()
+    }
+
+    async fn apply_changes(
+        &self,
+        from: &Peer,
+        changes: Vec<Change>,
+        cursor: Option<(String, i64)>,
+    ) -> Result<ApplyReport> {
+        let from = from.clone();
+        self.write(move |tx| {
+            let report = sync::apply(tx, &from, &changes, OffsetDateTime::now_utc())?;
+            if let Some((key, value)) = cursor {
+                sync::put(tx, &key, &value.to_string())?;
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn sync_value(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |c| sync::get(c, &key)).await
+    }
+
+    async fn set_sync_value(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |tx| sync::put(tx, &key, &value)).await
+    }
+
+    async fn register_store(
+        &self,
+        id: &patron_domain::StoreId,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<StoreInfo> {
+        let (id, name, token_hash) = (
+            id.as_str().to_owned(),
+            name.to_owned(),
+            token_hash.to_owned(),
+        );
+        self.write(move |tx| {
+            if sync::node(tx)?.role != NodeRole::Hq {
+                return Err(invalid("store", "stores are registered at HQ"));
+            }
+            let exists: Option<String> = tx
+                .query_row("SELECT id FROM stores WHERE id = ?1", [&id], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            if exists.is_some() {
+                return Err(StorageError::Conflict {
+                    field: "id".into(),
+                    message: format!("store {id} is already registered"),
+                });
+            }
+            tx.execute(
+                "INSERT INTO stores (id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![id, name, token_hash, micros(OffsetDateTime::now_utc())],
+            )
+            .map_err(db_err)?;
+            stores_where(tx, Some(&id))?
+                .into_iter()
+                .next()
+                .ok_or(StorageError::NotFound)
+        })
+        .await
+    }
+
+    async fn store_for_token(&self, token_hash: &str) -> Result<Option<StoreInfo>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |c| {
+            let id: Option<String> = c
+                .query_row(
+                    "SELECT id FROM stores WHERE token_hash = ?1",
+                    [&token_hash],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            match id {
+                Some(id) => Ok(stores_where(c, Some(&id))?.into_iter().next()),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn stores(&self) -> Result<Vec<StoreInfo>> {
+        self.read(|c| stores_where(c, None)).await
+    }
+
+    async fn touch_store(&self, id: &str, pushed: Option<i64>, pulled: Option<i64>) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE stores SET last_seen = ?1, pushed_seq = max(pushed_seq, coalesce(?2, pushed_seq)),
+                    pulled_seq = max(pulled_seq, coalesce(?3, pulled_seq)) WHERE id = ?4",
+                rusqlite::params![micros(OffsetDateTime::now_utc()), pushed, pulled, id],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn lease_codes(&self, store: &str, count: u64) -> Result<(u64, u64)> {
+        let store = store.to_owned();
+        self.write(move |tx| {
+            let first = settings::take_code_numbers(tx, count)?;
+            let last = first + count - 1;
+            tx.execute(
+                "INSERT INTO code_blocks (store, first, last, next, leased_at) VALUES (?1, ?2, ?3, ?2, ?4)",
+                rusqlite::params![store, first as i64, last as i64, micros(OffsetDateTime::now_utc())],
+            )
+            .map_err(db_err)?;
+            Ok((first, last))
+        })
+        .await
+    }
+
+    async fn add_code_block(&self, first: u64, last: u64) -> Result<()> {
+        self.write(move |tx| {
+            let store = sync::node(tx)?.id;
+            tx.execute(
+                "INSERT OR IGNORE INTO code_blocks (store, first, last, next, leased_at) VALUES (?1, ?2, ?3, ?2, ?4)",
+                rusqlite::params![store, first as i64, last as i64, micros(OffsetDateTime::now_utc())],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn codes_left(&self) -> Result<u64> {
+        self.read(|c| {
+            let store = sync::node(c)?.id;
+            let n: i64 = c
+                .query_row(
+                    "SELECT coalesce(sum(last - next + 1), 0) FROM code_blocks WHERE store = ?1 AND next <= last",
+                    [store],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)?;
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn overdrafts(&self) -> Result<Vec<Overdraft>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT c.id, c.code, o.account, o.balance, o.entry_id, o.store, o.detected_at
+                     FROM overdrafts o JOIN customers c ON c.seq = o.customer_seq ORDER BY o.id",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([], |r| {
+                    let id: String = r.get(0)?;
+                    Ok(Overdraft {
+                        customer_id: Uuid::parse_str(&id).unwrap_or(Uuid::nil()),
+                        code: r.get(1)?,
+                        account: r.get(2)?,
+                        balance: r.get(3)?,
+                        entry_id: r.get(4)?,
+                        store: r.get(5)?,
+                        detected_at: from_micros(r.get(6)?),
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+        })
+        .await
     }
 }
 

@@ -102,7 +102,7 @@ pub fn save_settings(c: &Connection, s: &LoyaltySettings) -> Result<()> {
         params![SETTINGS_KEY, settings_to_json(s).to_string()],
     )
     .map_err(db_err)?;
-    Ok(())
+    crate::sync::mark(c, "setting", SETTINGS_KEY)
 }
 
 pub fn program_to_json(p: &Program) -> Value {
@@ -315,5 +315,5 @@ pub fn save_customer_type(c: &Connection, id: Uuid, spec: &CustomerTypeSpec) -> 
         params![id.to_string(), spec.name, spec.tax_exempt, kind, value],
     )
     .map_err(db_err)?;
-    Ok(())
+    crate::sync::mark(c, "customer_type", &id.to_string())
 }

@@ -45,7 +45,11 @@ pub fn load(c: &Connection) -> Result<Settings> {
 pub fn save(c: &Connection, s: &Settings) -> Result<()> {
     put(c, "code_prefix", s.code_format.prefix())?;
     put(c, "code_width", &s.code_format.width().to_string())?;
-    put(c, "phone_region", s.phone_region.code())
+    put(c, "phone_region", s.phone_region.code())?;
+    for key in ["code_prefix", "code_width", "phone_region"] {
+        crate::sync::mark(c, "setting", key)?;
+    }
+    Ok(())
 }
 
 /// Takes `n` consecutive code numbers; call inside the transaction that uses them,

@@ -3,7 +3,7 @@ use patron_domain::{Role, Username};
 use patron_storage::{NewSession, NewUser, OffsetDateTime, Result, StorageError, User};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLUMNS: &str = "id, username, role, active, created_at";
+const COLUMNS: &str = "id, username, role, active, created_at, store";
 
 fn row_to_user(r: &Row<'_>) -> rusqlite::Result<User> {
     let username: String = r.get(1)?;
@@ -17,6 +17,7 @@ fn row_to_user(r: &Row<'_>) -> rusqlite::Result<User> {
         role: Role::parse(&role).map_err(|e| bad(2, e.to_string()))?,
         active: r.get(3)?,
         created_at: from_micros(r.get(4)?),
+        store: r.get(5)?,
     })
 }
 
@@ -38,11 +39,12 @@ pub fn create(c: &Connection, new: NewUser) -> Result<User> {
     }
     let now = micros(OffsetDateTime::now_utc());
     c.execute(
-        "INSERT INTO users (username, password_hash, role, active, created_at) VALUES (?1, ?2, ?3, 1, ?4)",
-        params![new.username.as_str(), new.password_hash, new.role.name(), now],
+        "INSERT INTO users (username, password_hash, role, active, created_at, store) VALUES (?1, ?2, ?3, 1, ?4, ?5)",
+        params![new.username.as_str(), new.password_hash, new.role.name(), now, new.store.as_ref().map(|s| s.as_str())],
     )
     .map_err(db_err)?;
     let id = c.last_insert_rowid();
+    crate::sync::mark(c, "user", new.username.as_str())?;
     c.query_row(
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
         [id],
@@ -63,7 +65,7 @@ pub fn credentials(c: &Connection, username: &Username) -> Result<Option<(User, 
     c.query_row(
         &format!("SELECT {COLUMNS}, password_hash FROM users WHERE username = ?1"),
         [username.as_str()],
-        |r| Ok((row_to_user(r)?, r.get(5)?)),
+        |r| Ok((row_to_user(r)?, r.get(6)?)),
     )
     .optional()
     .map_err(db_err)
@@ -86,7 +88,7 @@ pub fn create_session(c: &Connection, s: &NewSession) -> Result<()> {
 
 pub fn session_user(c: &Connection, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>> {
     c.query_row(
-        "SELECT u.id, u.username, u.role, u.active, u.created_at
+        "SELECT u.id, u.username, u.role, u.active, u.created_at, u.store
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.active = 1",
         params![token_hash, micros(now)],

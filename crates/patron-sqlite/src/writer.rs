@@ -26,11 +26,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> Result<Self> {
+    /// `head` is told the feed's newest seq after every commit that moved it,
+    /// which is what wakes HQ's long-polls and a store's pusher.
+    pub fn start(conn: Connection, head: tokio::sync::watch::Sender<i64>) -> Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("patron-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, head))
             .map_err(|e| StorageError::Backend(format!("cannot start the writer: {e}")))?;
         Ok(Self { jobs })
     }
@@ -78,7 +80,12 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn feed_head(conn: &Connection) -> i64 {
+    conn.query_row("SELECT coalesce(max(seq), 0) FROM feed", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Job>, head: tokio::sync::watch::Sender<i64>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -103,6 +110,14 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
         });
         if let Err(e) = &commit {
             tracing::error!(error = %e, "commit failed; the batch was rolled back");
+        }
+        if commit.is_ok() {
+            let h = feed_head(&conn);
+            head.send_if_modified(|cur| {
+                let moved = *cur != h;
+                *cur = h;
+                moved
+            });
         }
         for c in completions {
             c(commit.clone());

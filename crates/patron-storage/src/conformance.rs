@@ -595,6 +595,7 @@ pub async fn users_and_sessions(store: Store) {
                 username: Username::parse("Ann").unwrap(),
                 role: Role::Manager,
                 password_hash: "$argon2id$fake".into(),
+                store: None,
             },
         )
         .await
@@ -608,6 +609,7 @@ pub async fn users_and_sessions(store: Store) {
                 username: Username::parse("ANN").unwrap(),
                 role: Role::Cashier,
                 password_hash: "x".into(),
+                store: None,
             },
         )
         .await;

@@ -5,6 +5,7 @@
 
 mod cursor;
 mod loyalty;
+mod sync;
 mod types;
 
 #[cfg(feature = "conformance")]
@@ -12,6 +13,7 @@ pub mod conformance;
 
 pub use cursor::{Cursor, Tier};
 pub use loyalty::*;
+pub use sync::*;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -187,6 +189,43 @@ pub trait Storage: Send + Sync + 'static {
     /// Birthday bonuses due today, expiry of points past their lifetime, and
     /// re-evaluation of time-dependent auto groups. Safe to run any number of times.
     async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport>;
+
+    // --- replication (docs/sync.md) ---------------------------------------------
+    async fn node(&self) -> Result<NodeInfo>;
+    /// Makes this database a store node's replica. Refused once it holds data of
+    /// its own or belongs to another store.
+    async fn become_store(&self, store: &patron_domain::StoreId) -> Result<()>;
+    /// Entities changed after `after`, in order, with their current state.
+    async fn feed(&self, after: i64, limit: usize) -> Result<FeedPage>;
+    /// The newest feed seq, updated after every commit that changed the feed.
+    fn feed_head(&self) -> tokio::sync::watch::Receiver<i64>;
+    /// Applies a page of changes and, in the same transaction, saves `cursor`
+    /// (a sync-state key and value), so a crash can never leave the cursor ahead
+    /// of the data.
+    async fn apply_changes(
+        &self,
+        from: &Peer,
+        changes: Vec<Change>,
+        cursor: Option<(String, i64)>,
+    ) -> Result<ApplyReport>;
+    async fn sync_value(&self, key: &str) -> Result<Option<String>>;
+    async fn set_sync_value(&self, key: &str, value: &str) -> Result<()>;
+    async fn register_store(
+        &self,
+        id: &patron_domain::StoreId,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<StoreInfo>;
+    async fn store_for_token(&self, token_hash: &str) -> Result<Option<StoreInfo>>;
+    async fn stores(&self) -> Result<Vec<StoreInfo>>;
+    async fn touch_store(&self, id: &str, pushed: Option<i64>, pulled: Option<i64>) -> Result<()>;
+    /// HQ: leases the next `count` customer numbers to `store`.
+    async fn lease_codes(&self, store: &str, count: u64) -> Result<(u64, u64)>;
+    /// A store: records a block leased by HQ.
+    async fn add_code_block(&self, first: u64, last: u64) -> Result<()>;
+    /// A store: codes left in its leased blocks.
+    async fn codes_left(&self) -> Result<u64>;
+    async fn overdrafts(&self) -> Result<Vec<Overdraft>>;
 }
 
 impl From<ValidationErrors> for StorageError {

@@ -124,6 +124,9 @@ pub struct User {
     pub role: Role,
     pub active: bool,
     pub created_at: OffsetDateTime,
+    /// A store's own user: signs in at that store only. `None`: an HQ user, who
+    /// may sign in anywhere.
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +135,7 @@ pub struct NewUser {
     pub role: Role,
     /// An argon2 PHC string; storage never sees a password.
     pub password_hash: String,
+    pub store: Option<StoreId>,
 }
 
 #[derive(Debug, Clone)]

@@ -49,6 +49,7 @@ pub async fn create(
                 username,
                 role,
                 password_hash,
+                store: None,
             },
         )
         .await?;

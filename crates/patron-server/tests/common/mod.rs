@@ -42,6 +42,7 @@ pub async fn spawn_app() -> TestApp {
                     username: Username::parse(name).unwrap(),
                     role,
                     password_hash: password_hash(),
+                    store: None,
                 },
             )
             .await
