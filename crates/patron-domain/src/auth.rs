@@ -20,10 +20,12 @@ pub enum Permission {
     OrdersRefund,
     /// Proceed with a sale past a purchase limit set to "warn" (audited).
     LimitsOverride,
+    ReportsView,
+    StoresManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::CustomersView,
         Permission::CustomersCreate,
         Permission::CustomersEdit,
@@ -35,6 +37,8 @@ impl Permission {
         Permission::OrdersCreate,
         Permission::OrdersRefund,
         Permission::LimitsOverride,
+        Permission::ReportsView,
+        Permission::StoresManage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +54,8 @@ impl Permission {
             Permission::OrdersCreate => "orders.create",
             Permission::OrdersRefund => "orders.refund",
             Permission::LimitsOverride => "limits.override",
+            Permission::ReportsView => "reports.view",
+            Permission::StoresManage => "stores.manage",
         }
     }
 }
@@ -101,6 +107,7 @@ impl Role {
                 OrdersCreate,
                 OrdersRefund,
                 LimitsOverride,
+                ReportsView,
             ],
             Role::Cashier => &[CustomersView, CustomersCreate, CustomersEdit, OrdersCreate],
         }

@@ -2,7 +2,7 @@
 //! router; `patron serve`, the integration tests and `patron bench` all use it.
 
 use crate::auth::Sessions;
-use patron_storage::Storage;
+use patron_storage::{NodeInfo, Storage};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -12,6 +12,10 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub sessions: Sessions,
+    /// HQ, or the store this node serves.
+    pub node: NodeInfo,
+    /// A store node's link to HQ.
+    pub sync: Option<Arc<patron_sync::SyncHandle>>,
 }
 
 pub struct Application {
@@ -23,12 +27,24 @@ pub struct Application {
 impl Application {
     /// Binds `listen` (port 0 picks a free port) and prepares the API over `storage`.
     pub async fn build(storage: Arc<dyn Storage>, listen: SocketAddr) -> anyhow::Result<Self> {
+        Self::build_with_sync(storage, listen, None).await
+    }
+
+    /// As [`Application::build`], for a store node with its running sync client.
+    pub async fn build_with_sync(
+        storage: Arc<dyn Storage>,
+        listen: SocketAddr,
+        sync: Option<Arc<patron_sync::SyncHandle>>,
+    ) -> anyhow::Result<Self> {
+        let node = storage.node().await?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let state = AppState {
             sessions: Sessions::new(storage.clone()),
             storage: storage.clone(),
+            node,
+            sync,
         };
         Ok(Self {
             listener,

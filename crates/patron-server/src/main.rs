@@ -34,6 +34,20 @@ enum Command {
         /// On an empty database, load 10,000 generated customers and demo users.
         #[arg(long)]
         demo: bool,
+        /// Run as this store's node (a replica that syncs with `--hq`).
+        #[arg(long, requires_all = ["hq", "token"])]
+        store: Option<String>,
+        /// HQ's base URL, e.g. http://hq.example:8080.
+        #[arg(long, requires = "store")]
+        hq: Option<String>,
+        /// The store's sync token, as `patron store add` printed it.
+        #[arg(long, env = "PATRON_SYNC_TOKEN", requires = "store")]
+        token: Option<String>,
+    },
+    /// Manage the stores HQ serves.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// Manage users.
     User {
@@ -46,6 +60,24 @@ enum Command {
     Export(export::ExportArgs),
     /// Benchmarks (SPEC §9): register lookups and CSV import at scale.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Register a store at HQ; prints its sync token on the last line.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The store's id, e.g. S01.
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the registered stores.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,6 +94,9 @@ enum UserCommand {
         /// Read the password from standard input (first line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// A store's own user: signs in at that store's node only.
+        #[arg(long)]
+        store: Option<String>,
     },
     /// List users.
     List {
@@ -104,14 +139,49 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { data, listen, demo } => serve(data, listen, demo).await,
+        Command::Serve {
+            data,
+            listen,
+            demo,
+            store,
+            hq,
+            token,
+        } => match (store, hq, token) {
+            (Some(store), Some(hq), Some(token)) => {
+                serve_store(data, listen, &store, &hq, &token).await
+            }
+            _ => serve(data, listen, demo).await,
+        },
+        Command::Store { command } => match command {
+            StoreCommand::Add { data, id, name } => {
+                let storage = open_storage(&data)?;
+                let id = patron_domain::StoreId::parse(&id).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let token = patron_server::http::sync::new_store_token()?;
+                let s = storage
+                    .register_store(&id, name.trim(), &auth::hash_token(&token))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("registered store {} ({})", s.id, s.name);
+                println!("run it with: patron serve --data DIR --store {} --hq http://HQ:PORT --token TOKEN", s.id);
+                println!("{token}");
+                Ok(ExitCode::SUCCESS)
+            }
+            StoreCommand::List { data } => {
+                let storage = open_storage(&data)?;
+                for s in storage.stores().await? {
+                    println!("{}\t{}", s.id, s.name);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::User { command } => match command {
             UserCommand::Add {
                 data,
                 username,
                 role,
                 password_stdin: _,
-            } => user_add(data, &username, &role).await,
+                store,
+            } => user_add(data, &username, &role, store.as_deref()).await,
             UserCommand::List { data } => {
                 let storage = open_storage(&data)?;
                 for u in storage.users().await? {
@@ -154,8 +224,44 @@ async fn serve(data: DataArgs, listen: SocketAddr, demo: bool) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-async fn user_add(data: DataArgs, username: &str, role: &str) -> anyhow::Result<ExitCode> {
+async fn serve_store(
+    data: DataArgs,
+    listen: SocketAddr,
+    store: &str,
+    hq: &str,
+    token: &str,
+) -> anyhow::Result<ExitCode> {
+    let store = patron_domain::StoreId::parse(store).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let storage = open_storage(&data)?;
+    storage
+        .become_store(&store)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sync = std::sync::Arc::new(patron_sync::SyncClient::new(storage.clone(), hq, token).spawn());
+    let app = app::Application::build_with_sync(storage, listen, Some(sync)).await?;
+    let addr = app.local_addr()?;
+    println!("Patron store node {} listening on http://{addr}", store.as_str());
+    println!("  syncing with HQ at {hq}");
+    println!("  data:    {}", data.data.display());
+    app.run_until(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_add(
+    data: DataArgs,
+    username: &str,
+    role: &str,
+    store: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let username = Username::parse(username).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = store
+        .map(patron_domain::StoreId::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let role = Role::parse(role).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut input = String::new();
     std::io::stdin()
@@ -173,7 +279,7 @@ async fn user_add(data: DataArgs, username: &str, role: &str) -> anyhow::Result<
                 username,
                 role,
                 password_hash,
-                store: None,
+                store,
             },
         )
         .await

@@ -46,6 +46,13 @@ pub async fn login(
         tracing::warn!(username = %input.username.chars().take(64).collect::<String>(), "refused: failed sign-in");
         return Err(refused);
     };
+    // A store's own users work at that store only; HQ users anywhere.
+    if let Some(home) = &user.store
+        && state.node.store() != Some(home.as_str())
+    {
+        tracing::warn!(user = %user.username, store = %home, node = %state.node.id, "refused: user belongs to another store");
+        return Err(ApiError::Unauthenticated("this user signs in at their own store only"));
+    }
     let (token, expires_at) = state.sessions.start(&user).await?;
     tracing::info!(user = %user.username, "signed in");
     Ok(Json(LoginView {

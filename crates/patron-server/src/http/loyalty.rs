@@ -120,6 +120,7 @@ pub async fn update_settings(
     ApiJson(input): ApiJson<LoyaltySettingsInput>,
 ) -> Result<Json<Value>> {
     user.require(Permission::LoyaltyManage)?;
+    super::sync::hq_only(&state)?;
     let mut s = state.storage.loyalty_settings().await?;
     let mut errors = ValidationErrors::default();
     if let Some(p) = &input.max_redeem_percent
@@ -265,6 +266,7 @@ pub async fn create_type(
     ApiJson(input): ApiJson<CustomerTypeInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
     user.require(Permission::LoyaltyManage)?;
+    super::sync::hq_only(&state)?;
     let t = state
         .storage
         .save_customer_type(&user.actor(), None, type_spec(input)?)
@@ -282,6 +284,7 @@ pub async fn update_type(
     ApiJson(input): ApiJson<CustomerTypeInput>,
 ) -> Result<Json<Value>> {
     user.require(Permission::LoyaltyManage)?;
+    super::sync::hq_only(&state)?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     let t = state
         .storage
@@ -383,6 +386,7 @@ pub async fn create_profile(
     ApiJson(input): ApiJson<LimitProfileInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
     user.require(Permission::GroupsManage)?;
+    super::sync::hq_only(&state)?;
     let mut errors = ValidationErrors::default();
     if input.name.trim().is_empty() {
         errors.push(FieldError::new("name", "must not be empty"));
@@ -711,6 +715,7 @@ pub async fn create_group(
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
     user.require(Permission::GroupsManage)?;
+    super::sync::hq_only(&state)?;
     let spec = group_spec(input, GroupKind::Manual)?;
     let g = state
         .storage
@@ -747,6 +752,7 @@ pub async fn update_group(
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<Json<Value>> {
     user.require(Permission::GroupsManage)?;
+    super::sync::hq_only(&state)?;
     let id = group_id(&id)?;
     let current = state.storage.group(id).await?;
     let spec = group_spec(input, current.spec.kind)?;

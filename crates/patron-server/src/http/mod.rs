@@ -8,6 +8,7 @@ pub mod extract;
 pub mod loyalty;
 pub mod openapi;
 pub mod settings;
+pub mod sync;
 pub mod users;
 
 use crate::app::AppState;
@@ -71,6 +72,12 @@ pub fn router(state: AppState) -> Router {
         .route("/orders", post(loyalty::commit_order))
         .route("/orders/{id}", get(loyalty::get_order))
         .route("/orders/{id}/returns", post(loyalty::return_order))
+        .route("/sync/push", post(sync::push))
+        .route("/sync/feed", get(sync::feed))
+        .route("/sync/codes", post(sync::codes))
+        .route("/sync/status", get(sync::status))
+        .route("/stores", get(sync::list_stores).post(sync::register_store))
+        .route("/reports/overdrafts", get(sync::overdrafts))
         .route("/users", get(users::list).post(users::create))
         .route("/settings", get(settings::get).patch(settings::update))
         .route("/openapi.json", get(openapi::document));

@@ -32,6 +32,7 @@ pub async fn update(
     ApiJson(input): ApiJson<SettingsInput>,
 ) -> Result<Json<SettingsView>> {
     user.require(Permission::SettingsManage)?;
+    super::sync::hq_only(&state)?;
     let current = state.storage.settings().await?;
     let mut errors = ValidationErrors::default();
     let prefix = input

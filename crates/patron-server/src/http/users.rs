@@ -28,6 +28,7 @@ pub async fn create(
     ApiJson(input): ApiJson<NewUserInput>,
 ) -> Result<(StatusCode, Json<UserView>)> {
     user.require(Permission::UsersManage)?;
+    super::sync::hq_only(&state)?;
     let mut errors = ValidationErrors::default();
     let username = errors.take(Username::parse(&input.username));
     let role = errors.take(Role::parse(&input.role));

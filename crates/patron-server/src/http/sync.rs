@@ -1,0 +1,275 @@
+//! Replication endpoints (HQ side, authenticated by a store's sync token), the
+//! sync status of any node, store registration and the overdraft report.
+
+use super::error::{ApiError, Result};
+use super::extract::{ApiJson, Authed};
+use crate::app::AppState;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use patron_domain::{Permission, StoreId};
+use patron_storage::{NodeRole, Peer, StoreInfo};
+use patron_sync::{
+    CodesRequest, CodesResponse, FeedResponse, PushRequest, PushResponse, TOKEN_PREFIX, WireChange,
+    now_ms,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// A store authenticated by its sync token.
+pub struct SyncPeer(pub StoreInfo);
+
+impl FromRequestParts<AppState> for SyncPeer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        if state.node.role != NodeRole::Hq {
+            return Err(ApiError::NotFound);
+        }
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 256)
+            .ok_or(ApiError::Unauthenticated("a store sync token is required"))?;
+        let store = state
+            .storage
+            .store_for_token(&crate::auth::hash_token(token))
+            .await?
+            .ok_or(ApiError::Unauthenticated("unknown store sync token"))?;
+        Ok(SyncPeer(store))
+    }
+}
+
+const MAX_PUSH: usize = 5_000;
+
+pub async fn push(
+    State(state): State<AppState>,
+    SyncPeer(store): SyncPeer,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>> {
+    if req.changes.len() > MAX_PUSH {
+        return Err(ApiError::field("changes", format!("at most {MAX_PUSH} changes per push")));
+    }
+    let report = state
+        .storage
+        .apply_changes(
+            &Peer::Store(store.id.clone()),
+            req.changes.into_iter().map(Into::into).collect(),
+            None,
+        )
+        .await?;
+    state.storage.touch_store(&store.id, Some(req.up_to), None).await?;
+    Ok(Json(PushResponse {
+        applied: report.applied,
+        conflicts: report.conflicts,
+        overdrafts: report.overdrafts,
+        hq_time_ms: now_ms(),
+    }))
+}
+
+pub async fn feed(
+    State(state): State<AppState>,
+    SyncPeer(store): SyncPeer,
+    params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<FeedResponse>> {
+    let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let num = |k: &str, default: i64, max: i64| -> Result<i64> {
+        match params.get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=max).contains(n))
+                .ok_or_else(|| ApiError::field(k, format!("must be a whole number from 0 to {max}"))),
+        }
+    };
+    let after = num("after", 0, i64::MAX)?;
+    let limit = num("limit", 1_000, 10_000)?.max(1) as usize;
+    let wait = num("wait", 0, 60)?;
+    // The store has applied everything up to `after`: its confirmation.
+    state.storage.touch_store(&store.id, None, Some(after)).await?;
+    let mut head = state.storage.feed_head();
+    if *head.borrow_and_update() <= after && wait > 0 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+        while *head.borrow_and_update() <= after {
+            if tokio::time::timeout_at(deadline, head.changed()).await.is_err() {
+                break;
+            }
+        }
+    }
+    let page = state.storage.feed(after, limit).await?;
+    Ok(Json(FeedResponse {
+        changes: page.changes.into_iter().map(WireChange::from).collect(),
+        last: page.last,
+        head: page.head,
+        hq_time_ms: now_ms(),
+    }))
+}
+
+pub async fn codes(
+    State(state): State<AppState>,
+    SyncPeer(store): SyncPeer,
+    ApiJson(req): ApiJson<CodesRequest>,
+) -> Result<Json<CodesResponse>> {
+    if !(1..=100_000).contains(&req.count) {
+        return Err(ApiError::field("count", "must be from 1 to 100,000"));
+    }
+    let (first, last) = state.storage.lease_codes(&store.id, req.count).await?;
+    tracing::info!(store = %store.id, first, last, "leased customer codes");
+    Ok(Json(CodesResponse { first, last }))
+}
+
+fn ts(t: Option<OffsetDateTime>) -> Value {
+    t.and_then(|t| t.format(&Rfc3339).ok())
+        .map_or(Value::Null, Value::String)
+}
+
+/// This node's view of replication.
+pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let now = OffsetDateTime::now_utc();
+    match state.node.role {
+        NodeRole::Hq => {
+            let head = *state.storage.feed_head().borrow();
+            let stores = state.storage.stores().await?;
+            let peers: Vec<Value> = stores
+                .iter()
+                .map(|s| {
+                    let seconds = s.last_seen.map(|t| (now - t).whole_seconds());
+                    json!({
+                        "store": s.id, "name": s.name,
+                        // A store with its feed open checks in at least every 20 s.
+                        "online": seconds.is_some_and(|x| x <= 30),
+                        "last_contact": ts(s.last_seen),
+                        "seconds_since_contact": seconds,
+                        "lag_changes": (head - s.pulled_seq).max(0),
+                        "pulled_seq": s.pulled_seq,
+                        "pushed_seq": s.pushed_seq,
+                    })
+                })
+                .collect();
+            Ok(Json(json!({"node": "HQ", "role": "hq", "feed_head": head, "peers": peers})))
+        }
+        NodeRole::Store => {
+            let local_head = *state.storage.feed_head().borrow();
+            let link = state
+                .sync
+                .as_ref()
+                .and_then(|h| h.status.lock().ok().map(|s| s.clone()))
+                .unwrap_or_default();
+            let pushed: i64 = state
+                .storage
+                .sync_value("push_cursor")
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let seconds = link.last_contact.map(|t| (now - t).whole_seconds());
+            Ok(Json(json!({
+                "node": state.node.id, "role": "store",
+                "codes_left": state.storage.codes_left().await?,
+                "peers": [{
+                    "peer": "HQ",
+                    "online": link.online,
+                    "last_contact": ts(link.last_contact),
+                    "seconds_since_contact": seconds,
+                    "lag_changes": (link.hq_head - link.pulled).max(0),
+                    "pending_outbound": (local_head - pushed).max(0),
+                    "clock_offset_ms": link.offset_ms,
+                    "last_error": link.last_error,
+                }],
+            })))
+        }
+    }
+}
+
+pub async fn overdrafts(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    user.require(Permission::ReportsView)?;
+    let items: Vec<Value> = state
+        .storage
+        .overdrafts()
+        .await?
+        .iter()
+        .map(|o| {
+            json!({
+                "customer_id": o.customer_id, "code": o.code, "account": o.account,
+                "balance": o.balance, "entry_id": o.entry_id, "store": o.store,
+                "detected_at": ts(Some(o.detected_at)),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreInput {
+    id: String,
+    name: String,
+}
+
+/// A new sync token: shown once, stored only as its hash.
+pub fn new_store_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    use base64::Engine;
+    Ok(format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+pub async fn register_store(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiJson(input): ApiJson<StoreInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    user.require(Permission::StoresManage)?;
+    if state.node.role != NodeRole::Hq {
+        return Err(ApiError::Conflict {
+            field: "node".into(),
+            message: "stores are registered at HQ".into(),
+        });
+    }
+    let id = StoreId::parse(&input.id).map_err(|e| ApiError::field("id", e.message))?;
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::field("name", "must be 1 to 100 characters"));
+    }
+    let token = new_store_token().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let s = state
+        .storage
+        .register_store(&id, &name, &crate::auth::hash_token(&token))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": s.id, "name": s.name, "token": token})),
+    ))
+}
+
+pub async fn list_stores(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let stores = state.storage.stores().await?;
+    Ok(Json(json!({"items": stores.iter().map(|s| json!({
+        "id": s.id, "name": s.name, "created_at": ts(Some(s.created_at)), "last_contact": ts(s.last_seen),
+    })).collect::<Vec<_>>()})))
+}
+
+/// Refuses configuration writes on a store node: HQ owns them.
+pub fn hq_only(state: &AppState) -> Result<()> {
+    if state.node.role == NodeRole::Hq {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict {
+            field: "node".into(),
+            message: "this is managed at HQ; store nodes receive it through sync".into(),
+        })
+    }
+}

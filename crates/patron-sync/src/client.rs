@@ -1,0 +1,349 @@
+//! The store's side of sync: three loops sharing one link to HQ.
+//!
+//! - pull: long-polls HQ's feed after the durable pull cursor and applies each
+//!   page with the cursor in one transaction (a new store starts at 0: HQ's
+//!   compacted feed is its snapshot);
+//! - push: sends the store's own feed after the push cursor, woken by every
+//!   local commit, and moves the cursor only after HQ answered;
+//! - codes: keeps a reserve of leased customer codes.
+//!
+//! Errors never stop a loop: the link is marked offline, logged once, and
+//! retried with exponential backoff (100 ms to 5 s).
+
+use crate::{
+    CodesRequest, CodesResponse, FeedResponse, PushRequest, PushResponse, WireChange, now_ms,
+};
+use patron_storage::{Peer, Storage};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const PULL_CURSOR: &str = "pull_cursor";
+const PUSH_CURSOR: &str = "push_cursor";
+const PAGE: usize = 1_000;
+const LONG_POLL_SECS: u64 = 20;
+const CODE_RESERVE: u64 = 250;
+const CODE_BLOCK: u64 = 1_000;
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What `GET /api/v1/sync/status` shows of a store's link to HQ.
+#[derive(Debug, Clone, Default)]
+pub struct LinkStatus {
+    pub online: bool,
+    pub last_contact: Option<OffsetDateTime>,
+    /// HQ's feed head as last seen, and how far this store has applied it.
+    pub hq_head: i64,
+    pub pulled: i64,
+    /// This store's own feed head and how far HQ has confirmed it.
+    pub local_head: i64,
+    pub pushed: i64,
+    pub offset_ms: i64,
+    pub last_error: Option<String>,
+}
+
+/// The link's on/off switch. Production leaves it on; tests cut it to make a
+/// partition (every request in flight is abandoned, none is sent).
+#[derive(Debug)]
+pub struct Link {
+    up: watch::Sender<bool>,
+}
+
+impl Link {
+    fn new() -> Self {
+        Self {
+            up: watch::channel(true).0,
+        }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+
+    pub fn is_up(&self) -> bool {
+        *self.up.borrow()
+    }
+
+    async fn wait_up(&self) {
+        let mut rx = self.up.subscribe();
+        let _ = rx.wait_for(|up| *up).await;
+    }
+
+    async fn wait_down(&self) {
+        let mut rx = self.up.subscribe();
+        let _ = rx.wait_for(|up| !*up).await;
+    }
+}
+
+pub struct SyncClient {
+    storage: Arc<dyn Storage>,
+    hq: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+pub struct SyncHandle {
+    pub status: Arc<Mutex<LinkStatus>>,
+    pub link: Arc<Link>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl SyncClient {
+    pub fn new(storage: Arc<dyn Storage>, hq: &str, token: &str) -> Self {
+        Self {
+            storage,
+            hq: hq.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn spawn(self) -> SyncHandle {
+        let me = Arc::new(self);
+        let status = Arc::new(Mutex::new(LinkStatus::default()));
+        let link = Arc::new(Link::new());
+        let tasks = vec![
+            tokio::spawn(pull_loop(me.clone(), status.clone(), link.clone())),
+            tokio::spawn(push_loop(me.clone(), status.clone(), link.clone())),
+            tokio::spawn(codes_loop(me, status.clone(), link.clone())),
+        ];
+        SyncHandle {
+            status,
+            link,
+            tasks,
+        }
+    }
+
+    async fn cursor(&self, key: &str) -> i64 {
+        match self.storage.sync_value(key).await {
+            Ok(v) => v.and_then(|v| v.parse().ok()).unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+}
+
+fn update(status: &Mutex<LinkStatus>, f: impl FnOnce(&mut LinkStatus)) {
+    if let Ok(mut s) = status.lock() {
+        f(&mut s);
+    }
+}
+
+/// Marks the link up after a successful exchange, logging the transition.
+fn contact(status: &Mutex<LinkStatus>) {
+    update(status, |s| {
+        if !s.online {
+            tracing::info!("HQ reachable: syncing");
+        }
+        s.online = true;
+        s.last_error = None;
+        s.last_contact = Some(OffsetDateTime::now_utc());
+    });
+}
+
+fn failure(status: &Mutex<LinkStatus>, what: &str, err: String) {
+    update(status, |s| {
+        if s.online || s.last_error.is_none() {
+            tracing::warn!(error = %err, "{what} failed: HQ unreachable or refusing; working offline and retrying");
+        }
+        s.online = false;
+        s.last_error = Some(err);
+    });
+}
+
+async fn backoff(current: &mut Duration, link: &Link) {
+    tokio::select! {
+        _ = tokio::time::sleep(*current) => {}
+        _ = link.wait_down() => {}
+    }
+    *current = (*current * 2).min(MAX_BACKOFF);
+}
+
+async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc<Link>) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        link.wait_up().await;
+        let after = c.cursor(PULL_CURSOR).await;
+        update(&status, |s| s.pulled = after);
+        let req = c
+            .http
+            .get(format!("{}/api/v1/sync/feed", c.hq))
+            .query(&[("after", after.to_string()), ("limit", PAGE.to_string()), ("wait", LONG_POLL_SECS.to_string())])
+            .bearer_auth(&c.token)
+            .timeout(Duration::from_secs(LONG_POLL_SECS + 10))
+            .send();
+        let sent_at = now_ms();
+        let resp = tokio::select! {
+            r = req => r,
+            _ = link.wait_down() => { failure(&status, "pull", "link cut".into()); continue; }
+        };
+        let page = match resp {
+            Ok(r) if r.status().is_success() => match r.json::<FeedResponse>().await {
+                Ok(p) => p,
+                Err(e) => {
+                    failure(&status, "pull", e.to_string());
+                    backoff(&mut delay, &link).await;
+                    continue;
+                }
+            },
+            Ok(r) => {
+                failure(&status, "pull", format!("HQ answered {}", r.status()));
+                backoff(&mut delay, &link).await;
+                continue;
+            }
+            Err(e) => {
+                failure(&status, "pull", e.to_string());
+                backoff(&mut delay, &link).await;
+                continue;
+            }
+        };
+        if !link.is_up() {
+            continue;
+        }
+        let changes: Vec<_> = page.changes.into_iter().map(Into::into).collect();
+        if page.last > after || !changes.is_empty() {
+            if let Err(e) = c
+                .storage
+                .apply_changes(&Peer::Hq, changes, Some((PULL_CURSOR.into(), page.last)))
+                .await
+            {
+                tracing::error!(error = %e, after, "applying HQ's changes failed; will retry");
+                failure(&status, "apply", e.to_string());
+                backoff(&mut delay, &link).await;
+                continue;
+            }
+        }
+        // The store's clock follows HQ's: the offset keeps its stamps comparable
+        // with everyone else's even when the shop PC's clock is wrong.
+        let rtt = now_ms() - sent_at;
+        let offset = page.hq_time_ms - now_ms() + rtt.min(1_000) / 2;
+        let current = c.cursor("clock_offset_ms").await;
+        if (offset - current).abs() > 500 {
+            let _ = c.storage.set_sync_value("clock_offset_ms", &offset.to_string()).await;
+        }
+        contact(&status);
+        update(&status, |s| {
+            s.pulled = page.last;
+            s.hq_head = page.head;
+            s.offset_ms = offset;
+        });
+        delay = Duration::from_millis(100);
+    }
+}
+
+async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc<Link>) {
+    let mut delay = Duration::from_millis(100);
+    let mut head = c.storage.feed_head();
+    loop {
+        link.wait_up().await;
+        let cursor = c.cursor(PUSH_CURSOR).await;
+        let local_head = *head.borrow_and_update();
+        update(&status, |s| {
+            s.pushed = cursor;
+            s.local_head = local_head;
+        });
+        let page = match c.storage.feed(cursor, PAGE).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the local feed failed");
+                backoff(&mut delay, &link).await;
+                continue;
+            }
+        };
+        if page.changes.is_empty() && page.last <= cursor {
+            tokio::select! {
+                _ = head.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        let body = PushRequest {
+            changes: page.changes.into_iter().map(WireChange::from).collect(),
+            up_to: page.last,
+        };
+        let req = c
+            .http
+            .post(format!("{}/api/v1/sync/push", c.hq))
+            .bearer_auth(&c.token)
+            .json(&body)
+            .timeout(Duration::from_secs(30))
+            .send();
+        let resp = tokio::select! {
+            r = req => r,
+            _ = link.wait_down() => { failure(&status, "push", "link cut".into()); continue; }
+        };
+        match resp {
+            Ok(r) if r.status().is_success() => {
+                let _ = r.json::<PushResponse>().await;
+                if let Err(e) = c.storage.set_sync_value(PUSH_CURSOR, &page.last.to_string()).await {
+                    tracing::error!(error = %e, "saving the push cursor failed");
+                }
+                contact(&status);
+                update(&status, |s| s.pushed = page.last);
+                delay = Duration::from_millis(100);
+            }
+            Ok(r) => {
+                let code = r.status();
+                let text = r.text().await.unwrap_or_default();
+                failure(&status, "push", format!("HQ answered {code}: {text}"));
+                backoff(&mut delay, &link).await;
+            }
+            Err(e) => {
+                failure(&status, "push", e.to_string());
+                backoff(&mut delay, &link).await;
+            }
+        }
+    }
+}
+
+async fn codes_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc<Link>) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        link.wait_up().await;
+        let left = c.storage.codes_left().await.unwrap_or(0);
+        if left >= CODE_RESERVE {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        let resp = c
+            .http
+            .post(format!("{}/api/v1/sync/codes", c.hq))
+            .bearer_auth(&c.token)
+            .json(&CodesRequest { count: CODE_BLOCK })
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        match resp {
+            Ok(r) if r.status().is_success() => match r.json::<CodesResponse>().await {
+                Ok(block) => {
+                    if let Err(e) = c.storage.add_code_block(block.first, block.last).await {
+                        tracing::error!(error = %e, "saving a code block failed");
+                    } else {
+                        tracing::info!(first = block.first, last = block.last, "leased customer codes from HQ");
+                    }
+                    delay = Duration::from_millis(100);
+                }
+                Err(e) => {
+                    failure(&status, "code lease", e.to_string());
+                    backoff(&mut delay, &link).await;
+                }
+            },
+            Ok(r) => {
+                failure(&status, "code lease", format!("HQ answered {}", r.status()));
+                backoff(&mut delay, &link).await;
+            }
+            Err(e) => {
+                failure(&status, "code lease", e.to_string());
+                backoff(&mut delay, &link).await;
+            }
+        }
+    }
+}
