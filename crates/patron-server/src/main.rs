@@ -162,7 +162,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!("registered store {} ({})", s.id, s.name);
-                println!("run it with: patron serve --data DIR --store {} --hq http://HQ:PORT --token TOKEN", s.id);
+                println!(
+                    "run it with: patron serve --data DIR --store {} --hq http://HQ:PORT --token TOKEN",
+                    s.id
+                );
                 println!("{token}");
                 Ok(ExitCode::SUCCESS)
             }
@@ -237,10 +240,14 @@ async fn serve_store(
         .become_store(&store)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sync = std::sync::Arc::new(patron_sync::SyncClient::new(storage.clone(), hq, token).spawn());
+    let sync =
+        std::sync::Arc::new(patron_sync::SyncClient::new(storage.clone(), hq, token).spawn());
     let app = app::Application::build_with_sync(storage, listen, Some(sync)).await?;
     let addr = app.local_addr()?;
-    println!("Patron store node {} listening on http://{addr}", store.as_str());
+    println!(
+        "Patron store node {} listening on http://{addr}",
+        store.as_str()
+    );
     println!("  syncing with HQ at {hq}");
     println!("  data:    {}", data.data.display());
     app.run_until(async {

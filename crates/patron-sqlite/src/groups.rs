@@ -196,6 +196,7 @@ pub fn save(
         ],
     )
     .map_err(db_err)?;
+    crate::sync::mark(c, "group", &id.to_string())?;
     let rule_changed = existing
         .as_ref()
         .is_none_or(|old| old.spec.rule != spec.rule);

@@ -239,7 +239,7 @@ pub fn save_limit_profile(c: &Connection, p: &LimitProfile) -> Result<()> {
         ],
     )
     .map_err(db_err)?;
-    Ok(())
+    crate::sync::mark(c, "limit_profile", &p.id.to_string())
 }
 
 fn type_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, CustomerTypeSpec)> {

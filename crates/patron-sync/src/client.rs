@@ -176,7 +176,11 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
         let req = c
             .http
             .get(format!("{}/api/v1/sync/feed", c.hq))
-            .query(&[("after", after.to_string()), ("limit", PAGE.to_string()), ("wait", LONG_POLL_SECS.to_string())])
+            .query(&[
+                ("after", after.to_string()),
+                ("limit", PAGE.to_string()),
+                ("wait", LONG_POLL_SECS.to_string()),
+            ])
             .bearer_auth(&c.token)
             .timeout(Duration::from_secs(LONG_POLL_SECS + 10))
             .send();
@@ -227,7 +231,10 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
         let offset = page.hq_time_ms - now_ms() + rtt.min(1_000) / 2;
         let current = c.cursor("clock_offset_ms").await;
         if (offset - current).abs() > 500 {
-            let _ = c.storage.set_sync_value("clock_offset_ms", &offset.to_string()).await;
+            let _ = c
+                .storage
+                .set_sync_value("clock_offset_ms", &offset.to_string())
+                .await;
         }
         contact(&status);
         update(&status, |s| {
@@ -283,7 +290,11 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
         match resp {
             Ok(r) if r.status().is_success() => {
                 let _ = r.json::<PushResponse>().await;
-                if let Err(e) = c.storage.set_sync_value(PUSH_CURSOR, &page.last.to_string()).await {
+                if let Err(e) = c
+                    .storage
+                    .set_sync_value(PUSH_CURSOR, &page.last.to_string())
+                    .await
+                {
                     tracing::error!(error = %e, "saving the push cursor failed");
                 }
                 contact(&status);
@@ -327,7 +338,11 @@ async fn codes_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Ar
                     if let Err(e) = c.storage.add_code_block(block.first, block.last).await {
                         tracing::error!(error = %e, "saving a code block failed");
                     } else {
-                        tracing::info!(first = block.first, last = block.last, "leased customer codes from HQ");
+                        tracing::info!(
+                            first = block.first,
+                            last = block.last,
+                            "leased customer codes from HQ"
+                        );
                     }
                     delay = Duration::from_millis(100);
                 }

@@ -51,7 +51,9 @@ pub async fn login(
         && state.node.store() != Some(home.as_str())
     {
         tracing::warn!(user = %user.username, store = %home, node = %state.node.id, "refused: user belongs to another store");
-        return Err(ApiError::Unauthenticated("this user signs in at their own store only"));
+        return Err(ApiError::Unauthenticated(
+            "this user signs in at their own store only",
+        ));
     }
     let (token, expires_at) = state.sessions.start(&user).await?;
     tracing::info!(user = %user.username, "signed in");

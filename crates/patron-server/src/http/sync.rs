@@ -56,7 +56,10 @@ pub async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>> {
     if req.changes.len() > MAX_PUSH {
-        return Err(ApiError::field("changes", format!("at most {MAX_PUSH} changes per push")));
+        return Err(ApiError::field(
+            "changes",
+            format!("at most {MAX_PUSH} changes per push"),
+        ));
     }
     let report = state
         .storage
@@ -66,7 +69,10 @@ pub async fn push(
             None,
         )
         .await?;
-    state.storage.touch_store(&store.id, Some(req.up_to), None).await?;
+    state
+        .storage
+        .touch_store(&store.id, Some(req.up_to), None)
+        .await?;
     Ok(Json(PushResponse {
         applied: report.applied,
         conflicts: report.conflicts,
@@ -88,19 +94,27 @@ pub async fn feed(
                 .parse::<i64>()
                 .ok()
                 .filter(|n| (0..=max).contains(n))
-                .ok_or_else(|| ApiError::field(k, format!("must be a whole number from 0 to {max}"))),
+                .ok_or_else(|| {
+                    ApiError::field(k, format!("must be a whole number from 0 to {max}"))
+                }),
         }
     };
     let after = num("after", 0, i64::MAX)?;
     let limit = num("limit", 1_000, 10_000)?.max(1) as usize;
     let wait = num("wait", 0, 60)?;
     // The store has applied everything up to `after`: its confirmation.
-    state.storage.touch_store(&store.id, None, Some(after)).await?;
+    state
+        .storage
+        .touch_store(&store.id, None, Some(after))
+        .await?;
     let mut head = state.storage.feed_head();
     if *head.borrow_and_update() <= after && wait > 0 {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
         while *head.borrow_and_update() <= after {
-            if tokio::time::timeout_at(deadline, head.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, head.changed())
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -156,7 +170,9 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                     })
                 })
                 .collect();
-            Ok(Json(json!({"node": "HQ", "role": "hq", "feed_head": head, "peers": peers})))
+            Ok(Json(
+                json!({"node": "HQ", "role": "hq", "feed_head": head, "peers": peers}),
+            ))
         }
         NodeRole::Store => {
             let local_head = *state.storage.feed_head().borrow();

@@ -1,0 +1,530 @@
+//! HQ and store nodes as real servers on loopback, syncing over HTTP, with
+//! partitions injected by cutting a store's link.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestApp, spawn_app};
+use patron_server::app::Application;
+use patron_sqlite::SqliteStorage;
+use patron_storage::Storage;
+use patron_sync::{SyncClient, SyncHandle};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Store {
+    app: TestApp,
+    sync: Arc<SyncHandle>,
+}
+
+impl Store {
+    fn cut(&self) {
+        self.sync.link.set_up(false);
+    }
+    fn heal(&self) {
+        self.sync.link.set_up(true);
+    }
+}
+
+async fn register(hq: &TestApp, id: &str) -> String {
+    let t = hq.login("admin").await;
+    let r = hq
+        .post(
+            &t,
+            "/api/v1/stores",
+            &json!({"id": id, "name": format!("Store {id}")}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+async fn spawn_store(hq: &TestApp, id: &str) -> Store {
+    let token = register(hq, id).await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    storage
+        .become_store(&patron_domain::StoreId::parse(id).unwrap())
+        .await
+        .unwrap();
+    let sync =
+        Arc::new(SyncClient::new(storage.clone(), &format!("http://{}", hq.addr), &token).spawn());
+    let app = Application::build_with_sync(
+        storage.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        Some(sync.clone()),
+    )
+    .await
+    .unwrap();
+    let addr = app.spawn().unwrap();
+    let app = TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        storage,
+        dir,
+    };
+    // HQ's users arrive with the first pull.
+    eventually("users replicated", || async {
+        app.storage
+            .users()
+            .await
+            .map(|u| u.len() >= 3)
+            .unwrap_or(false)
+    })
+    .await;
+    Store { app, sync }
+}
+
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+async fn find(app: &TestApp, token: &str, q: &str) -> Vec<Value> {
+    let r = app
+        .client
+        .get(app.url("/api/v1/customers"))
+        .query(&[("q", q), ("active", "all")])
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    v["items"].as_array().unwrap().clone()
+}
+
+async fn get_customer(app: &TestApp, token: &str, id: &str) -> Value {
+    // Not there yet (still replicating) reads as null.
+    let r = app.get(token, &format!("/api/v1/customers/{id}")).await;
+    if r.status() != StatusCode::OK {
+        return Value::Null;
+    }
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_flow_between_hq_and_stores() {
+    let hq = spawn_app().await;
+    let s1 = spawn_store(&hq, "S01").await;
+    let s2 = spawn_store(&hq, "S02").await;
+    let (th, t1, t2) = (
+        hq.login("admin").await,
+        s1.app.login("admin").await,
+        s2.app.login("cashier").await,
+    );
+
+    // Created at HQ: at both stores.
+    let a = hq
+        .create(
+            &th,
+            json!({"first_name": "Hana", "last_name": "Quist", "phone": "+1 303 555 0101"}),
+        )
+        .await;
+    for (s, t) in [(&s1, &t1), (&s2, &t2)] {
+        eventually("HQ customer at store", || async {
+            find(&s.app, t, "Quist").await.len() == 1
+        })
+        .await;
+    }
+    // Created at S01: at HQ and S02, with S01 as its origin.
+    let b = s1
+        .app
+        .create(&t1, json!({"first_name": "Sam", "last_name": "Storey"}))
+        .await;
+    assert_eq!(b["origin_store"], "S01");
+    eventually("S01 customer at HQ", || async {
+        find(&hq, &th, "Storey").await.len() == 1
+    })
+    .await;
+    eventually("S01 customer at S02", || async {
+        find(&s2.app, &t2, "Storey").await.len() == 1
+    })
+    .await;
+    let at_s2 = find(&s2.app, &t2, "Storey").await;
+    assert_eq!(at_s2[0]["code"], b["code"]);
+
+    // Both stores offline sign up the same person: two records, two codes, everywhere.
+    s1.cut();
+    s2.cut();
+    let p1 = s1
+        .app
+        .create(
+            &t1,
+            json!({"first_name": "Dana", "last_name": "Double", "email": "dana@example.com"}),
+        )
+        .await;
+    let p2 = s2
+        .app
+        .create(
+            &t2,
+            json!({"first_name": "Dana", "last_name": "Double", "email": "dana@example.com"}),
+        )
+        .await;
+    assert_ne!(p1["code"], p2["code"]);
+    // Concurrent edits of one field while apart: S02 writes last.
+    let aid = a["id"].as_str().unwrap();
+    let r = s1
+        .app
+        .patch(
+            &t1,
+            &format!("/api/v1/customers/{aid}"),
+            &json!({"notes": "from S01"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let r = s2
+        .app
+        .patch(
+            &t2,
+            &format!("/api/v1/customers/{aid}"),
+            &json!({"notes": "from S02"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    s1.heal();
+    s2.heal();
+    for (app, t) in [(&hq, &th), (&s1.app, &t1), (&s2.app, &t2)] {
+        eventually("both Danas everywhere", || async {
+            find(app, t, "Double").await.len() == 2
+        })
+        .await;
+        eventually("same winner everywhere", || async {
+            get_customer(app, t, aid).await["notes"] == "from S02"
+        })
+        .await;
+    }
+    let codes: Vec<_> = find(&hq, &th, "Double")
+        .await
+        .iter()
+        .map(|c| c["code"].clone())
+        .collect();
+    assert_ne!(codes[0], codes[1]);
+    // The losing write is not lost: S01's value stays in the audit trail.
+    let r = s1
+        .app
+        .get(&t1, &format!("/api/v1/customers/{aid}/audit"))
+        .await;
+    let audit: Value = r.json().await.unwrap();
+    let shows_s01 = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["old"] == "from S01" || e["new"] == "from S01");
+    assert!(shows_s01, "{audit}");
+
+    // Sync status on each side.
+    let st: Value = hq
+        .get(&th, "/api/v1/sync/status")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["peers"].as_array().unwrap().len(), 2);
+    let st: Value = s1
+        .app
+        .get(&t1, "/api/v1/sync/status")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["peers"][0]["online"], true);
+    assert_eq!(st["role"], "store");
+    drop((s1, s2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_write_only_as_themselves_and_config_is_hqs() {
+    let hq = spawn_app().await;
+    let s1 = spawn_store(&hq, "S01").await;
+    let t1 = s1.app.login("admin").await;
+    // Configuration is HQ's.
+    let r = s1
+        .app
+        .post(&t1, "/api/v1/groups", &json!({"name": "Local"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = s1
+        .app
+        .post(&t1, "/api/v1/stores", &json!({"id": "S09", "name": "x"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // A groups created at HQ reaches the store.
+    let th = hq.login("admin").await;
+    let r = hq
+        .post(&th, "/api/v1/groups", &json!({"name": "VIP"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    eventually("group at store", || async {
+        let v: Value = s1
+            .app
+            .get(&t1, "/api/v1/groups")
+            .await
+            .json()
+            .await
+            .unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "VIP")
+    })
+    .await;
+    // A store's token cannot push a customer as another store, nor configuration.
+    let token = register(&hq, "S02").await;
+    let forged = json!({"changes": [{"seq": 1, "kind": "customer", "entity": "00000000-0000-7000-8000-000000000001",
+        "body": {"id": "00000000-0000-7000-8000-000000000001", "code": "CUST-90001", "origin_store": "S01",
+                 "hlc": "0000000000000001-000000000-S02", "fields": {"first_name": "Eve", "last_name": "Forger"}}}], "up_to": 1});
+    let r = hq
+        .client
+        .post(hq.url("/api/v1/sync/push"))
+        .bearer_auth(&token)
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let cfg = json!({"changes": [{"seq": 1, "kind": "user", "entity": "mallory", "body": {"username": "mallory", "password_hash": "x", "role": "admin", "active": 1, "created_at": 0}}], "up_to": 1});
+    let r = hq
+        .client
+        .post(hq.url("/api/v1/sync/push"))
+        .bearer_auth(&token)
+        .json(&cfg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(find(&hq, &th, "Forger").await.is_empty());
+    let r = hq
+        .client
+        .post(hq.url("/api/v1/sync/push"))
+        .bearer_auth("pst_nope")
+        .json(&cfg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A user of S02 cannot sign in at S01.
+    hq.storage
+        .create_user(
+            &patron_storage::Actor::new("t"),
+            patron_storage::NewUser {
+                username: patron_domain::Username::parse("s2clerk").unwrap(),
+                role: patron_domain::Role::Cashier,
+                password_hash: patron_server::auth::hash_password(common::PASSWORD).unwrap(),
+                store: Some(patron_domain::StoreId::parse("S02").unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    eventually("user at store", || async {
+        s1.app
+            .storage
+            .users()
+            .await
+            .map(|u| u.iter().any(|u| u.username.as_str() == "s2clerk"))
+            .unwrap_or(false)
+    })
+    .await;
+    let r = s1
+        .app
+        .client
+        .post(s1.app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "s2clerk", "password": common::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    drop(s1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_codes_ledger_union_and_overdrafts() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    let s1 = spawn_store(&hq, "S01").await;
+    let s2 = spawn_store(&hq, "S02").await;
+    let (t1, t2) = (s1.app.login("admin").await, s2.app.login("admin").await);
+    // A customer with 10.00 of points, everywhere.
+    let c = hq
+        .create(&th, json!({"first_name": "Pia", "last_name": "Points"}))
+        .await;
+    let cid = c["id"].as_str().unwrap().to_owned();
+    let r = hq
+        .post(
+            &th,
+            &format!("/api/v1/customers/{cid}/ledger"),
+            &json!({"account": "points", "kind": "adjust", "amount": 1000, "reason": "welcome"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for (s, t) in [(&s1, &t1), (&s2, &t2)] {
+        eventually("points at store", || async {
+            get_customer(&s.app, t, &cid).await["balances"]["points"]["balance"] == 1000
+        })
+        .await;
+    }
+    // Both stores offline spend 8.00 each.
+    s1.cut();
+    s2.cut();
+    for (s, t, id) in [(&s1, &t1, "s1-o1"), (&s2, &t2, "s2-o1")] {
+        let body = json!({"id": id, "customer": cid, "lines": [{"sku": "A", "name": "A", "quantity": 1, "unit_price": 5000}], "redeem_points": 800});
+        let r = s.app.post(t, "/api/v1/orders", &body).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+    }
+    s1.heal();
+    s2.heal();
+    // The overdraft is reported at HQ; every node holds both orders and the same ledger.
+    eventually("overdraft reported", || async {
+        let v: Value = hq
+            .get(&th, "/api/v1/reports/overdrafts")
+            .await
+            .json()
+            .await
+            .unwrap();
+        v["items"].as_array().is_some_and(|i| !i.is_empty())
+    })
+    .await;
+    for (app, t) in [(&hq, &th), (&s1.app, &t1), (&s2.app, &t2)] {
+        eventually("ledger converged", || async {
+            let l: Value = app
+                .get(t, &format!("/api/v1/customers/{cid}/ledger?account=points"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let items = l["items"].as_array().unwrap();
+            let sum: i64 = items.iter().map(|e| e["amount"].as_i64().unwrap()).sum();
+            items.iter().filter(|e| e["kind"] == "redeem").count() == 2
+                && l["balances"]["points"]["balance"].as_i64() == Some(sum)
+                && sum
+                    == 1000 - 1600
+                        + items
+                            .iter()
+                            .filter(|e| e["kind"] == "earn")
+                            .map(|e| e["amount"].as_i64().unwrap())
+                            .sum::<i64>()
+        })
+        .await;
+        eventually("orders everywhere", || async {
+            let a: Value = app
+                .get(t, &format!("/api/v1/customers/{cid}/activity"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            a["orders"].as_array().unwrap().len() == 2
+        })
+        .await;
+    }
+    drop((s1, s2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_codes_uses_its_overflow_series() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    let token = register(&hq, "S03").await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    storage
+        .become_store(&patron_domain::StoreId::parse("S03").unwrap())
+        .await
+        .unwrap();
+    // Never reached HQ: no leased block yet.
+    assert_eq!(storage.codes_left().await.unwrap(), 0);
+    let new = patron_storage::NewCustomer {
+        data: patron_domain::CustomerDraft::parse(
+            [
+                (patron_domain::customer::Field::FirstName, "Ola".to_owned()),
+                (
+                    patron_domain::customer::Field::LastName,
+                    "Offline".to_owned(),
+                ),
+            ],
+            &patron_domain::customer::ParseContext {
+                region: Default::default(),
+                today: time::OffsetDateTime::now_utc().date(),
+            },
+        )
+        .unwrap(),
+        origin_store: None,
+    };
+    let c = storage
+        .create_customer(&patron_storage::Actor::new("t"), new.clone())
+        .await
+        .unwrap();
+    assert_eq!(c.code.as_str(), "CUST-S03-0001");
+    let c2 = storage
+        .create_customer(&patron_storage::Actor::new("t"), new)
+        .await
+        .unwrap();
+    assert_eq!(c2.code.as_str(), "CUST-S03-0002");
+    // Once connected it leases a block, and its overflow customers reach HQ unchanged.
+    let sync = SyncClient::new(storage.clone(), &format!("http://{}", hq.addr), &token).spawn();
+    eventually("block leased", || async {
+        storage.codes_left().await.unwrap_or(0) >= 250
+    })
+    .await;
+    eventually("overflow customers at HQ", || async {
+        find(&hq, &th, "Offline").await.len() == 2
+    })
+    .await;
+    let codes: Vec<_> = find(&hq, &th, "Offline")
+        .await
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(codes.contains(&"CUST-S03-0001".to_owned()));
+    let next = storage
+        .create_customer(
+            &patron_storage::Actor::new("t"),
+            patron_storage::NewCustomer {
+                data: patron_domain::CustomerDraft::parse(
+                    [
+                        (patron_domain::customer::Field::FirstName, "Bo".to_owned()),
+                        (patron_domain::customer::Field::LastName, "Block".to_owned()),
+                    ],
+                    &patron_domain::customer::ParseContext {
+                        region: Default::default(),
+                        today: time::OffsetDateTime::now_utc().date(),
+                    },
+                )
+                .unwrap(),
+                origin_store: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        next.code.as_str().starts_with("CUST-0"),
+        "{}",
+        next.code.as_str()
+    );
+    // HQ's own numbering continues after the leased block: no code twice.
+    let h = hq
+        .create(&th, json!({"first_name": "Hq", "last_name": "After"}))
+        .await;
+    assert_ne!(h["code"], json!(next.code.as_str()));
+    drop(sync);
+}
