@@ -213,17 +213,16 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
             continue;
         }
         let changes: Vec<_> = page.changes.into_iter().map(Into::into).collect();
-        if page.last > after || !changes.is_empty() {
-            if let Err(e) = c
+        if (page.last > after || !changes.is_empty())
+            && let Err(e) = c
                 .storage
                 .apply_changes(&Peer::Hq, changes, Some((PULL_CURSOR.into(), page.last)))
                 .await
-            {
-                tracing::error!(error = %e, after, "applying HQ's changes failed; will retry");
-                failure(&status, "apply", e.to_string());
-                backoff(&mut delay, &link).await;
-                continue;
-            }
+        {
+            tracing::error!(error = %e, after, "applying HQ's changes failed; will retry");
+            failure(&status, "apply", e.to_string());
+            backoff(&mut delay, &link).await;
+            continue;
         }
         // The store's clock follows HQ's: the offset keeps its stamps comparable
         // with everyone else's even when the shop PC's clock is wrong.
