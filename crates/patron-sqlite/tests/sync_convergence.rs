@@ -1,0 +1,524 @@
+//! A seeded, deterministic simulation of HQ and two stores: random writes at
+//! every node, random partitions and heals, duplicated and lost acknowledgements,
+//! and sync steps taken in random order — the same push/pull steps the real
+//! client makes, through the same storage calls. After a final heal every node
+//! must hold the same customers, ledger, orders and memberships, with every
+//! balance equal to its ledger sum.
+//!
+//! `PATRON_SIM_SEEDS` sets how many seeds run (default 1000); a failure prints
+//! its seed, and `PATRON_SIM_SEED=N` replays just that one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use patron_domain::customer::{Field, ParseContext};
+use patron_domain::loyalty::{Account, CartLine, EntryKind, Program};
+use patron_domain::{CustomerDraft, Patch, StoreId};
+use patron_sqlite::SqliteStorage;
+use patron_storage::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*: tiny, deterministic, good enough to pick actions.
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+struct Node {
+    store: Option<String>,
+    db: Arc<dyn Storage>,
+    link_up: bool,
+    _dir: tempfile::TempDir,
+}
+
+fn ctx() -> ParseContext {
+    ParseContext {
+        region: Default::default(),
+        today: OffsetDateTime::now_utc().date(),
+    }
+}
+
+fn tmp() -> tempfile::TempDir {
+    // Many small databases: use memory-backed storage where the OS has it.
+    match std::path::Path::new("/dev/shm").is_dir() {
+        true => tempfile::tempdir_in("/dev/shm").unwrap(),
+        false => tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn cursor(db: &Arc<dyn Storage>, key: &str) -> i64 {
+    db.sync_value(key)
+        .await
+        .unwrap()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One push page from a store to HQ. `lose_ack`: HQ applies it but the store
+/// never hears back, so it will send it again.
+async fn push(hq: &Node, s: &Node, lose_ack: bool) -> bool {
+    let after = cursor(&s.db, "push_cursor").await;
+    let page = s.db.feed(after, 7).await.unwrap();
+    if page.last <= after {
+        return false;
+    }
+    hq.db
+        .apply_changes(&Peer::Store(s.store.clone().unwrap()), page.changes, None)
+        .await
+        .unwrap();
+    if !lose_ack {
+        s.db.set_sync_value("push_cursor", &page.last.to_string())
+            .await
+            .unwrap();
+    }
+    true
+}
+
+/// One pull page from HQ's feed into a store; `duplicate` delivers it twice.
+async fn pull(hq: &Node, s: &Node, duplicate: bool) -> bool {
+    let after = cursor(&s.db, "pull_cursor").await;
+    let page = hq.db.feed(after, 7).await.unwrap();
+    if page.last <= after {
+        return false;
+    }
+    if duplicate {
+        s.db.apply_changes(&Peer::Hq, page.changes.clone(), None)
+            .await
+            .unwrap();
+    }
+    s.db.apply_changes(
+        &Peer::Hq,
+        page.changes,
+        Some(("pull_cursor".into(), page.last)),
+    )
+    .await
+    .unwrap();
+    true
+}
+
+async fn customers(db: &Arc<dyn Storage>) -> Vec<Customer> {
+    let q = CustomerQuery {
+        active: ActiveFilter::All,
+        limit: 500,
+        ..Default::default()
+    };
+    db.list_customers(&q).await.unwrap().items
+}
+
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    customers: BTreeMap<String, (String, Vec<Option<String>>, bool, Option<String>)>,
+    ledger: BTreeSet<(String, String, String, i64)>,
+    balances: BTreeMap<String, (i64, i64)>,
+    orders: BTreeSet<(String, i64, i64)>,
+    members: BTreeSet<String>,
+    totals: BTreeMap<String, (i64, i64)>,
+}
+
+async fn snapshot(db: &Arc<dyn Storage>, group: uuid::Uuid) -> Snapshot {
+    let mut s = Snapshot {
+        customers: BTreeMap::new(),
+        ledger: BTreeSet::new(),
+        balances: BTreeMap::new(),
+        orders: BTreeSet::new(),
+        members: BTreeSet::new(),
+        totals: BTreeMap::new(),
+    };
+    let now = OffsetDateTime::now_utc();
+    for c in customers(db).await {
+        let key = CustomerKey::Id(c.id);
+        let fields = Field::ALL.iter().map(|f| c.data.get(*f)).collect();
+        let act = db.customer_activity(&key, now).await.unwrap();
+        s.customers.insert(
+            c.id.to_string(),
+            (
+                c.code.as_str().to_owned(),
+                fields,
+                c.active,
+                act.customer_type.map(|t| t.to_string()),
+            ),
+        );
+        let entries = db.ledger(&key, None).await.unwrap();
+        let mut sums = (0, 0);
+        for e in &entries {
+            s.ledger.insert((
+                e.id.to_string(),
+                c.id.to_string(),
+                e.kind.as_str().to_owned(),
+                e.amount,
+            ));
+            match e.account {
+                Account::Points => sums.0 += e.amount,
+                Account::Credit => sums.1 += e.amount,
+            }
+        }
+        let b = db.balances(&key, now).await.unwrap();
+        assert_eq!(
+            (b.points.balance, b.credit.balance),
+            sums,
+            "a balance differs from its ledger sum"
+        );
+        s.balances.insert(c.id.to_string(), sums);
+        for o in &act.orders {
+            s.orders.insert((o.id.clone(), o.total, o.points_redeemed));
+        }
+        s.totals
+            .insert(c.id.to_string(), (act.stats.total_spent, act.stats.visits));
+    }
+    let q = CustomerQuery {
+        active: ActiveFilter::All,
+        limit: 500,
+        ..Default::default()
+    };
+    for c in db.group_members(group, &q).await.unwrap().items {
+        s.members.insert(c.id.to_string());
+    }
+    s
+}
+
+async fn run(seed: u64) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let hq_dir = tmp();
+    let hq_db: Arc<dyn Storage> = Arc::new(SqliteStorage::open(hq_dir.path()).unwrap());
+    let actor = Actor::new("sim");
+    let today = OffsetDateTime::now_utc().date();
+    let group = hq_db
+        .save_group(
+            &actor,
+            None,
+            GroupSpec {
+                name: "VIP".into(),
+                description: None,
+                kind: GroupKind::Manual,
+                rule: None,
+                program: Program::None,
+                spend_limit: None,
+                min_age: None,
+                limit_profile: None,
+            },
+            today,
+        )
+        .await
+        .unwrap()
+        .id;
+    hq_db
+        .save_group(
+            &actor,
+            None,
+            GroupSpec {
+                name: "Earners".into(),
+                description: None,
+                kind: GroupKind::Auto,
+                rule: Some("visits >= 0".into()),
+                program: Program::Cashback {
+                    percent: patron_domain::loyalty::Percent::parse("10").unwrap(),
+                },
+                spend_limit: None,
+                min_age: None,
+                limit_profile: None,
+            },
+            today,
+        )
+        .await
+        .unwrap();
+    let mut settings = hq_db.loyalty_settings().await.unwrap();
+    settings.return_window_days = 0;
+    settings.registration_bonus = 100;
+    hq_db
+        .update_loyalty_settings(&actor, &settings)
+        .await
+        .unwrap();
+    let hq = Node {
+        store: None,
+        db: hq_db,
+        link_up: true,
+        _dir: hq_dir,
+    };
+    let mut stores = Vec::new();
+    for id in ["S1", "S2"] {
+        let dir = tmp();
+        let db: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+        db.become_store(&StoreId::parse(id).unwrap()).await.unwrap();
+        hq.db
+            .register_store(&StoreId::parse(id).unwrap(), id, &format!("hash-{id}"))
+            .await
+            .unwrap();
+        // Half the seeds start a store with a block, half with none (overflow codes).
+        if rng.chance(50) {
+            let (first, last) = hq.db.lease_codes(id, 5).await.unwrap();
+            db.add_code_block(first, last).await.unwrap();
+        }
+        stores.push(Node {
+            store: Some(id.to_owned()),
+            db,
+            link_up: true,
+            _dir: dir,
+        });
+    }
+    // Everyone starts from HQ's state.
+    for s in &stores {
+        while pull(&hq, s, false).await {}
+    }
+    let steps = 40 + rng.below(50);
+    let mut order_no = 0;
+    for _ in 0..steps {
+        let pick = rng.below(100);
+        let n = rng.below(3) as usize;
+        let node = if n == 0 { &hq } else { &stores[n - 1] };
+        match pick {
+            0..=11 => {
+                let first = ["Ann", "Bo", "Cy", "Di"][rng.below(4) as usize];
+                let data = CustomerDraft::parse(
+                    [
+                        (Field::FirstName, first.to_owned()),
+                        (Field::LastName, format!("Sim{}", rng.below(5))),
+                    ],
+                    &ctx(),
+                )
+                .unwrap();
+                node.db
+                    .create_customer(
+                        &actor,
+                        NewCustomer {
+                            data,
+                            origin_store: None,
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+            12..=29 => {
+                let cs = customers(&node.db).await;
+                if cs.is_empty() {
+                    continue;
+                }
+                let c = &cs[rng.below(cs.len() as u64) as usize];
+                let (field, value) = match rng.below(3) {
+                    0 => (
+                        Field::Notes,
+                        Patch::Set(format!("note {}", rng.below(1000))),
+                    ),
+                    1 => (
+                        Field::AddressCity,
+                        Patch::Set(["Denver", "Austin", "Reno"][rng.below(3) as usize].to_owned()),
+                    ),
+                    _ => (Field::Notes, Patch::Clear),
+                };
+                node.db
+                    .update_customer(&actor, &CustomerKey::Id(c.id), vec![(field, value)], ctx())
+                    .await
+                    .unwrap();
+            }
+            30..=34 => {
+                let cs = customers(&node.db).await;
+                if let Some(c) = cs.get(rng.below(cs.len().max(1) as u64) as usize) {
+                    node.db
+                        .set_customer_active(&actor, &CustomerKey::Id(c.id), !c.active)
+                        .await
+                        .unwrap();
+                }
+            }
+            35..=44 => {
+                let cs = customers(&node.db).await;
+                if let Some(c) = cs.get(rng.below(cs.len().max(1) as u64) as usize) {
+                    let amount = rng.below(2_000) as i64 - 500;
+                    let e = ManualEntry {
+                        account: if rng.chance(50) {
+                            Account::Points
+                        } else {
+                            Account::Credit
+                        },
+                        kind: if amount > 0 && rng.chance(30) {
+                            EntryKind::TopUp
+                        } else {
+                            EntryKind::Adjust
+                        },
+                        amount,
+                        reason: "sim".into(),
+                        idempotency_key: None,
+                    };
+                    // Refusals (zero, or more than available) are part of the game.
+                    let _ = node
+                        .db
+                        .post_entry(
+                            &actor,
+                            &CustomerKey::Id(c.id),
+                            ManualEntry {
+                                account: if e.kind == EntryKind::TopUp {
+                                    Account::Credit
+                                } else {
+                                    e.account
+                                },
+                                ..e
+                            },
+                            OffsetDateTime::now_utc(),
+                        )
+                        .await;
+                }
+            }
+            45..=54 => {
+                let cs = customers(&node.db).await;
+                if let Some(c) = cs
+                    .get(rng.below(cs.len().max(1) as u64) as usize)
+                    .filter(|c| c.active)
+                {
+                    order_no += 1;
+                    let key = CustomerKey::Id(c.id);
+                    let avail = node
+                        .db
+                        .balances(&key, OffsetDateTime::now_utc())
+                        .await
+                        .unwrap();
+                    let redeem = if rng.chance(50) {
+                        (avail.points.available / 2).min(1_000).max(0)
+                    } else {
+                        0
+                    };
+                    let checkout = CheckoutRequest {
+                        customer: key,
+                        lines: vec![CartLine {
+                            sku: "X".into(),
+                            name: "X".into(),
+                            category: "x".into(),
+                            quantity: 1000,
+                            unit: "ea".into(),
+                            unit_price: 1 + rng.below(10_000) as i64,
+                        }],
+                        redeem_points: redeem,
+                        redeem_credit: 0,
+                        store: None,
+                    };
+                    let id = format!(
+                        "{}-{seed}-{order_no}",
+                        node.store.clone().unwrap_or("HQ".into())
+                    );
+                    let _ = node
+                        .db
+                        .commit_order(
+                            &actor,
+                            OrderRequest {
+                                fingerprint: id.clone(),
+                                id,
+                                checkout,
+                                override_limits: false,
+                            },
+                            OffsetDateTime::now_utc(),
+                        )
+                        .await;
+                }
+            }
+            55..=61 => {
+                let cs = customers(&node.db).await;
+                if let Some(c) = cs.get(rng.below(cs.len().max(1) as u64) as usize) {
+                    let _ = node
+                        .db
+                        .change_members(
+                            &actor,
+                            &MemberTarget::Groups(vec![group]),
+                            &[CustomerKey::Id(c.id)],
+                            rng.chance(60),
+                        )
+                        .await;
+                }
+            }
+            62..=69 => {
+                let i = rng.below(2) as usize;
+                stores[i].link_up = !stores[i].link_up;
+            }
+            _ => {
+                let i = rng.below(2) as usize;
+                if stores[i].link_up {
+                    if rng.chance(50) {
+                        push(&hq, &stores[i], rng.chance(15)).await;
+                    } else {
+                        pull(&hq, &stores[i], rng.chance(15)).await;
+                    }
+                }
+            }
+        }
+    }
+    // Heal everything and sync until nothing moves.
+    for s in &mut stores {
+        s.link_up = true;
+    }
+    for _ in 0..1_000 {
+        let mut moved = false;
+        for s in &stores {
+            moved |= push(&hq, s, false).await;
+        }
+        for s in &stores {
+            moved |= pull(&hq, s, false).await;
+        }
+        if !moved {
+            break;
+        }
+    }
+    let want = snapshot(&hq.db, group).await;
+    for s in &stores {
+        let got = snapshot(&s.db, group).await;
+        assert_eq!(got, want, "store {:?} differs from HQ", s.store);
+    }
+    if std::env::var("PATRON_SIM_VERBOSE").is_ok() {
+        eprintln!(
+            "seed {seed}: {} customers, {} ledger entries, {} orders, {} members",
+            want.customers.len(),
+            want.ledger.len(),
+            want.orders.len(),
+            want.members.len()
+        );
+    }
+    // Codes are unique chain-wide.
+    let codes: BTreeSet<_> = want.customers.values().map(|c| c.0.clone()).collect();
+    assert_eq!(codes.len(), want.customers.len(), "a code was issued twice");
+}
+
+#[test]
+fn every_node_converges_under_random_partitions() {
+    let seeds: Vec<u64> = match std::env::var("PATRON_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(one) => vec![one],
+        None => {
+            let n = std::env::var("PATRON_SIM_SEEDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1000u64);
+            (1..=n).collect()
+        }
+    };
+    // Two workers, each its own runtime; every seed still runs deterministically.
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let mine: Vec<u64> = seeds.iter().copied().skip(w).step_by(2).collect();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                for seed in mine {
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(run(seed))));
+                    if let Err(e) = outcome {
+                        eprintln!("sync simulation failed for seed {seed}; replay with PATRON_SIM_SEED={seed}");
+                        std::panic::resume_unwind(e);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        if let Err(e) = w.join() {
+            std::panic::resume_unwind(e);
+        }
+    }
+}
