@@ -118,9 +118,12 @@ async fn customers(db: &Arc<dyn Storage>) -> Vec<Customer> {
     db.list_customers(&q).await.unwrap().items
 }
 
+/// Code, fields, active, type.
+type CustomerState = (String, Vec<Option<String>>, bool, Option<String>);
+
 #[derive(Debug, PartialEq)]
 struct Snapshot {
-    customers: BTreeMap<String, (String, Vec<Option<String>>, bool, Option<String>)>,
+    customers: BTreeMap<String, CustomerState>,
     ledger: BTreeSet<(String, String, String, i64)>,
     balances: BTreeMap<String, (i64, i64)>,
     orders: BTreeSet<(String, i64, i64)>,
@@ -383,7 +386,7 @@ async fn run(seed: u64) {
                         .await
                         .unwrap();
                     let redeem = if rng.chance(50) {
-                        (avail.points.available / 2).min(1_000).max(0)
+                        (avail.points.available / 2).clamp(0, 1_000)
                     } else {
                         0
                     };
