@@ -136,6 +136,28 @@ fn observe(c: &Connection, remote: &str) -> Result<()> {
     Ok(())
 }
 
+/// The latest clock a peer's stamp may carry before it counts as too far ahead.
+fn skew_bound(c: &Connection) -> Result<u64> {
+    let max_skew = get(c, "max_skew_ms")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MAX_SKEW_MS);
+    Ok(wall_ms(c)?.saturating_add(max_skew))
+}
+
+fn ahead(clock: &str, bound: u64) -> bool {
+    Hlc::parse(clock).is_some_and(|h| h.millis > bound)
+}
+
+/// Last-writer-wins order, except that a stamp too far in the future (this
+/// node's own, written while its clock was wrong) loses to any sane one.
+fn newer(remote: &str, local: &str, bound: u64) -> bool {
+    match (ahead(remote, bound), ahead(local, bound)) {
+        (false, true) => true,
+        (true, false) => false,
+        _ => remote > local,
+    }
+}
+
 /// Puts an entity at the end of the feed.
 pub fn mark(c: &Connection, kind: &str, entity: &str) -> Result<()> {
     c.prepare_cached("DELETE FROM feed WHERE kind = ?1 AND entity = ?2")
@@ -661,12 +683,39 @@ fn apply_customer(
 ) -> Result<()> {
     let id = text(b, "id").ok_or_else(|| bad("customer", "no id"))?;
     let uuid = Uuid::parse_str(id).map_err(|_| bad("customer", "bad id"))?;
-    let base = text(b, "hlc").unwrap_or_default().to_owned();
-    let remote_clocks = b
+    let mut base = text(b, "hlc").unwrap_or_default().to_owned();
+    let mut remote_clocks = b
         .get("field_hlc")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    let bound = skew_bound(c)?;
+    if matches!(from, Peer::Store(_)) {
+        // A store clock too far ahead (a shop PC set hours fast) would win every
+        // later conflict until real time caught up: HQ accepts the write but
+        // stamps it with its own time, and the feed carries that stamp on.
+        let mut fresh: Option<String> = None;
+        let mut restamp = |clock: &mut String| -> Result<()> {
+            if ahead(clock, bound) {
+                if fresh.is_none() {
+                    fresh = Some(stamp(c)?.to_string());
+                }
+                if let Some(f) = &fresh {
+                    tracing::warn!(store = ?from, clock = %clock, "restamped a write from a clock too far ahead");
+                    *clock = f.clone();
+                }
+            }
+            Ok(())
+        };
+        restamp(&mut base)?;
+        for v in remote_clocks.values_mut() {
+            if let Some(s) = v.as_str() {
+                let mut s = s.to_owned();
+                restamp(&mut s)?;
+                *v = Value::String(s);
+            }
+        }
+    }
     let clock_of = |name: &str| {
         remote_clocks
             .get(name)
@@ -768,13 +817,13 @@ fn apply_customer(
         let (rv, lv) = (value_of(f), current.data.get(f));
         let (rc, lc) = (clock_of(f.name()), local_clock(&local_clocks, f.name()));
         if rv == lv {
-            if rc > lc {
+            if newer(&rc, &lc, bound) {
                 local_clocks.insert(f.name().to_owned(), Value::String(rc));
                 changed = true;
             }
             continue;
         }
-        if rc > lc {
+        if newer(&rc, &lc, bound) {
             patch.push((f, rv.map_or(Patch::Clear, Patch::Set)));
             local_clocks.insert(f.name().to_owned(), Value::String(rc));
             changed = true;
@@ -784,7 +833,7 @@ fn apply_customer(
     }
     let (rc, lc) = (clock_of("active"), local_clock(&local_clocks, "active"));
     if remote_active != current.active {
-        if rc > lc {
+        if newer(&rc, &lc, bound) {
             customers::set_active_replica(c, seq, actor, remote_active)?;
             local_clocks.insert("active".into(), Value::String(rc));
             changed = true;
@@ -802,7 +851,7 @@ fn apply_customer(
         })
         .map_err(db_err)?;
     let (rc, lc) = (clock_of("type"), local_clock(&local_clocks, "type"));
-    if remote_type != local_type && rc > lc {
+    if remote_type != local_type && newer(&rc, &lc, bound) {
         let known = match &remote_type {
             Some(t) => crate::loyalty::customer_type(c, t)?.is_some(),
             None => true,
@@ -1136,7 +1185,12 @@ fn apply_membership(c: &Connection, b: &Value, report: &mut ApplyReport) -> Resu
         )
         .optional()
         .map_err(db_err)?;
-    if local.as_deref().is_some_and(|l| l >= hlc) {
+    let bound = skew_bound(c)?;
+    let mut hlc = hlc.to_owned();
+    if is_hq(c)? && ahead(&hlc, bound) {
+        hlc = stamp(c)?.to_string();
+    }
+    if local.as_deref().is_some_and(|l| !newer(&hlc, l, bound)) {
         return Ok(());
     }
     let kind: Option<String> = c

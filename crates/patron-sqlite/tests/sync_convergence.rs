@@ -525,3 +525,105 @@ fn every_node_converges_under_random_partitions() {
         }
     }
 }
+
+/// A store whose clock runs three hours fast: HQ accepts its writes (never
+/// rejects them) but stamps them with its own time, so a later write anywhere
+/// still wins, on every node; and HQ's own clock is not dragged ahead.
+#[test]
+fn a_store_clock_hours_ahead_cannot_win_later_conflicts() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let actor = Actor::new("skew");
+        let hq_dir = tmp();
+        let hq = Node {
+            store: None,
+            db: Arc::new(SqliteStorage::open(hq_dir.path()).unwrap()),
+            link_up: true,
+            _dir: hq_dir,
+        };
+        let s_dir = tmp();
+        let s = Node {
+            store: Some("S1".into()),
+            db: Arc::new(SqliteStorage::open(s_dir.path()).unwrap()),
+            link_up: true,
+            _dir: s_dir,
+        };
+        s.db.become_store(&StoreId::parse("S1").unwrap())
+            .await
+            .unwrap();
+        let data = CustomerDraft::parse(
+            [
+                (Field::FirstName, "Tim".to_owned()),
+                (Field::LastName, "Skew".to_owned()),
+            ],
+            &ctx(),
+        )
+        .unwrap();
+        let c = hq
+            .db
+            .create_customer(
+                &actor,
+                NewCustomer {
+                    data,
+                    origin_store: None,
+                },
+            )
+            .await
+            .unwrap();
+        while pull(&hq, &s, false).await {}
+        let key = CustomerKey::Id(c.id);
+        let note = |v: &str| vec![(Field::Notes, Patch::Set(v.to_owned()))];
+
+        // Offline, with a clock three hours fast.
+        s.db.set_sync_value("clock_offset_ms", &(3 * 3_600_000).to_string())
+            .await
+            .unwrap();
+        s.db.update_customer(&actor, &key, note("from the future"), ctx())
+            .await
+            .unwrap();
+        while push(&hq, &s, false).await {}
+        assert_eq!(
+            hq.db.customer(&key).await.unwrap().data.notes.as_deref(),
+            Some("from the future")
+        );
+        let hq_clock = hq.db.sync_value("hlc").await.unwrap().unwrap();
+        let hq_millis: u64 = hq_clock.split('-').next().unwrap().parse().unwrap();
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64;
+        assert!(
+            hq_millis < now_ms + 120_000,
+            "HQ's clock was dragged ahead: {hq_clock}"
+        );
+
+        // Back in touch: the store's clock follows HQ's again.
+        s.db.set_sync_value("clock_offset_ms", "0").await.unwrap();
+        while pull(&hq, &s, false).await {}
+        // A later write at HQ wins everywhere, although it is stamped hours
+        // before the store's original stamp.
+        hq.db
+            .update_customer(&actor, &key, note("hq, later"), ctx())
+            .await
+            .unwrap();
+        while pull(&hq, &s, false).await {}
+        for db in [&hq.db, &s.db] {
+            assert_eq!(
+                db.customer(&key).await.unwrap().data.notes.as_deref(),
+                Some("hq, later")
+            );
+        }
+        // And the store's next write wins in turn.
+        s.db.update_customer(&actor, &key, note("store, last"), ctx())
+            .await
+            .unwrap();
+        while push(&hq, &s, false).await {}
+        while pull(&hq, &s, false).await {}
+        for db in [&hq.db, &s.db] {
+            assert_eq!(
+                db.customer(&key).await.unwrap().data.notes.as_deref(),
+                Some("store, last")
+            );
+        }
+    });
+}
