@@ -280,6 +280,7 @@ async fn loyalty(storage: &Arc<dyn Storage>, codes: &[String]) -> anyhow::Result
                     store: None,
                 },
                 override_limits: true,
+                authorized: None,
                 fingerprint: format!("demo-{i}-{k}"),
             };
             // Under-age customers are refused, as at a real register.

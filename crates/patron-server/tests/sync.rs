@@ -528,3 +528,124 @@ async fn a_store_without_codes_uses_its_overflow_series() {
     assert_ne!(h["code"], json!(next.code.as_str()));
     drop(sync);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_redemptions_are_authorised_at_hq_and_offline_ones_capped() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    let s1 = spawn_store(&hq, "S01").await;
+    let s2 = spawn_store(&hq, "S02").await;
+    let (t1, t2) = (s1.app.login("admin").await, s2.app.login("admin").await);
+    let r = hq
+        .client
+        .patch(hq.url("/api/v1/loyalty/settings"))
+        .bearer_auth(&th)
+        .json(&json!({"max_redeem_percent": 100, "offline_redeem_cap": 300}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let c = hq
+        .create(&th, json!({"first_name": "Alma", "last_name": "Auth"}))
+        .await;
+    let cid = c["id"].as_str().unwrap().to_owned();
+    let r = hq
+        .post(
+            &th,
+            &format!("/api/v1/customers/{cid}/ledger"),
+            &json!({"account": "points", "kind": "adjust", "amount": 1000, "reason": "welcome"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for (s, t) in [(&s1, &t1), (&s2, &t2)] {
+        eventually("points and settings at store", || async {
+            get_customer(&s.app, t, &cid).await["balances"]["points"]["balance"] == 1000
+                && s.app
+                    .storage
+                    .loyalty_settings()
+                    .await
+                    .map(|l| l.offline_redeem_cap == 300)
+                    .unwrap_or(false)
+        })
+        .await;
+    }
+    // S02 is cut off from receiving S01's news (its pulls stop) but both are online
+    // for authorisation: S01 spends 8.00, then S02 tries to spend 8.00 of the same 10.00.
+    let order = |id: &str, points: i64| json!({"id": id, "customer": cid, "lines": [{"sku": "A", "name": "A", "quantity": 1, "unit_price": 5000}], "redeem_points": points});
+    let r = s1.app.post(&t1, "/api/v1/orders", &order("a-1", 800)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let r = s2.app.post(&t2, "/api/v1/orders", &order("b-1", 800)).await;
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["status"], 422, "{p}");
+    assert_eq!(p["field"], "redeem_points");
+    // Within what HQ shows, it goes through; the entry is not counted twice.
+    let r = s2.app.post(&t2, "/api/v1/orders", &order("b-2", 200)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    eventually("HQ ledger settled", || async {
+        let l: Value = hq
+            .get(
+                &th,
+                &format!("/api/v1/customers/{cid}/ledger?account=points"),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let redeems: Vec<i64> = l["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "redeem")
+            .map(|e| e["amount"].as_i64().unwrap())
+            .collect();
+        redeems.len() == 2 && redeems.iter().sum::<i64>() == -1000
+    })
+    .await;
+    let v: Value = hq
+        .get(&th, "/api/v1/reports/overdrafts")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(v["items"].as_array().unwrap().is_empty(), "{v}");
+    // Offline, the cap (3.00 per customer) bounds what S01 may let go.
+    let r = hq
+        .post(
+            &th,
+            &format!("/api/v1/customers/{cid}/ledger"),
+            &json!({"account": "points", "kind": "adjust", "amount": 5000, "reason": "top"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    eventually("points at S01", || async {
+        get_customer(&s1.app, &t1, &cid).await["balances"]["points"]["available"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 5000
+    })
+    .await;
+    s1.cut();
+    let r = s1.app.post(&t1, "/api/v1/orders", &order("a-2", 200)).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let r = s1.app.post(&t1, "/api/v1/orders", &order("a-3", 200)).await;
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["status"], 422, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("unreachable"), "{p}");
+    s1.heal();
+    drop((s1, s2));
+}

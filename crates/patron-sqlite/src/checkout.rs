@@ -138,6 +138,9 @@ pub fn balances(c: &Connection, key: &CustomerKey, now: OffsetDateTime) -> Resul
 
 /// A new ledger entry. Returns `None` when `once_key` was already used.
 struct NewEntry<'a> {
+    /// Chosen by the caller when HQ already recorded this entry (an online
+    /// store's authorised redemption); a fresh id otherwise.
+    id: Option<Uuid>,
     seq: i64,
     account: Account,
     kind: EntryKind,
@@ -157,7 +160,16 @@ fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
     if e.amount == 0 {
         return Ok(None);
     }
-    let id = Uuid::now_v7().to_string();
+    let id = e.id.unwrap_or_else(Uuid::now_v7).to_string();
+    let exists: Option<i64> = c
+        .prepare_cached("SELECT seq FROM ledger WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([&id], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    if exists.is_some() {
+        return Ok(None);
+    }
     let node = crate::sync::node(c)?;
     // Every entry written at a store carries the store: sync credentials can
     // only ever write as their own store.
@@ -268,6 +280,7 @@ pub fn post_entry(
     let at = append(
         c,
         NewEntry {
+            id: None,
             seq,
             account: m.account,
             kind: m.kind,
@@ -305,6 +318,7 @@ pub fn after_create(c: &Connection, seq: i64, actor: &Actor, now: OffsetDateTime
         append(
             c,
             NewEntry {
+                id: None,
                 seq,
                 account: Account::Points,
                 kind: EntryKind::Registration,
@@ -555,6 +569,7 @@ pub fn commit(
     }
     let s = &ctx.settings;
     let base = |account, kind, amount| NewEntry {
+        id: None,
         seq: ctx.seq,
         account,
         kind,
@@ -571,11 +586,17 @@ pub fn commit(
     };
     append(
         c,
-        base(Account::Points, EntryKind::Redeem, -q.points_redeemed),
+        NewEntry {
+            id: o.authorized.map(|a| a.points_entry),
+            ..base(Account::Points, EntryKind::Redeem, -q.points_redeemed)
+        },
     )?;
     append(
         c,
-        base(Account::Credit, EntryKind::Redeem, -q.credit_redeemed),
+        NewEntry {
+            id: o.authorized.map(|a| a.credit_entry),
+            ..base(Account::Credit, EntryKind::Redeem, -q.credit_redeemed)
+        },
     )?;
     append(
         c,
@@ -842,6 +863,7 @@ pub fn return_order(
         .optional()
         .map_err(db_err)?;
     let base = |account, kind, amount| NewEntry {
+        id: None,
         seq: customer_seq,
         account,
         kind,
@@ -1043,6 +1065,7 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
             let written = append(
                 c,
                 NewEntry {
+                    id: None,
                     seq,
                     account: Account::Points,
                     kind: EntryKind::Birthday,
@@ -1091,6 +1114,7 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
             let written = append(
                 c,
                 NewEntry {
+                    id: None,
                     seq,
                     account: Account::Points,
                     kind: EntryKind::Expire,
@@ -1135,4 +1159,119 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
         report.groups_refreshed += 1;
     }
     Ok(report)
+}
+
+// --- redemptions across stores ------------------------------------------------------
+
+/// HQ: authorises a store's redemption against HQ's balance and records it at
+/// once under the store's entry ids, so a second store cannot spend the same
+/// balance. All or nothing.
+pub fn authorize(
+    c: &Connection,
+    store: &str,
+    customer: Uuid,
+    order_id: &str,
+    entries: &[(Uuid, Account, i64)],
+    now: OffsetDateTime,
+) -> Result<()> {
+    let seq = customers::seq_of(c, &CustomerKey::Id(customer)).map_err(|e| match e {
+        StorageError::NotFound => invalid("customer", "HQ does not know this customer yet"),
+        e => e,
+    })?;
+    for (id, account, amount) in entries {
+        if *amount <= 0 {
+            continue;
+        }
+        let (b, _) = balance(c, seq, *account, now)?;
+        if b.available < *amount {
+            return Err(invalid(
+                if *account == Account::Points {
+                    "redeem_points"
+                } else {
+                    "redeem_credit"
+                },
+                &format!("HQ shows {} available", b.available.max(0)),
+            ));
+        }
+        append(
+            c,
+            NewEntry {
+                id: Some(*id),
+                seq,
+                account: *account,
+                kind: EntryKind::Redeem,
+                amount: -amount,
+                at: now,
+                order_id: Some(order_id),
+                store: Some(store),
+                actor: &format!("sync:{store}"),
+                reason: Some("authorised at HQ".into()),
+                available_at: None,
+                expires_at: None,
+                lot: None,
+                once_key: None,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// HQ: gives back an authorised redemption whose sale did not go through.
+pub fn release(c: &Connection, store: &str, ids: &[Uuid], now: OffsetDateTime) -> Result<u64> {
+    let mut n = 0;
+    for id in ids {
+        let row: Option<(i64, String, i64, Option<String>, Option<String>)> = c
+            .query_row(
+                "SELECT customer_seq, account, amount, store, order_id FROM ledger WHERE id = ?1 AND kind = 'redeem'",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let Some((seq, account, amount, owner, order_id)) = row else {
+            continue;
+        };
+        if owner.as_deref() != Some(store) {
+            return Err(invalid(
+                "entries",
+                "a store may release only its own authorisations",
+            ));
+        }
+        let written = append(
+            c,
+            NewEntry {
+                id: None,
+                seq,
+                account: Account::parse(&account).unwrap_or(Account::Points),
+                kind: EntryKind::Refund,
+                amount: -amount,
+                at: now,
+                order_id: order_id.as_deref(),
+                store: Some(store),
+                actor: &format!("sync:{store}"),
+                reason: Some("authorisation released: the sale did not go through".into()),
+                available_at: None,
+                expires_at: None,
+                lot: None,
+                once_key: Some(format!("release:{id}")),
+            },
+        )?;
+        if written.is_some() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// A store: what it let `customer` redeem (points and credit) since `since`.
+pub fn redeemed_since(c: &Connection, key: &CustomerKey, since: OffsetDateTime) -> Result<i64> {
+    let seq = customers::seq_of(c, key)?;
+    let store = crate::sync::node(c)?.id;
+    c.query_row(
+        "SELECT coalesce(-sum(amount), 0) FROM ledger
+         WHERE customer_seq = ?1 AND kind = 'redeem' AND store = ?2 AND at >= ?3",
+        params![seq, store, micros(since)],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
 }

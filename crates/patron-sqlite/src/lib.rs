@@ -822,6 +822,36 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn authorize_redemption(
+        &self,
+        store: &str,
+        customer: Uuid,
+        order_id: &str,
+        entries: Vec<(Uuid, Account, i64)>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let (store, order_id) = (store.to_owned(), order_id.to_owned());
+        self.write(move |tx| checkout::authorize(tx, &store, customer, &order_id, &entries, now))
+            .await
+    }
+
+    async fn release_redemption(
+        &self,
+        store: &str,
+        ids: Vec<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        let store = store.to_owned();
+        self.write(move |tx| checkout::release(tx, &store, &ids, now))
+            .await
+    }
+
+    async fn redeemed_since(&self, key: &CustomerKey, since: OffsetDateTime) -> Result<i64> {
+        let key = key.clone();
+        self.read(move |c| checkout::redeemed_since(c, &key, since))
+            .await
+    }
+
     async fn overdrafts(&self) -> Result<Vec<Overdraft>> {
         self.read(|c| {
             let mut st = c

@@ -29,6 +29,7 @@ pub fn settings_to_json(s: &LoyaltySettings) -> Value {
         "return_window_days": s.return_window_days,
         "stack_discounts": s.stack_discounts,
         "utc_offset_minutes": s.utc_offset_minutes,
+        "offline_redeem_cap": s.offline_redeem_cap,
     })
 }
 
@@ -63,6 +64,9 @@ fn settings_from_json(v: &Value) -> LoyaltySettings {
             .as_i64()
             .and_then(|n| i32::try_from(n).ok())
             .unwrap_or(0),
+        offline_redeem_cap: v["offline_redeem_cap"]
+            .as_i64()
+            .unwrap_or(d.offline_redeem_cap),
     }
 }
 

@@ -417,6 +417,7 @@ async fn run(seed: u64) {
                                 id,
                                 checkout,
                                 override_limits: false,
+                                authorized: None,
                             },
                             OffsetDateTime::now_utc(),
                         )

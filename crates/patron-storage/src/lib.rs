@@ -226,6 +226,24 @@ pub trait Storage: Send + Sync + 'static {
     /// A store: codes left in its leased blocks.
     async fn codes_left(&self) -> Result<u64>;
     async fn overdrafts(&self) -> Result<Vec<Overdraft>>;
+    /// HQ: authorises and records a store's redemption entries (all or none).
+    async fn authorize_redemption(
+        &self,
+        store: &str,
+        customer: Uuid,
+        order_id: &str,
+        entries: Vec<(Uuid, Account, i64)>,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// HQ: gives back authorised redemptions whose sale did not go through.
+    async fn release_redemption(
+        &self,
+        store: &str,
+        ids: Vec<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<u64>;
+    /// A store: what it let a customer redeem since `since`.
+    async fn redeemed_since(&self, key: &CustomerKey, since: OffsetDateTime) -> Result<i64>;
 }
 
 impl From<ValidationErrors> for StorageError {

@@ -183,6 +183,16 @@ pub struct OrderRequest {
     pub override_limits: bool,
     /// A fingerprint of the request body, to tell a retry from a different order.
     pub fingerprint: String,
+    /// Ids of the redemption entries HQ already authorised and recorded (a
+    /// store online): the order writes its redemptions under these ids, so
+    /// the two meet as one entry when the store's changes reach HQ.
+    pub authorized: Option<Authorized>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authorized {
+    pub points_entry: Uuid,
+    pub credit_entry: Uuid,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -86,7 +86,75 @@ pub struct SyncClient {
 pub struct SyncHandle {
     pub status: Arc<Mutex<LinkStatus>>,
     pub link: Arc<Link>,
+    client: Arc<SyncClient>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// HQ's answer to a redemption the store wants to make while online.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeOutcome {
+    /// Recorded at HQ under the store's entry ids.
+    Authorized,
+    /// HQ's balance does not cover it: (field, message).
+    Refused(String, String),
+    /// HQ could not be asked: the store decides alone, within its offline cap.
+    Unreachable,
+}
+
+impl SyncHandle {
+    pub fn online(&self) -> bool {
+        self.link.is_up() && self.status.lock().map(|s| s.online).unwrap_or(false)
+    }
+
+    pub fn last_contact(&self) -> Option<OffsetDateTime> {
+        self.status.lock().ok().and_then(|s| s.last_contact)
+    }
+
+    /// Asks HQ to authorise and record redemption entries (2 s at most).
+    pub async fn authorize(&self, req: &crate::AuthorizeRequest) -> AuthorizeOutcome {
+        if !self.link.is_up() {
+            return AuthorizeOutcome::Unreachable;
+        }
+        let c = &self.client;
+        let resp = c
+            .http
+            .post(format!("{}/api/v1/sync/authorize", c.hq))
+            .bearer_auth(&c.token)
+            .json(req)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        match resp {
+            Ok(r) if r.status().is_success() => AuthorizeOutcome::Authorized,
+            Ok(r) if r.status().as_u16() == 422 => {
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                let field = body["field"].as_str().unwrap_or("redeem_points").to_owned();
+                let msg = body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap_or("HQ refused the redemption")
+                    .to_owned();
+                AuthorizeOutcome::Refused(field, msg)
+            }
+            _ => AuthorizeOutcome::Unreachable,
+        }
+    }
+
+    /// Gives back authorised entries whose sale failed (best effort; HQ also
+    /// sees no order arrive for them).
+    pub async fn release(&self, ids: Vec<String>) {
+        let c = &self.client;
+        let r = c
+            .http
+            .post(format!("{}/api/v1/sync/release", c.hq))
+            .bearer_auth(&c.token)
+            .json(&crate::ReleaseRequest { ids })
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        if !matches!(&r, Ok(r) if r.status().is_success()) {
+            tracing::error!("could not release an authorised redemption at HQ");
+        }
+    }
 }
 
 impl Drop for SyncHandle {
@@ -114,11 +182,12 @@ impl SyncClient {
         let tasks = vec![
             tokio::spawn(pull_loop(me.clone(), status.clone(), link.clone())),
             tokio::spawn(push_loop(me.clone(), status.clone(), link.clone())),
-            tokio::spawn(codes_loop(me, status.clone(), link.clone())),
+            tokio::spawn(codes_loop(me.clone(), status.clone(), link.clone())),
         ];
         SyncHandle {
             status,
             link,
+            client: me,
             tasks,
         }
     }

@@ -8,7 +8,7 @@
 
 mod client;
 
-pub use client::{Link, LinkStatus, SyncClient, SyncHandle};
+pub use client::{AuthorizeOutcome, Link, LinkStatus, SyncClient, SyncHandle};
 
 use patron_storage::Change;
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,30 @@ pub struct CodesRequest {
 pub struct CodesResponse {
     pub first: u64,
     pub last: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeEntry {
+    pub id: String,
+    /// `points` or `credit`.
+    pub account: String,
+    /// What is redeemed (positive).
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    pub customer_id: String,
+    pub order_id: String,
+    pub entries: Vec<AuthorizeEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    pub ids: Vec<String>,
 }
 
 pub fn now_ms() -> i64 {

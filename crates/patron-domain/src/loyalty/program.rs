@@ -138,6 +138,9 @@ pub struct LoyaltySettings {
     pub stack_discounts: bool,
     /// The node's offset from UTC, for "today", periods and midnight.
     pub utc_offset_minutes: i32,
+    /// What a store may let one customer redeem (points and credit together)
+    /// while it cannot reach HQ to authorise redemptions.
+    pub offline_redeem_cap: i64,
 }
 
 impl Default for LoyaltySettings {
@@ -151,6 +154,7 @@ impl Default for LoyaltySettings {
             return_window_days: 14,
             stack_discounts: false,
             utc_offset_minutes: 0,
+            offline_redeem_cap: 5_000,
         }
     }
 }

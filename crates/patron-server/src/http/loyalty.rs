@@ -77,6 +77,7 @@ pub struct LoyaltySettingsInput {
     return_window_days: Option<u32>,
     stack_discounts: Option<bool>,
     utc_offset_minutes: Option<i32>,
+    offline_redeem_cap: Option<i64>,
 }
 
 mod serde_with_none {
@@ -98,6 +99,7 @@ fn settings_view(s: &LoyaltySettings) -> Value {
         "return_window_days": s.return_window_days,
         "stack_discounts": s.stack_discounts,
         "utc_offset_minutes": s.utc_offset_minutes,
+        "offline_redeem_cap": s.offline_redeem_cap,
     })
 }
 
@@ -177,6 +179,9 @@ pub async fn update_settings(
     }
     if let Some(b) = input.stack_discounts {
         s.stack_discounts = b;
+    }
+    if let Some(cap) = input.offline_redeem_cap {
+        s.offline_redeem_cap = money("offline_redeem_cap", cap, &mut errors);
     }
     if let Some(m) = input.utc_offset_minutes {
         if !(-14 * 60..=14 * 60).contains(&m) {
@@ -1327,7 +1332,8 @@ pub async fn commit_order(
         store: input.store,
     };
     let checkout = checkout_request(&cart)?;
-    let (order, replay) = state
+    let authorized = authorize_at_hq(&state, &id, &checkout).await?;
+    let result = state
         .storage
         .commit_order(
             &user.actor(),
@@ -1335,11 +1341,23 @@ pub async fn commit_order(
                 id,
                 checkout,
                 override_limits: input.override_limits,
+                authorized,
                 fingerprint: fp,
             },
             OffsetDateTime::now_utc(),
         )
-        .await?;
+        .await;
+    let (order, replay) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // HQ recorded the redemption, but the sale failed here: give it back.
+            if let (Some(a), Some(sync)) = (authorized, &state.sync) {
+                sync.release(vec![a.points_entry.to_string(), a.credit_entry.to_string()])
+                    .await;
+            }
+            return Err(e.into());
+        }
+    };
     Ok((
         if replay {
             StatusCode::OK
@@ -1348,6 +1366,90 @@ pub async fn commit_order(
         },
         Json(order_view(&order)),
     ))
+}
+
+/// On a store node, a redemption is authorised against HQ's balance first, so
+/// the same points cannot be spent at two stores. When HQ cannot be reached the
+/// store decides alone, within the offline cap per customer; any overdraft
+/// that results shows up in HQ's overdraft report after sync.
+async fn authorize_at_hq(
+    state: &AppState,
+    order_id: &str,
+    checkout: &CheckoutRequest,
+) -> Result<Option<patron_storage::Authorized>> {
+    let Some(sync) = &state.sync else {
+        return Ok(None);
+    };
+    if checkout.redeem_points <= 0 && checkout.redeem_credit <= 0 {
+        return Ok(None);
+    }
+    // A retry of a committed order is answered from the order itself.
+    if state.storage.order(order_id).await.is_ok() {
+        return Ok(None);
+    }
+    let now = OffsetDateTime::now_utc();
+    let quote = state.storage.quote(checkout, now).await?;
+    if !quote.quote.errors.is_empty() {
+        // The commit refuses it with these errors; HQ need not be asked.
+        return Ok(None);
+    }
+    let ids = patron_storage::Authorized {
+        points_entry: Uuid::now_v7(),
+        credit_entry: Uuid::now_v7(),
+    };
+    let req = patron_sync::AuthorizeRequest {
+        customer_id: quote.customer_id.to_string(),
+        order_id: order_id.to_owned(),
+        entries: vec![
+            patron_sync::AuthorizeEntry {
+                id: ids.points_entry.to_string(),
+                account: "points".into(),
+                amount: quote.quote.points_redeemed,
+            },
+            patron_sync::AuthorizeEntry {
+                id: ids.credit_entry.to_string(),
+                account: "credit".into(),
+                amount: quote.quote.credit_redeemed,
+            },
+        ]
+        .into_iter()
+        .filter(|e| e.amount > 0)
+        .collect(),
+    };
+    match sync.authorize(&req).await {
+        patron_sync::AuthorizeOutcome::Authorized => Ok(Some(ids)),
+        patron_sync::AuthorizeOutcome::Refused(field, message) => Err(ApiError::field(
+            &field,
+            format!("HQ refused the redemption: {message}"),
+        )),
+        patron_sync::AuthorizeOutcome::Unreachable => {
+            let cap = state.storage.loyalty_settings().await?.offline_redeem_cap;
+            let since = sync.last_contact().unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let key = CustomerKey::Id(quote.customer_id);
+            let already = state.storage.redeemed_since(&key, since).await?;
+            let wanted = quote.quote.points_redeemed + quote.quote.credit_redeemed;
+            if already + wanted > cap {
+                let field = if checkout.redeem_points > 0 {
+                    "redeem_points"
+                } else {
+                    "redeem_credit"
+                };
+                return Err(ApiError::field(
+                    field,
+                    format!(
+                        "HQ is unreachable: at most {} more may be redeemed for this customer until it is back",
+                        (cap - already).max(0)
+                    ),
+                ));
+            }
+            tracing::warn!(
+                order = order_id,
+                wanted,
+                "redemption without HQ: within the offline cap"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// One order.

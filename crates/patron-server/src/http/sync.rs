@@ -128,6 +128,61 @@ pub async fn feed(
     }))
 }
 
+pub async fn authorize(
+    State(state): State<AppState>,
+    SyncPeer(store): SyncPeer,
+    ApiJson(req): ApiJson<patron_sync::AuthorizeRequest>,
+) -> Result<Json<Value>> {
+    let customer = uuid::Uuid::parse_str(&req.customer_id)
+        .map_err(|_| ApiError::field("customer_id", "is not an id"))?;
+    if req.order_id.is_empty() || req.order_id.len() > 100 {
+        return Err(ApiError::field("order_id", "must be 1 to 100 characters"));
+    }
+    let mut entries = Vec::new();
+    for (i, e) in req.entries.iter().enumerate() {
+        let id = uuid::Uuid::parse_str(&e.id)
+            .map_err(|_| ApiError::field(&format!("entries[{i}].id"), "is not an id"))?;
+        let account = patron_domain::loyalty::Account::parse(&e.account).ok_or_else(|| {
+            ApiError::field(&format!("entries[{i}].account"), "must be points or credit")
+        })?;
+        if !(1..=10_000_000_000).contains(&e.amount) {
+            return Err(ApiError::field(
+                &format!("entries[{i}].amount"),
+                "must be positive",
+            ));
+        }
+        entries.push((id, account, e.amount));
+    }
+    state
+        .storage
+        .authorize_redemption(
+            &store.id,
+            customer,
+            &req.order_id,
+            entries,
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+    Ok(Json(json!({"authorized": true})))
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    SyncPeer(store): SyncPeer,
+    ApiJson(req): ApiJson<patron_sync::ReleaseRequest>,
+) -> Result<Json<Value>> {
+    let ids = req
+        .ids
+        .iter()
+        .map(|i| uuid::Uuid::parse_str(i).map_err(|_| ApiError::field("ids", "are not ids")))
+        .collect::<Result<Vec<_>>>()?;
+    let n = state
+        .storage
+        .release_redemption(&store.id, ids, OffsetDateTime::now_utc())
+        .await?;
+    Ok(Json(json!({"released": n})))
+}
+
 pub async fn codes(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
