@@ -1216,11 +1216,14 @@ pub fn authorize(
     Ok(())
 }
 
+/// customer seq, account, amount, store, order id.
+type RedeemRow = (i64, String, i64, Option<String>, Option<String>);
+
 /// HQ: gives back an authorised redemption whose sale did not go through.
 pub fn release(c: &Connection, store: &str, ids: &[Uuid], now: OffsetDateTime) -> Result<u64> {
     let mut n = 0;
     for id in ids {
-        let row: Option<(i64, String, i64, Option<String>, Option<String>)> = c
+        let row: Option<RedeemRow> = c
             .query_row(
                 "SELECT customer_seq, account, amount, store, order_id FROM ledger WHERE id = ?1 AND kind = 'redeem'",
                 [id.to_string()],
