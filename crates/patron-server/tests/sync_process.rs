@@ -1,0 +1,142 @@
+//! A store node as a real `patron` process, killed with SIGKILL while it is
+//! creating customers and pushing them, then restarted on the same data: every
+//! customer it accepted reaches HQ exactly once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestApp, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn start_store(dir: &std::path::Path, hq: &TestApp, token: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_patron"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", "S05"])
+        .arg("--data")
+        .arg(dir)
+        .arg("--hq")
+        .arg(format!("http://{}", hq.addr))
+        .arg("--token")
+        .arg(token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("store exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{addr}"))
+}
+
+async fn login(base: &str) -> String {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": "admin", "password": common::PASSWORD}))
+            .send()
+            .await;
+        if let Ok(r) = r
+            && r.status() == StatusCode::OK
+        {
+            let v: Value = r.json().await.unwrap();
+            return v["token"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "store never let admin sign in");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn codes(base: &str, token: &str) -> Vec<String> {
+    let r = reqwest::Client::new()
+        .get(format!("{base}/api/v1/customers"))
+        .query(&[("origin_store", "S05"), ("limit", "500"), ("active", "all")])
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_killed_mid_push_delivers_every_accepted_change_once() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    let r = hq
+        .post(
+            &th,
+            "/api/v1/stores",
+            &json!({"id": "S05", "name": "Kill test"}),
+        )
+        .await;
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (mut child, base) = start_store(dir.path(), &hq, &token);
+    let t = login(&base).await;
+    let client = reqwest::Client::new();
+    let mut accepted = BTreeSet::new();
+    for i in 0..120 {
+        let r = client
+            .post(format!("{base}/api/v1/customers"))
+            .bearer_auth(&t)
+            .json(&json!({"first_name": format!("K{i}"), "last_name": "Killed"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let v: Value = r.json().await.unwrap();
+        accepted.insert(v["code"].as_str().unwrap().to_owned());
+        if i == 80 {
+            // Mid-stream: the pusher is busy with earlier pages right now.
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break;
+        }
+    }
+    let (mut child, base) = start_store(dir.path(), &hq, &token);
+    let t = login(&base).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let at_hq = codes(&format!("http://{}", hq.addr), &th).await;
+        if at_hq.len() >= accepted.len() || Instant::now() > deadline {
+            let at_store = codes(&base, &t).await;
+            let unique: BTreeSet<_> = at_hq.iter().cloned().collect();
+            assert_eq!(unique.len(), at_hq.len(), "a customer arrived twice at HQ");
+            assert!(
+                accepted.is_subset(&unique),
+                "an accepted customer never reached HQ"
+            );
+            assert_eq!(unique, at_store.iter().cloned().collect::<BTreeSet<_>>());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
