@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_loyalty.sql"),
     include_str!("../migrations/0003_sync.sql"),
+    include_str!("../migrations/0004_feed_backfill.sql"),
 ];
 
 /// The file name of the database inside a data directory.
