@@ -7,7 +7,7 @@
 
 use crate::http::error::ApiError;
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use patron_storage::{NewSession, OffsetDateTime, Storage, User};
@@ -33,12 +33,98 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
 }
 
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Two long-lived threads do every password check. argon2 needs 19 MiB per
+/// check; done on tokio's blocking pool, every pool thread kept its own copy in
+/// its malloc arena (a store node reached 480 MiB after thirty sign-ins). On
+/// two threads the cost is bounded, and two checks at once is all 2 cores do.
+fn hasher() -> Option<&'static std::sync::mpsc::Sender<HashJob>> {
+    static POOL: std::sync::OnceLock<Option<std::sync::mpsc::Sender<HashJob>>> =
+        std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<HashJob>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..2 {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("patron-argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .ok()?;
+        }
+        Some(tx)
     })
+    .as_ref()
+}
+
+/// Checks a password on the hashing threads, off the async workers.
+pub async fn verify_password_async(password: String, hash: String) -> bool {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let _ = tx.send(verify_password(&password, &hash));
+    });
+    match hasher() {
+        Some(h) if h.send(job).is_ok() => rx.await.unwrap_or(false),
+        _ => false,
+    }
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    thread_local! {
+        // argon2's working memory (19 MiB with the default parameters), kept by
+        // the hashing thread instead of being allocated for every check.
+        static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm), Some(expected), Some(salt)) = (
+        argon2::Params::try_from(&parsed),
+        argon2::Algorithm::try_from(parsed.algorithm),
+        parsed.hash,
+        parsed.salt,
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+        None => argon2::Version::default(),
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let expected = expected.as_bytes();
+    let mut out = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    let hashed = BLOCKS.with(|b| {
+        let mut b = b.borrow_mut();
+        b.resize(blocks, argon2::Block::default());
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut b[..])
+            .is_ok()
+    });
+    // Constant time: every byte is compared whatever the first mismatch.
+    hashed
+        && out.len() == expected.len()
+        && out
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 pub fn hash_token(token: &str) -> String {

@@ -59,6 +59,25 @@ enum What {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Replication: propagation store→HQ→store, catch-up after an outage, a new
+    /// store's bootstrap, and HQ with many live feeds. Nodes run as processes.
+    Sync {
+        /// Customers at HQ before the first store bootstraps.
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        /// Propagation samples.
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+        /// Changes made while a store is offline.
+        #[arg(long, default_value_t = 10_000)]
+        outage_changes: usize,
+        /// Simulated stores holding a live feed open at HQ.
+        #[arg(long, default_value_t = 500)]
+        stores: usize,
+        /// HQ's data directory (reused if it already holds the customers).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Re-evaluating an auto group's rule over every customer.
     Rules {
         #[arg(long, default_value_t = 1_000_000)]
@@ -85,11 +104,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             data,
         } => checkout(customers, orders, concurrency, data).await?,
         What::Rules { customers, data } => rules(customers, data).await?,
+        What::Sync {
+            customers,
+            samples,
+            outage_changes,
+            stores,
+            data,
+        } => crate::bench_sync::run(customers, samples, outage_changes, stores, data).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -97,12 +123,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Opens `dir` and makes sure it holds at least `customers` generated customers.
-async fn loaded(dir: &std::path::Path, customers: usize) -> anyhow::Result<Arc<dyn Storage>> {
+pub(crate) async fn loaded(
+    dir: &std::path::Path,
+    customers: usize,
+) -> anyhow::Result<Arc<dyn Storage>> {
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir)?);
     let have = storage.count_customers().await? as usize;
     if have < customers {

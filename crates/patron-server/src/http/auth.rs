@@ -1,7 +1,6 @@
 use super::error::{ApiError, ProblemResponses, Result};
 use super::extract::{ApiJson, Authed};
 use crate::app::AppState;
-use crate::auth::verify_password;
 use crate::wire::{LoginInput, LoginView, UserView};
 use axum::Json;
 use axum::extract::State;
@@ -36,12 +35,8 @@ pub async fn login(
     };
     let password = input.password;
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || {
-        let hash = if hash.is_empty() { dummy_hash() } else { hash };
-        verify_password(&password, &hash)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = if hash.is_empty() { dummy_hash() } else { hash };
+    let ok = crate::auth::verify_password_async(password, hash).await;
     let Some(user) = user.filter(|_| ok) else {
         tracing::warn!(username = %input.username.chars().take(64).collect::<String>(), "refused: failed sign-in");
         return Err(refused);

@@ -252,6 +252,7 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                     "last_contact": ts(link.last_contact),
                     "seconds_since_contact": seconds,
                     "lag_changes": (link.hq_head - link.pulled).max(0),
+                    "pulled_seq": link.pulled,
                     "pending_outbound": (local_head - pushed).max(0),
                     "clock_offset_ms": link.offset_ms,
                     "last_error": link.last_error,
