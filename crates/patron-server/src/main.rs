@@ -43,6 +43,10 @@ enum Command {
         /// The store's sync token, as `patron store add` printed it.
         #[arg(long, env = "PATRON_SYNC_TOKEN", requires = "store")]
         token: Option<String>,
+        /// How far ahead of this node's clock a peer's stamp may be before it is
+        /// bounded (and, at HQ, re-stamped). See docs/sync.md.
+        #[arg(long, env = "PATRON_MAX_SKEW_MS")]
+        max_skew_ms: Option<u64>,
     },
     /// Manage the stores HQ serves.
     Store {
@@ -146,11 +150,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store,
             hq,
             token,
+            max_skew_ms,
         } => match (store, hq, token) {
+            _ if max_skew_ms == Some(0) => {
+                anyhow::bail!("--max-skew-ms must be more than 0")
+            }
             (Some(store), Some(hq), Some(token)) => {
+                set_skew(&data, max_skew_ms).await?;
                 serve_store(data, listen, &store, &hq, &token).await
             }
-            _ => serve(data, listen, demo).await,
+            _ => {
+                set_skew(&data, max_skew_ms).await?;
+                serve(data, listen, demo).await
+            }
         },
         Command::Store { command } => match command {
             StoreCommand::Add { data, id, name } => {
@@ -225,6 +237,16 @@ async fn serve(data: DataArgs, listen: SocketAddr, demo: bool) -> anyhow::Result
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn set_skew(data: &DataArgs, max_skew_ms: Option<u64>) -> anyhow::Result<()> {
+    if let Some(ms) = max_skew_ms {
+        open_storage(data)?
+            .set_sync_value("max_skew_ms", &ms.to_string())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
 }
 
 async fn serve_store(
