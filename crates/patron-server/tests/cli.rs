@@ -335,3 +335,71 @@ fn serve_demo_and_add_a_user_while_it_runs() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+#[test]
+fn store_add_prints_the_token_last_and_store_nodes_refuse_foreign_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = dir.path().join("hq");
+    let hq = hq.to_str().unwrap();
+    let out = patron(
+        &["store", "add", "--data", hq, "S01", "--name", "Main Street"],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let token = stdout.lines().last().unwrap();
+    assert!(token.starts_with("pst_") && token.len() > 40, "{stdout}");
+    let out = patron(&["store", "list", "--data", hq], "");
+    assert_eq!(text(&out.stdout).trim(), "S01\tMain Street");
+    // Registering it again, or a bad id, is one clear line.
+    let out = patron(
+        &["store", "add", "--data", hq, "S01", "--name", "Again"],
+        "",
+    );
+    assert_one_line_error(&out, "already registered");
+    let out = patron(
+        &["store", "add", "--data", hq, "no spaces!", "--name", "x"],
+        "",
+    );
+    assert!(!out.status.success());
+    // A data directory with customers of its own cannot become a store's replica.
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            hq,
+            "--username",
+            "ann",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "long-enough-pw\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = dir.path().join("c.csv");
+    std::fs::write(&csv, "first_name,last_name\nAnn,Lee\n").unwrap();
+    let out = patron(&["import", csv.to_str().unwrap(), "--data", hq], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = patron(
+        &[
+            "serve",
+            "--data",
+            hq,
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "S01",
+            "--hq",
+            "http://127.0.0.1:9",
+            "--token",
+            token,
+        ],
+        "",
+    );
+    assert_one_line_error(&out, "already holds customers");
+    // --store needs --hq and --token.
+    let out = patron(&["serve", "--data", hq, "--store", "S01"], "");
+    assert!(!out.status.success());
+}
