@@ -89,7 +89,8 @@ async fn login(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
             return Ok(v["token"].as_str().context("no token")?.to_owned());
         }
         anyhow::ensure!(Instant::now() < deadline, "cannot sign in at {base}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Each failed attempt costs the node an argon2 check: do not crowd it.
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -171,15 +171,6 @@ pub fn mark(c: &Connection, kind: &str, entity: &str) -> Result<()> {
     Ok(())
 }
 
-/// Marks a change that came from a peer: HQ relays it to every store; a store's
-/// own feed holds only what it has to push.
-fn mark_applied(c: &Connection, kind: &str, entity: &str) -> Result<()> {
-    if is_hq(c)? {
-        mark(c, kind, entity)?;
-    }
-    Ok(())
-}
-
 /// Marks every customer inserted since `first_seq` (an import), in one statement.
 pub fn mark_customers_since(c: &Connection, first_seq: i64) -> Result<()> {
     c.execute(
@@ -593,6 +584,15 @@ fn add_with_deps(
 
 // --- applying a peer's changes -------------------------------------------------------
 
+/// `execute` on a cached statement: the apply path runs the same statements
+/// for every entity of a page.
+fn exec(c: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+    c.prepare_cached(sql)
+        .map_err(db_err)?
+        .execute(params)
+        .map_err(db_err)
+}
+
 fn text<'a>(b: &'a Value, k: &str) -> Option<&'a str> {
     b.get(k).and_then(Value::as_str)
 }
@@ -644,10 +644,14 @@ pub fn apply(
         Peer::Store(s) => format!("sync:{s}"),
     });
     let mut report = ApplyReport::default();
+    let mut newest: Option<String> = None;
+    let hq = me.role == NodeRole::Hq;
     for ch in changes {
         let b = &ch.body;
-        if let Some(h) = text(b, "hlc") {
-            observe(c, h)?;
+        if let Some(h) = text(b, "hlc")
+            && newest.as_deref().is_none_or(|n| h > n)
+        {
+            newest = Some(h.to_owned());
         }
         match ch.kind.as_str() {
             "customer" => apply_customer(c, from, &actor, b, today, &mut report)?,
@@ -668,7 +672,15 @@ pub fn apply(
             }
             other => return Err(bad(other, "unknown kind of change")),
         }
-        mark_applied(c, &ch.kind, &ch.entity)?;
+        // HQ relays what it accepts to every store; a store's feed holds only
+        // what it has to push.
+        if hq {
+            mark(c, &ch.kind, &ch.entity)?;
+        }
+    }
+    // One clock update per page: later local stamps sort after all of it.
+    if let Some(h) = newest {
+        observe(c, &h)?;
     }
     Ok(report)
 }
@@ -784,17 +796,21 @@ fn apply_customer(
                 Some(t) => crate::loyalty::customer_type(c, t)?.is_some(),
                 None => false,
             };
-            c.execute(
+            exec(
+                c,
                 "UPDATE customers SET active = ?1, type_id = ?2, hlc = ?3, field_hlc = ?4 WHERE seq = ?5",
                 params![
                     remote_active,
-                    if type_known { remote_type.clone() } else { None },
+                    if type_known {
+                        remote_type.clone()
+                    } else {
+                        None
+                    },
                     base,
                     Value::Object(remote_clocks.clone()).to_string(),
                     seq
                 ],
-            )
-            .map_err(db_err)?;
+            )?;
             customers::audit_action(c, seq, actor, "create", None)?;
             refresh_customer(c, seq, today)?;
             report.applied += 1;
@@ -857,11 +873,11 @@ fn apply_customer(
             None => true,
         };
         if known {
-            c.execute(
+            exec(
+                c,
                 "UPDATE customers SET type_id = ?1 WHERE seq = ?2",
                 params![remote_type, seq],
-            )
-            .map_err(db_err)?;
+            )?;
             local_clocks.insert("type".into(), Value::String(rc));
             changed = true;
         }
@@ -977,12 +993,12 @@ fn apply_ledger(
             )
             .map_err(db_err)?;
         if balance < 0 {
-            c.execute(
+            exec(
+                c,
                 "INSERT OR IGNORE INTO overdrafts (customer_seq, account, balance, entry_id, store, detected_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![seq, account, balance, id, store, micros(now)],
-            )
-            .map_err(db_err)?;
+            )?;
             report.overdrafts += 1;
             tracing::warn!(
                 customer = customer,
@@ -1021,7 +1037,8 @@ fn apply_order(
     let seq = seq_of_id(c, customer)?.ok_or_else(|| bad("order", "unknown customer"))?;
     let at = int(b, "at").unwrap_or(0);
     let total = int(b, "total").unwrap_or(0);
-    c.execute(
+    exec(
+        c,
         "INSERT INTO orders (id, customer_seq, fingerprint, at, store, actor, subtotal, discount, total,
             points_redeemed, credit_redeemed, earned, tax_exempt, discounts, overrides, hlc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
@@ -1043,8 +1060,7 @@ fn apply_order(
             text(b, "overrides").unwrap_or("[]"),
             text(b, "hlc"),
         ],
-    )
-    .map_err(db_err)?;
+    )?;
     let order_seq = c.last_insert_rowid();
     for l in b
         .get("lines")
@@ -1053,7 +1069,8 @@ fn apply_order(
         .flatten()
     {
         let f = |i: usize| l.get(i).cloned().unwrap_or(Value::Null);
-        c.execute(
+        exec(
+            c,
             "INSERT INTO order_lines (order_seq, line_no, sku, name, category, quantity, unit, unit_price, total, net)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
@@ -1068,11 +1085,11 @@ fn apply_order(
                 f(7).as_i64(),
                 f(8).as_i64()
             ],
-        )
-        .map_err(db_err)?;
+        )?;
     }
     let day = crate::checkout::local_today(settings, from_micros(at));
-    c.execute(
+    exec(
+        c,
         "UPDATE customers SET total_spent = total_spent + ?1, visits = visits + 1,
             last_visit = max(coalesce(last_visit, ''), ?2) WHERE seq = ?3",
         params![
@@ -1085,8 +1102,7 @@ fn apply_order(
             ),
             seq
         ],
-    )
-    .map_err(db_err)?;
+    )?;
     refresh_customer(c, seq, local_today(settings, OffsetDateTime::now_utc()))?;
     report.applied += 1;
     Ok(())
@@ -1120,11 +1136,11 @@ fn apply_return(c: &Connection, from: &Peer, b: &Value, report: &mut ApplyReport
     let lines_text = text(b, "lines").unwrap_or("[]");
     let lines: Vec<(i64, i64, i64)> = serde_json::from_str(lines_text).unwrap_or_default();
     for (idx, qty, _) in &lines {
-        c.execute(
+        exec(
+            c,
             "UPDATE order_lines SET returned = returned + ?1 WHERE order_seq = ?2 AND line_no = ?3",
             params![qty, order_seq, idx],
-        )
-        .map_err(db_err)?;
+        )?;
     }
     let net = int(b, "net").unwrap_or(0);
     let (points, credit, reversal) = (
@@ -1132,18 +1148,19 @@ fn apply_return(c: &Connection, from: &Peer, b: &Value, report: &mut ApplyReport
         int(b, "credit_refund").unwrap_or(0),
         int(b, "earned_reversal").unwrap_or(0),
     );
-    c.execute(
+    exec(
+        c,
         "UPDATE orders SET refunded_net = refunded_net + ?1, points_refunded = points_refunded + ?2,
             credit_refunded = credit_refunded + ?3, earned_reversed = earned_reversed + ?4 WHERE seq = ?5",
         params![net, points, credit, reversal, order_seq],
-    )
-    .map_err(db_err)?;
-    c.execute(
+    )?;
+    exec(
+        c,
         "UPDATE customers SET total_spent = max(0, total_spent - ?1) WHERE seq = ?2",
         params![net, customer_seq],
-    )
-    .map_err(db_err)?;
-    c.execute(
+    )?;
+    exec(
+        c,
         "INSERT INTO returns (id, order_seq, fingerprint, at, actor, lines, net, points_refund, credit_refund,
             money_refund, earned_reversal, unrecovered_points, store, hlc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -1163,8 +1180,7 @@ fn apply_return(c: &Connection, from: &Peer, b: &Value, report: &mut ApplyReport
             store,
             text(b, "hlc"),
         ],
-    )
-    .map_err(db_err)?;
+    )?;
     report.applied += 1;
     Ok(())
 }
@@ -1202,12 +1218,12 @@ fn apply_membership(c: &Connection, b: &Value, report: &mut ApplyReport) -> Resu
     if kind.as_deref() != Some("manual") {
         return Ok(());
     }
-    c.execute(
+    exec(
+        c,
         "INSERT INTO membership_clocks (group_id, customer_seq, member, hlc) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (group_id, customer_seq) DO UPDATE SET member = excluded.member, hlc = excluded.hlc",
         params![group, seq, member, hlc],
-    )
-    .map_err(db_err)?;
+    )?;
     let sql = if member {
         "INSERT OR IGNORE INTO group_members (group_id, customer_seq) VALUES (?1, ?2)"
     } else {
@@ -1303,11 +1319,11 @@ pub fn take_block_number(c: &Connection) -> Result<Option<u64>> {
     let Some((first, next)) = block else {
         return Ok(None);
     };
-    c.execute(
+    exec(
+        c,
         "UPDATE code_blocks SET next = next + 1 WHERE store = ?1 AND first = ?2",
         params![store, first],
-    )
-    .map_err(db_err)?;
+    )?;
     Ok(u64::try_from(next).ok())
 }
 

@@ -15,7 +15,9 @@ use std::sync::mpsc;
 
 /// What a job hands back after running: called with the batch's commit outcome.
 type Completion = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// Runs a job; `alone` when it is the only job of its transaction, which then
+/// needs no savepoint (a failure rolls the whole transaction back instead).
+type Job = Box<dyn FnOnce(&Connection, bool) -> Completion + Send>;
 
 /// Most jobs in one transaction: bounds how long the first waits for the last.
 const MAX_BATCH: usize = 512;
@@ -45,7 +47,23 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn: &Connection| -> Completion {
+        let job: Job = Box::new(move |conn: &Connection, alone: bool| -> Completion {
+            if alone {
+                let out = catch_unwind(AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(StorageError::Backend("a write panicked".into())));
+                return match out {
+                    Ok(v) => Box::new(move |commit| {
+                        let _ = tx.send(commit.map_err(StorageError::Backend).map(|_| v));
+                    }),
+                    Err(e) => {
+                        // Nothing else is in this transaction: undo it all.
+                        let _ = conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE");
+                        Box::new(move |_| {
+                            let _ = tx.send(Err(e));
+                        })
+                    }
+                };
+            }
             if let Err(e) = conn.execute_batch("SAVEPOINT job") {
                 let e = db_err(e);
                 return Box::new(move |_| {
@@ -103,7 +121,10 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, head: tokio::sync::watch::Send
             }
             continue;
         }
-        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
+        // Savepoints cost SQLite a statement journal per statement; a job that
+        // is alone in its transaction (a large sync page, an import) runs without.
+        let alone = batch.len() == 1;
+        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn, alone)).collect();
         let commit = conn.execute_batch("COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             e.to_string()

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 const PULL_CURSOR: &str = "pull_cursor";
 const PUSH_CURSOR: &str = "push_cursor";
-const PAGE: usize = 1_000;
+const PAGE: usize = 2_000;
 const LONG_POLL_SECS: u64 = 20;
 const CODE_RESERVE: u64 = 250;
 const CODE_BLOCK: u64 = 1_000;
