@@ -505,6 +505,37 @@ pub fn commit(
     }
     let req = &o.checkout;
     let ctx = context(c, &req.customer, now)?;
+    let mut ctx = ctx;
+    if let Some(a) = o.authorized {
+        // HQ's copy of this sale's authorised redemption may already have
+        // arrived through the feed: it is this sale's own, so it must not
+        // count against the balance the sale is checked against.
+        for (id, account) in [
+            (a.points_entry, Account::Points),
+            (a.credit_entry, Account::Credit),
+        ] {
+            let amount: Option<i64> = c
+                .prepare_cached("SELECT amount FROM ledger WHERE id = ?1")
+                .map_err(db_err)?
+                .query_row([id.to_string()], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            if let Some(amount) = amount {
+                let b = match account {
+                    Account::Points => &mut ctx.balances.points,
+                    Account::Credit => &mut ctx.balances.credit,
+                };
+                b.available -= amount;
+                b.balance -= amount;
+                if account == Account::Points {
+                    ctx.redeemed.day += amount;
+                    ctx.redeemed.week += amount;
+                    ctx.redeemed.month += amount;
+                    ctx.redeemed.year += amount;
+                }
+            }
+        }
+    }
     let q = run_quote(&ctx, req);
     if !q.errors.is_empty() {
         return Err(StorageError::Invalid(ValidationErrors(q.errors)));
