@@ -257,7 +257,34 @@ async fn serve_store(
     token: &str,
 ) -> anyhow::Result<ExitCode> {
     let store = patron_domain::StoreId::parse(store).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = data.data.join(patron_sqlite::DB_FILE);
+    let mut from_snapshot = false;
+    if !db.exists() {
+        // A new store starts from a copy of HQ's database when HQ is there;
+        // otherwise from empty, reading HQ's feed from the start later.
+        std::fs::create_dir_all(&data.data)?;
+        let started = std::time::Instant::now();
+        match patron_sync::download_snapshot(hq, token, &db).await {
+            Ok(bytes) => {
+                tracing::info!(
+                    bytes,
+                    ms = started.elapsed().as_millis() as u64,
+                    "started from HQ's snapshot"
+                );
+                from_snapshot = true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no snapshot from HQ; starting empty and reading its feed")
+            }
+        }
+    }
     let storage = open_storage(&data)?;
+    if from_snapshot {
+        storage
+            .adopt_snapshot(&store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     storage
         .become_store(&store)
         .await

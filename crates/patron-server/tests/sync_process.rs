@@ -96,9 +96,40 @@ async fn a_store_killed_mid_push_delivers_every_accepted_change_once() {
         .unwrap()
         .to_owned();
     let dir = tempfile::tempdir().unwrap();
+    // Customers HQ already has reach the new store in its snapshot.
+    for i in 0..30 {
+        hq.create(
+            &th,
+            json!({"first_name": format!("Pre{i}"), "last_name": "Existing"}),
+        )
+        .await;
+    }
 
     let (mut child, base) = start_store(dir.path(), &hq, &token);
     let t = login(&base).await;
+    let r = reqwest::Client::new()
+        .get(format!("{base}/api/v1/customers"))
+        .query(&[("q", "Existing"), ("limit", "100")])
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        30,
+        "the snapshot lacks HQ's customers"
+    );
+    let status: Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/sync/status"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["role"], "store");
     let client = reqwest::Client::new();
     let mut accepted = BTreeSet::new();
     for i in 0..120 {

@@ -853,6 +853,32 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn snapshot_into(&self, path: &Path) -> Result<()> {
+        let path = path.to_string_lossy().to_string();
+        self.read(move |c| {
+            c.execute("VACUUM INTO ?1", [&path]).map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn adopt_snapshot(&self, store: &patron_domain::StoreId) -> Result<()> {
+        let store = store.clone();
+        self.write(move |tx| {
+            let head = sync::head(tx)?;
+            tx.execute_batch(
+                "DELETE FROM sessions; DELETE FROM stores; DELETE FROM code_blocks;
+                 DELETE FROM overdrafts; DELETE FROM feed; DELETE FROM sync_state;",
+            )
+            .map_err(db_err)?;
+            sync::put(tx, "role", "store")?;
+            sync::put(tx, "node_id", store.as_str())?;
+            sync::put(tx, "pull_cursor", &head.to_string())?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn overdrafts(&self) -> Result<Vec<Overdraft>> {
         self.read(|c| {
             let mut st = c

@@ -226,6 +226,13 @@ pub trait Storage: Send + Sync + 'static {
     /// A store: codes left in its leased blocks.
     async fn codes_left(&self) -> Result<u64>;
     async fn overdrafts(&self) -> Result<Vec<Overdraft>>;
+    /// HQ: writes a consistent copy of the whole database to `path` (a new
+    /// store's snapshot).
+    async fn snapshot_into(&self, path: &std::path::Path) -> Result<()>;
+    /// A store opened on HQ's snapshot: drops what is HQ's alone (sessions,
+    /// store credentials, leases, overdrafts, feed) and starts following HQ's
+    /// feed from the snapshot's position.
+    async fn adopt_snapshot(&self, store: &patron_domain::StoreId) -> Result<()>;
     /// HQ: authorises and records a store's redemption entries (all or none).
     async fn authorize_redemption(
         &self,

@@ -107,6 +107,37 @@ pub struct ReleaseRequest {
     pub ids: Vec<String>,
 }
 
+/// Downloads HQ's snapshot to `dest` (a new store's first start). Written to a
+/// temporary name and renamed when complete, so a cut download leaves nothing
+/// that could be mistaken for a database.
+pub async fn download_snapshot(
+    hq: &str,
+    token: &str,
+    dest: &std::path::Path,
+) -> Result<u64, String> {
+    use std::io::Write;
+    let url = format!("{}/api/v1/sync/snapshot", hq.trim_end_matches('/'));
+    let mut resp = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("HQ answered {}", resp.status()));
+    }
+    let part = dest.with_extension("download");
+    let mut file = std::fs::File::create(&part).map_err(|e| e.to_string())?;
+    let mut total = 0u64;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        file.write_all(&chunk).map_err(|e| e.to_string())?;
+        total += chunk.len() as u64;
+    }
+    file.sync_all().map_err(|e| e.to_string())?;
+    std::fs::rename(&part, dest).map_err(|e| e.to_string())?;
+    Ok(total)
+}
+
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }

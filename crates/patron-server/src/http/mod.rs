@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/push", post(sync::push))
         .route("/sync/feed", get(sync::feed))
         .route("/sync/codes", post(sync::codes))
+        .route("/sync/snapshot", get(sync::snapshot))
         .route("/sync/authorize", post(sync::authorize))
         .route("/sync/release", post(sync::release))
         .route("/sync/status", get(sync::status))
