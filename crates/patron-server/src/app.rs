@@ -16,6 +16,19 @@ pub struct AppState {
     pub node: NodeInfo,
     /// A store node's link to HQ.
     pub sync: Option<Arc<patron_sync::SyncHandle>>,
+    /// HQ: the last feed page served, shared by every store asking for the
+    /// same position (hundreds wake at once on each change).
+    pub feed_cache: Arc<tokio::sync::Mutex<Option<FeedCache>>>,
+    /// HQ: when each store's contact was last written down.
+    pub contacts: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+}
+
+/// A serialised feed page and what it answers.
+pub struct FeedCache {
+    pub after: i64,
+    pub limit: usize,
+    pub head: i64,
+    pub body: axum::body::Bytes,
 }
 
 pub struct Application {
@@ -45,6 +58,8 @@ impl Application {
             storage: storage.clone(),
             node,
             sync,
+            feed_cache: Arc::default(),
+            contacts: Arc::default(),
         };
         Ok(Self {
             listener,

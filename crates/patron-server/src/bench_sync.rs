@@ -205,12 +205,14 @@ pub async fn run(
     let s2_dir = tmp.path().join("s2").to_string_lossy().to_string();
     let head = hq_head(&http, &hq, &th).await?;
     let (t0, t1) = (token_for(0), token_for(1));
+    let started = Instant::now();
     let s1 = Node::start(&[
         "--data", &s1_dir, "--store", "B0000", "--hq", &hq.base, "--token", &t0,
     ])?;
-    let took = until_caught_up(&http, &s1, head).await?;
+    until_caught_up(&http, &s1, head).await?;
+    let took = started.elapsed();
     println!(
-        "bootstrap of a new store: {:.1} s for {head} feed entries; store peak RSS {:.0} MiB",
+        "bootstrap of a new store (snapshot download, then the feed; process start included): {:.1} s, HQ feed head {head}; store peak RSS {:.0} MiB",
         took.as_secs_f64(),
         s1.peak_rss_mib()
     );
@@ -255,10 +257,12 @@ pub async fn run(
         create(&http, &hq.base, &th, 1_000_000 + i).await?;
     }
     let head = hq_head(&http, &hq, &th).await?;
+    let started = Instant::now();
     let s2 = Node::start(&[
         "--data", &s2_dir, "--store", "B0001", "--hq", &hq.base, "--token", &t1,
     ])?;
-    let took = until_caught_up(&http, &s2, head).await?;
+    until_caught_up(&http, &s2, head).await?;
+    let took = started.elapsed();
     println!(
         "catch-up after {outage_changes} changes offline: {:.2} s (restart included)",
         took.as_secs_f64()

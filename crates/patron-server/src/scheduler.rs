@@ -1,5 +1,5 @@
 //! Loyalty work that depends on the calendar: birthday bonuses, points expiry and
-//! auto groups whose rules use ages or days. Runs at start, every 15 minutes, and
+//! auto groups whose rules use ages or days. Runs 30 s after start, every 15 minutes, and
 //! just after local midnight (the node's configured UTC offset), so a birthday or
 //! an age change takes effect within seconds of the day starting.
 
@@ -25,8 +25,13 @@ fn until_next(now: OffsetDateTime, utc_offset_minutes: i32) -> Duration {
     to_midnight.min(INTERVAL)
 }
 
+/// The first run waits a little: a node that just started has a sync backlog
+/// to apply first, and the scans over every customer would hold its writer.
+pub const FIRST_RUN: Duration = Duration::from_secs(30);
+
 pub fn spawn(storage: Arc<dyn Storage>) {
     tokio::spawn(async move {
+        tokio::time::sleep(FIRST_RUN).await;
         loop {
             match storage.run_maintenance(OffsetDateTime::now_utc()).await {
                 Ok(r) => tracing::info!(
