@@ -11,6 +11,7 @@ pub mod export;
 pub mod http;
 pub mod import;
 pub mod scheduler;
+pub mod web;
 pub mod wire;
 
 use anyhow::Context;

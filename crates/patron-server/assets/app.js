@@ -1,0 +1,603 @@
+// Patron's web back office and register screen. Served from the binary; talks
+// to the JSON API of the node it came from, so it works on a store node with
+// HQ out of reach. No build step, no third-party code.
+"use strict";
+
+const S = {
+  token: localStorage.getItem("patron.token"),
+  me: JSON.parse(localStorage.getItem("patron.me") || "null"),
+};
+
+function can(p) { return !!(S.me && S.me.permissions.includes(p)); }
+
+function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "value") el.value = v;
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, v);
+  }
+  for (const k of kids.flat()) {
+    if (k === null || k === undefined || k === false) continue;
+    el.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return el;
+}
+
+const money = (m) => (m === null || m === undefined) ? "" : (m < 0 ? "-" : "") + (Math.abs(m) / 100).toFixed(2);
+const toMinor = (s) => Math.round(parseFloat(String(s).replace(",", ".")) * 100);
+const fmtDate = (s) => s ? String(s).slice(0, 10) : "";
+
+async function api(method, path, body) {
+  const headers = {};
+  if (S.token) headers.authorization = "Bearer " + S.token;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const r = await fetch("/api/v1" + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  try { data = await r.json(); } catch (_) { data = null; }
+  if (r.status === 401 && path !== "/auth/login") { signOut(); return { ok: false, status: 401, data }; }
+  return { ok: r.ok, status: r.status, data };
+}
+
+function signOut() {
+  if (S.token) api("POST", "/auth/logout").catch(() => {});
+  S.token = null; S.me = null;
+  localStorage.removeItem("patron.token"); localStorage.removeItem("patron.me");
+  if (location.pathname !== "/login") location.href = "/login";
+}
+
+function go(path) { history.pushState({}, "", path); route(); }
+
+// Marks every field a problem names and says what is wrong next to it.
+function showErrors(form, problem) {
+  form.querySelectorAll(".field").forEach((f) => { f.classList.remove("invalid"); const e = f.querySelector(".error"); if (e) e.textContent = ""; });
+  const top = form.querySelector(".form-error");
+  if (top) top.textContent = "";
+  if (!problem) return;
+  const errs = problem.errors && problem.errors.length ? problem.errors : [{ field: problem.field || "", message: problem.detail || "Something went wrong" }];
+  for (const e of errs) {
+    const f = form.querySelector(`.field[data-field="${e.field}"]`);
+    if (f) { f.classList.add("invalid"); f.querySelector(".error").textContent = e.message; }
+    else if (top) top.textContent = (top.textContent ? top.textContent + " " : "") + (e.field ? e.field + ": " : "") + e.message;
+  }
+}
+
+function field(name, label, input) {
+  input.name = name;
+  input.id = "f-" + name.replace(/\W/g, "-");
+  return h("div", { class: "field", "data-field": name }, h("label", { for: input.id }, label), input, h("div", { class: "error" }));
+}
+
+function modal(title, body) {
+  const bg = h("div", { class: "modal-bg", onclick: (e) => { if (e.target === bg) bg.remove(); } },
+    h("div", { class: "modal", role: "dialog" }, h("h2", {}, title), body));
+  document.body.append(bg);
+  const first = bg.querySelector("input, select, textarea");
+  if (first) first.focus();
+  return bg;
+}
+
+function debounce(fn, ms) { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; }
+
+// --- layout -------------------------------------------------------------------
+
+const NAV = [
+  ["/customers", "Customers", "customers.view"],
+  ["/register", "Register", "orders.create"],
+  ["/groups", "Groups", "customers.view"],
+  ["/loyalty", "Loyalty", "loyalty.manage"],
+  ["/users", "Users", "users.manage"],
+  ["/stores", "Stores", "customers.view"],
+];
+
+function layout(title, ...content) {
+  const app = document.getElementById("app");
+  app.replaceChildren(
+    h("header", { class: "top" },
+      h("span", { class: "brand" }, "Patron"),
+      h("nav", {}, NAV.filter(([, , p]) => can(p)).map(([href, label]) =>
+        h("a", { href, class: location.pathname === href ? "active" : null, onclick: (e) => { e.preventDefault(); go(href); } }, label))),
+      h("span", { class: "who" }, h("span", { "data-testid": "who" }, `${S.me.username} · ${S.me.role}`),
+        h("button", { "data-testid": "sign-out", onclick: signOut }, "Sign out"))),
+    h("main", {}, h("h1", {}, title), ...content));
+  document.title = `${title} · Patron`;
+}
+
+// --- sign in ------------------------------------------------------------------
+
+function loginPage() {
+  const form = h("form", { class: "card login", "data-testid": "login-form" },
+    h("h1", {}, "Sign in to Patron"),
+    h("div", { class: "notice form-error", hidden: true }),
+    field("username", "Username", h("input", { autocomplete: "username", autofocus: true })),
+    field("password", "Password", h("input", { type: "password", autocomplete: "current-password" })),
+    h("button", { class: "primary", type: "submit" }, "Sign in"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await api("POST", "/auth/login", { username: form.username.value, password: form.password.value });
+    const note = form.querySelector(".form-error");
+    if (!r.ok) { note.hidden = false; note.textContent = (r.data && r.data.detail) || "Sign-in failed"; return; }
+    S.token = r.data.token; S.me = r.data.user;
+    localStorage.setItem("patron.token", S.token); localStorage.setItem("patron.me", JSON.stringify(S.me));
+    go(can("customers.deactivate") ? "/customers" : "/register");
+  });
+  document.title = "Sign in · Patron";
+  document.getElementById("app").replaceChildren(form);
+}
+
+// --- customers ----------------------------------------------------------------
+
+const CUSTOMER_FIELDS = [
+  ["first_name", "First name"], ["last_name", "Last name"], ["phone", "Phone"], ["email", "Email"],
+  ["date_of_birth", "Date of birth (YYYY-MM-DD)"], ["tax_id", "Tax ID"],
+  ["address.line1", "Address"], ["address.city", "City"], ["address.region", "Region"],
+  ["address.postal_code", "Postal code"], ["address.country", "Country (2 letters)"],
+  ["medical.card_number", "Medical card"], ["medical.expiry", "Medical card expiry"],
+  ["id_document.number", "ID document number"], ["id_document.expiry", "ID document expiry"],
+  ["notes", "Notes"],
+];
+
+function getPath(obj, path) { return path.split(".").reduce((o, k) => (o ? o[k] : undefined), obj); }
+
+function customerBody(form, only) {
+  const body = {};
+  for (const [name] of CUSTOMER_FIELDS) {
+    if (only && !only.includes(name)) continue;
+    const input = form.elements[name];
+    if (!input) continue;
+    const v = input.value.trim();
+    const parts = name.split(".");
+    let o = body;
+    for (let i = 0; i < parts.length - 1; i++) o = o[parts[i]] = o[parts[i]] || {};
+    o[parts[parts.length - 1]] = v === "" ? null : v;
+  }
+  if (!only) { for (const k of Object.keys(body)) if (body[k] === null) delete body[k]; }
+  return body;
+}
+
+function customerForm(existing, onSaved) {
+  const form = h("form", { "data-testid": "customer-form" }, h("div", { class: "notice form-error" }));
+  form.querySelector(".form-error").hidden = false;
+  const grid = h("div", { class: "grid2" });
+  for (const [name, label] of CUSTOMER_FIELDS) {
+    grid.append(field(name, label, h("input", { value: existing ? (getPath(existing, name) || "") : "" })));
+  }
+  form.append(grid, h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, existing ? "Save" : "Add customer")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = existing
+      ? await api("PATCH", `/customers/${existing.id}`, customerBody(form, CUSTOMER_FIELDS.map(([n]) => n)))
+      : await api("POST", "/customers", customerBody(form));
+    if (!r.ok) { showErrors(form, r.data); return; }
+    onSaved(r.data);
+  });
+  return form;
+}
+
+async function customersPage() {
+  const state = { q: "", active: "true", origin: "", group: "", cursor: null, cursors: [], selected: new Set() };
+  const groups = (await api("GET", "/groups")).data?.items || [];
+  const manual = groups.filter((g) => g.kind === "manual");
+  const search = h("input", { placeholder: "Search by name, phone, email or code", class: "grow", "data-testid": "customer-search", type: "search" });
+  const active = h("select", { "data-testid": "filter-active" }, h("option", { value: "true" }, "Active"), h("option", { value: "false" }, "Deactivated"), h("option", { value: "all" }, "All"));
+  const origin = h("input", { placeholder: "Origin store (HQ, S01…)", size: 14 });
+  const group = h("select", { "data-testid": "filter-group" }, h("option", { value: "" }, "Any group"), groups.map((g) => h("option", { value: g.id }, g.name)));
+  const body = h("div");
+  const bulk = h("div", { class: "row", hidden: true, "data-testid": "bulk-bar" });
+  const load = async () => {
+    let path;
+    if (state.group) path = `/groups/${state.group}/members?limit=50&active=${state.active}` + (state.cursor ? `&cursor=${state.cursor}` : "");
+    else path = `/customers?limit=50&active=${state.active}` + (state.q ? `&q=${encodeURIComponent(state.q)}` : "") + (state.origin ? `&origin_store=${encodeURIComponent(state.origin)}` : "") + (state.cursor ? `&cursor=${state.cursor}` : "");
+    const r = await api("GET", path);
+    if (!r.ok) { body.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Could not load customers")); return; }
+    renderTable(r.data);
+  };
+  const renderTable = (page) => {
+    if (!page.items.length) { body.replaceChildren(h("div", { class: "card empty" }, state.q ? `No customer matches “${state.q}”.` : "No customers yet.")); return; }
+    const rows = page.items.map((c) => h("tr", { class: c.active ? "" : "inactive", "data-testid": "customer-row" },
+      can("groups.manage") ? h("td", {}, h("input", { type: "checkbox", "aria-label": "select", checked: state.selected.has(c.id), onchange: (e) => { e.target.checked ? state.selected.add(c.id) : state.selected.delete(c.id); renderBulk(); } })) : null,
+      h("td", {}, h("a", { href: "#", "data-testid": "customer-open", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, `${c.last_name}, ${c.first_name}`)),
+      h("td", {}, c.code), h("td", { class: "hide-narrow" }, c.phone || ""), h("td", { class: "hide-narrow" }, c.email || ""),
+      h("td", { class: "hide-narrow" }, c.address.city || ""), h("td", {}, c.origin_store || "HQ"),
+      h("td", {}, c.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge off" }, "deactivated"))));
+    body.replaceChildren(
+      h("div", { class: "table-wrap" }, h("table", { "data-testid": "customers-table" },
+        h("thead", {}, h("tr", {}, can("groups.manage") ? h("th", {}, "") : null, h("th", {}, "Name"), h("th", {}, "Code"), h("th", { class: "hide-narrow" }, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", { class: "hide-narrow" }, "City"), h("th", {}, "Origin"), h("th", {}, "Status"))),
+        h("tbody", {}, rows))),
+      h("div", { class: "row", style: "margin-top:.75rem" },
+        h("button", { disabled: !state.cursors.length, onclick: () => { state.cursor = state.cursors.pop() || null; load(); } }, "← Previous"),
+        h("button", { disabled: !page.next_cursor, "data-testid": "next-page", onclick: () => { state.cursors.push(state.cursor); state.cursor = page.next_cursor; load(); } }, "Next →")));
+  };
+  const renderBulk = () => {
+    bulk.hidden = state.selected.size === 0;
+    const target = h("select", { "data-testid": "bulk-group" }, h("option", { value: "__all" }, "All manual groups"), manual.map((g) => h("option", { value: g.id }, g.name)));
+    const act = async (action) => {
+      const body = { customers: [...state.selected], action };
+      if (target.value === "__all") body.all_manual = true; else body.groups = [target.value];
+      const r = await api("POST", "/groups/members", body);
+      bulk.querySelector(".msg").textContent = r.ok ? `${action === "add" ? "Added to" : "Removed from"} ${r.data.groups.length} group(s).` : (r.data?.detail || "Failed");
+      if (r.ok) { state.selected.clear(); load(); }
+    };
+    bulk.replaceChildren(h("strong", {}, `${state.selected.size} selected`), target,
+      h("button", { class: "primary", "data-testid": "bulk-add", onclick: () => act("add") }, "Add to group"),
+      h("button", { "data-testid": "bulk-remove", onclick: () => act("remove") }, "Remove from group"),
+      h("span", { class: "msg muted", "data-testid": "bulk-msg" }));
+    bulk.hidden = state.selected.size === 0;
+  };
+  const reset = () => { state.cursor = null; state.cursors = []; load(); };
+  search.addEventListener("input", debounce(() => { state.q = search.value.trim(); reset(); }, 150));
+  active.addEventListener("change", () => { state.active = active.value; reset(); });
+  origin.addEventListener("change", () => { state.origin = origin.value.trim(); reset(); });
+  group.addEventListener("change", () => { state.group = group.value; reset(); });
+  layout("Customers",
+    h("div", { class: "row", style: "margin-bottom:.75rem" }, search, active, origin, group,
+      can("customers.create") ? h("button", { class: "primary", "data-testid": "add-customer", onclick: () => {
+        const m = modal("Add customer", customerForm(null, (c) => { m.remove(); openCustomer(c.id, load); load(); }));
+      } }, "Add customer") : null),
+    bulk, body);
+  renderBulk();
+  search.focus();
+  load();
+}
+
+async function openCustomer(id, reload) {
+  document.querySelectorAll(".panel").forEach((p) => p.remove());
+  const [c, act, audit] = await Promise.all([api("GET", `/customers/${id}`), api("GET", `/customers/${id}/activity`), api("GET", `/customers/${id}/audit`)]);
+  if (!c.ok) return;
+  const x = c.data, a = act.data || {}, b = x.balances || {};
+  const dl = (pairs) => h("dl", {}, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v || h("span", { class: "muted" }, "—"))]));
+  const panel = h("aside", { class: "panel", "data-testid": "customer-panel" },
+    h("button", { class: "close", onclick: () => panel.remove() }, "Close"),
+    h("h2", {}, `${x.first_name} ${x.last_name}`), h("div", { class: "muted" }, `${x.code} · ${x.origin_store || "HQ"} · `, x.active ? "active" : "deactivated"),
+    h("div", { class: "row", style: "margin:.75rem 0" },
+      can("customers.edit") ? h("button", { "data-testid": "edit-customer", onclick: () => { const m = modal("Edit customer", customerForm(x, () => { m.remove(); openCustomer(id, reload); reload && reload(); })); } }, "Edit") : null,
+      can("customers.deactivate") ? h("button", { class: x.active ? "danger" : "", "data-testid": "toggle-active", onclick: async () => {
+        await api("POST", `/customers/${id}/${x.active ? "deactivate" : "reactivate"}`);
+        openCustomer(id, reload); reload && reload();
+      } }, x.active ? "Deactivate" : "Reactivate") : null),
+    h("h2", {}, "Details"), dl([["Phone", x.phone], ["Email", x.email], ["Date of birth", x.date_of_birth], ["Tax ID", x.tax_id], ["Address", [x.address.line1, x.address.city, x.address.region, x.address.postal_code, x.address.country].filter(Boolean).join(", ")], ["Marketing", x.marketing_consent ? "yes" : "no"], ["Notes", x.notes]]),
+    h("h2", {}, "Medical"), dl([["Card", x.medical.card_number], ["State", x.medical.issuing_state], ["Expiry", x.medical.expiry]]),
+    h("h2", {}, "ID document"), dl([["Number", x.id_document.number], ["Issued in", [x.id_document.issuing_state, x.id_document.issuing_country].filter(Boolean).join(", ")], ["Expiry", x.id_document.expiry]]),
+    h("h2", {}, "Balances"), dl([
+      ["Loyalty points", h("span", { "data-testid": "points-balance" }, money(b.points?.balance))],
+      ["Available now", money(b.points?.available)], ["Locked (returns)", money(b.points?.locked)],
+      ["Next expiry", b.points?.next_expiry ? `${money(b.points.next_expiry.amount)} on ${fmtDate(b.points.next_expiry.at)}` : null],
+      ["Store credit", h("span", { "data-testid": "credit-balance" }, money(b.credit?.balance))]]),
+    h("h2", {}, "Totals"), dl([["Total spent", money(a.total_spent)], ["Visits", a.visits], ["Last visit", a.last_visit]]),
+    h("h2", {}, "Groups"), h("div", { class: "row", "data-testid": "panel-groups" }, (a.groups || []).map((g) => h("span", { class: "badge" }, g.name))),
+    h("h2", {}, "Top products"), (a.top_products || []).length ? h("table", {}, h("tbody", {}, a.top_products.map((p) => h("tr", {}, h("td", {}, p.name), h("td", {}, p.quantity), h("td", {}, money(p.amount)))))) : h("div", { class: "muted" }, "No purchases yet."),
+    h("h2", {}, "Orders"), (a.orders || []).length ? h("table", { "data-testid": "panel-orders" }, h("tbody", {}, a.orders.map((o) => h("tr", {}, h("td", {}, fmtDate(o.at)), h("td", {}, o.id), h("td", {}, money(o.total)), h("td", {}, o.store || "HQ"))))) : h("div", { class: "muted" }, "No orders yet."),
+    h("h2", {}, "Returns"), (a.returns || []).length ? h("table", { "data-testid": "panel-returns" }, h("tbody", {}, a.returns.map((r) => h("tr", {}, h("td", {}, fmtDate(r.at)), h("td", {}, r.order_id), h("td", {}, money(r.net)))))) : h("div", { class: "muted" }, "No returns."),
+    h("h2", {}, "Audit trail"), h("table", { "data-testid": "panel-audit" }, h("tbody", {}, (audit.data || []).slice().reverse().map((e) => h("tr", {}, h("td", {}, fmtDate(e.at)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.field || ""), h("td", {}, e.old ?? ""), h("td", {}, e.new ?? ""))))));
+  document.body.append(panel);
+}
+
+// --- groups -------------------------------------------------------------------
+
+async function groupsPage() {
+  const state = { sort: "name", name: "" };
+  const body = h("div");
+  const filter = h("input", { placeholder: "Filter by name", type: "search" });
+  const load = async () => {
+    const r = await api("GET", `/groups?sort=${state.sort}` + (state.name ? `&name=${encodeURIComponent(state.name)}` : ""));
+    const items = r.data?.items || [];
+    const th = (key, label) => h("th", { class: "sortable", onclick: () => { state.sort = state.sort === key ? "-" + key : key; load(); } }, label, state.sort === key ? " ↑" : state.sort === "-" + key ? " ↓" : "");
+    body.replaceChildren(items.length ? h("div", { class: "table-wrap" }, h("table", { "data-testid": "groups-table" },
+      h("thead", {}, h("tr", {}, th("name", "Name"), h("th", {}, "Kind"), h("th", {}, "Program"), th("members", "Members"), h("th", {}, "Rule"), h("th", {}, ""))),
+      h("tbody", {}, items.map((g) => h("tr", { "data-testid": "group-row" },
+        h("td", {}, g.name), h("td", {}, h("span", { class: "badge" }, g.kind)),
+        h("td", {}, g.program.kind === "none" ? "—" : `${g.program.kind} ${g.program.percent || ""}%`),
+        h("td", {}, g.members), h("td", {}, h("code", {}, g.rule || "")),
+        h("td", {}, h("button", { onclick: () => groupMembers(g) }, "Members"),
+          can("groups.manage") && g.kind !== "common" ? h("button", { onclick: () => groupForm(g, load) }, "Edit") : null)))))) : h("div", { class: "card empty" }, "No groups match."));
+  };
+  filter.addEventListener("input", debounce(() => { state.name = filter.value.trim(); load(); }, 150));
+  layout("Groups", h("div", { class: "row", style: "margin-bottom:.75rem" }, filter, h("span", { class: "grow" }),
+    can("groups.manage") ? h("button", { class: "primary", "data-testid": "new-group", onclick: () => groupForm(null, load) }, "New group") : null), body);
+  load();
+}
+
+async function groupMembers(g) {
+  const r = await api("GET", `/groups/${g.id}/members?limit=100`);
+  const items = r.data?.items || [];
+  modal(`${g.name}: members`, items.length ? h("table", { "data-testid": "members-table" }, h("tbody", {}, items.map((c) => h("tr", {}, h("td", {}, `${c.last_name}, ${c.first_name}`), h("td", {}, c.code))))) : h("div", { class: "empty" }, "No members."));
+}
+
+function groupForm(g, reload) {
+  const kind = h("select", { disabled: !!g }, h("option", { value: "manual" }, "Manual"), h("option", { value: "auto" }, "Auto-filled by a rule"));
+  if (g) kind.value = g.kind === "auto" ? "auto" : "manual";
+  const rule = h("textarea", { rows: 3, "data-testid": "rule-input", value: g?.rule || "" });
+  const ruleMsg = h("div", { "data-testid": "rule-feedback" });
+  const program = h("select", {}, ["none", "discount", "cashback", "points"].map((k) => h("option", { value: k }, k)));
+  program.value = g?.program.kind || "none";
+  const form = h("form", { "data-testid": "group-form" }, h("div", { class: "notice form-error" }),
+    field("name", "Name", h("input", { value: g?.name || "" })),
+    field("description", "Description", h("input", { value: g?.description || "" })),
+    field("kind", "Kind", kind),
+    h("div", { class: "rule-box" }, field("rule", "Rule (see docs/rules.md)", rule), ruleMsg),
+    h("div", { class: "grid2" },
+      field("program.kind", "Loyalty program", program),
+      field("program.percent", "Percent", h("input", { value: g?.program.percent || "" })),
+      field("program.birthday_bonus", "Birthday bonus", h("input", { value: g?.program.birthday_bonus != null ? money(g.program.birthday_bonus) : "" })),
+      field("program.max_redeem_percent", "Max % payable with points", h("input", { value: g?.program.max_redeem_percent || "" })),
+      field("spend_limit.amount", "Points spend limit", h("input", { value: g?.spend_limit ? money(g.spend_limit.amount) : "" })),
+      field("spend_limit.period", "per", (() => { const s = h("select", {}, ["day", "week", "month", "year"].map((p) => h("option", { value: p }, p))); if (g?.spend_limit) s.value = g.spend_limit.period; return s; })()),
+      field("min_age", "Minimum age", h("input", { value: g?.min_age ?? "" }))),
+    h("button", { class: "primary", type: "submit" }, g ? "Save group" : "Create group"));
+  const ruleBox = form.querySelector(".rule-box");
+  const syncKind = () => { ruleBox.hidden = kind.value !== "auto"; };
+  kind.addEventListener("change", syncKind); syncKind();
+  // As you type: the parse error at its position, or how many customers match.
+  const check = debounce(async () => {
+    if (!rule.value.trim()) { ruleMsg.replaceChildren(); return; }
+    const r = await api("POST", "/groups/rule-preview", { rule: rule.value });
+    if (r.ok) ruleMsg.replaceChildren(h("div", { class: "notice ok" }, `${r.data.count} customer(s) match now.`));
+    else if (r.data?.position !== undefined) {
+      const lines = rule.value.split("\n");
+      const line = lines[(r.data.line || 1) - 1] || "";
+      ruleMsg.replaceChildren(h("div", { class: "rule-error", "data-testid": "rule-error" }, `${line}\n${" ".repeat(Math.max(0, (r.data.column || 1) - 1))}^ ${r.data.errors?.[0]?.message || r.data.detail}`));
+    } else ruleMsg.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Invalid rule"));
+  }, 200);
+  rule.addEventListener("input", check);
+  if (g?.rule) check();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = (n) => form.elements[n].value.trim();
+    const body = { name: v("name"), description: v("description") || null, kind: kind.value };
+    if (kind.value === "auto") body.rule = rule.value;
+    if (program.value !== "none") {
+      body.program = { kind: program.value, percent: v("program.percent") === "" ? undefined : Number(v("program.percent")) };
+      if (program.value === "points") {
+        if (v("program.birthday_bonus")) body.program.birthday_bonus = toMinor(v("program.birthday_bonus"));
+        if (v("program.max_redeem_percent")) body.program.max_redeem_percent = Number(v("program.max_redeem_percent"));
+      }
+    }
+    if (v("spend_limit.amount")) body.spend_limit = { amount: toMinor(v("spend_limit.amount")), period: v("spend_limit.period") };
+    if (v("min_age")) body.min_age = Number(v("min_age"));
+    const r = g ? await api("PUT", `/groups/${g.id}`, body) : await api("POST", "/groups", body);
+    if (!r.ok) { showErrors(form, r.data); if (r.data?.field === "rule") check(); return; }
+    m.remove(); reload();
+  });
+  const m = modal(g ? `Edit ${g.name}` : "New group", form);
+}
+
+// --- loyalty, users, stores ------------------------------------------------------
+
+async function loyaltyPage() {
+  const [s, types, groups] = await Promise.all([api("GET", "/loyalty/settings"), api("GET", "/customer-types"), api("GET", "/groups?kind=manual")]);
+  const x = s.data || {};
+  const settings = h("form", { class: "card", "data-testid": "loyalty-settings" }, h("div", { class: "notice form-error" }),
+    h("div", { class: "grid2" },
+      field("max_redeem_percent", "Max % of an order payable with points", h("input", { value: x.max_redeem_percent })),
+      field("registration_bonus", "Registration bonus", h("input", { value: money(x.registration_bonus) })),
+      field("points_lifetime_days", "Points expire after (days; empty = never)", h("input", { value: x.points_lifetime_days ?? "" })),
+      field("return_window_days", "Return window (days)", h("input", { value: x.return_window_days })),
+      field("offline_redeem_cap", "Offline redemption cap per customer", h("input", { value: money(x.offline_redeem_cap) })),
+      field("stack_discounts", "Group and type discounts", (() => { const e = h("select", {}, h("option", { value: "false" }, "the larger applies"), h("option", { value: "true" }, "both apply")); e.value = String(!!x.stack_discounts); return e; })()),
+      field("transitions_enabled", "Automatic transitions", (() => { const e = h("select", {}, h("option", { value: "false" }, "off"), h("option", { value: "true" }, "on")); e.value = String(!!x.transitions_enabled); return e; })()),
+      field("transitions", "Thresholds (one per line: amount → group)", h("textarea", { rows: 3, value: (x.transitions || []).map((t) => `${money(t.threshold)} ${(groups.data?.items || []).find((g) => g.id === t.group_id)?.name || t.group_id}`).join("\n") }))),
+    h("button", { class: "primary", type: "submit" }, "Save settings"), h("span", { class: "muted msg" }));
+  settings.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = (n) => settings.elements[n].value.trim();
+    const transitions = v("transitions").split("\n").filter(Boolean).map((l) => {
+      const [amount, ...name] = l.split(/\s+/); const g = (groups.data?.items || []).find((g) => g.name === name.join(" "));
+      return { threshold: toMinor(amount), group_id: g ? g.id : name.join(" ") };
+    });
+    const r = await api("PATCH", "/loyalty/settings", {
+      max_redeem_percent: Number(v("max_redeem_percent")), registration_bonus: toMinor(v("registration_bonus") || "0"),
+      points_lifetime_days: v("points_lifetime_days") ? Number(v("points_lifetime_days")) : null,
+      return_window_days: Number(v("return_window_days")), offline_redeem_cap: toMinor(v("offline_redeem_cap") || "0"),
+      stack_discounts: v("stack_discounts") === "true", transitions_enabled: v("transitions_enabled") === "true", transitions });
+    showErrors(settings, r.ok ? null : r.data);
+    settings.querySelector(".msg").textContent = r.ok ? "Saved." : "";
+  });
+  const typeForm = h("form", { class: "row", "data-testid": "type-form" },
+    h("input", { name: "name", placeholder: "Type name (veteran…)" }),
+    h("label", {}, h("input", { type: "checkbox", name: "tax_exempt" }), " tax exempt"),
+    h("input", { name: "discount", placeholder: "Discount: 10% or 5.00", size: 16 }),
+    h("button", { type: "submit" }, "Add type"), h("span", { class: "error-text" }));
+  typeForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const d = typeForm.elements.discount.value.trim();
+    const body = { name: typeForm.elements.name.value, tax_exempt: typeForm.elements.tax_exempt.checked };
+    if (d.endsWith("%")) body.discount_percent = Number(d.slice(0, -1)); else if (d) body.discount_amount = toMinor(d);
+    const r = await api("POST", "/customer-types", body);
+    typeForm.querySelector(".error-text").textContent = r.ok ? "" : (r.data?.detail || "Failed");
+    if (r.ok) loyaltyPage();
+  });
+  const adjust = h("form", { class: "card", "data-testid": "adjust-form" }, h("div", { class: "notice form-error" }),
+    h("div", { class: "grid2" },
+      field("customer", "Customer code or id", h("input", {})),
+      field("kind", "What", h("select", {}, h("option", { value: "top-up" }, "Store credit top-up"), h("option", { value: "adjust" }, "Adjustment"))),
+      field("account", "Account", h("select", {}, h("option", { value: "credit" }, "Store credit"), h("option", { value: "points" }, "Points"))),
+      field("amount", "Amount (negative takes away)", h("input", {})),
+      field("reason", "Reason", h("input", {}))),
+    h("button", { class: "primary", type: "submit" }, "Post"), h("span", { class: "muted msg" }));
+  adjust.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = (n) => adjust.elements[n].value.trim();
+    const r = await api("POST", `/customers/${encodeURIComponent(v("customer"))}/ledger`, { account: v("account"), kind: v("kind"), amount: toMinor(v("amount")), reason: v("reason") });
+    showErrors(adjust, r.ok ? null : (r.status === 404 ? { field: "customer", errors: [{ field: "customer", message: "no such customer" }] } : r.data));
+    adjust.querySelector(".msg").textContent = r.ok ? "Posted." : "";
+  });
+  layout("Loyalty", h("h2", {}, "Settings"), settings,
+    h("h2", {}, "Customer types"), h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, (types.data?.items || []).map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, t.tax_exempt ? "tax exempt" : ""), h("td", {}, t.discount_percent ? `${t.discount_percent}% off` : t.discount_amount ? `${money(t.discount_amount)} off` : "")))))),
+    h("div", { class: "card", style: "margin-top:.5rem" }, typeForm),
+    h("h2", {}, "Store credit and adjustments"), adjust);
+}
+
+async function usersPage() {
+  const r = await api("GET", "/users");
+  const form = h("form", { class: "card", "data-testid": "user-form" }, h("div", { class: "notice form-error" }),
+    h("div", { class: "grid2" }, field("username", "Username", h("input", {})), field("role", "Role", h("select", {}, ["cashier", "manager", "admin"].map((x) => h("option", { value: x }, x)))),
+      field("password", "Password (8+ characters)", h("input", { type: "password" }))),
+    h("button", { class: "primary", type: "submit" }, "Create user"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const res = await api("POST", "/users", { username: form.elements.username.value, role: form.elements.role.value, password: form.elements.password.value });
+    if (!res.ok) { showErrors(form, res.data); return; }
+    usersPage();
+  });
+  layout("Users", h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "User"), h("th", {}, "Role"), h("th", {}, "Status"))),
+    h("tbody", {}, (r.data || []).map((u) => h("tr", {}, h("td", {}, u.username), h("td", {}, u.role), h("td", {}, u.active ? "active" : "inactive")))))),
+    h("h2", {}, "New user"), form);
+}
+
+async function storesPage() {
+  const [st, stores] = await Promise.all([api("GET", "/sync/status"), api("GET", "/stores")]);
+  const peers = st.data?.peers || [];
+  const rows = peers.map((p) => h("tr", { "data-testid": "store-row" }, h("td", {}, p.store || p.peer), h("td", {}, p.name || ""),
+    h("td", {}, p.online ? h("span", { class: "badge ok" }, "online") : h("span", { class: "badge warn" }, "offline")),
+    h("td", {}, p.lag_changes ?? ""), h("td", {}, p.last_contact ? p.last_contact.replace("T", " ").slice(0, 19) : "never"), h("td", {}, p.pending_outbound ?? "")));
+  const add = h("form", { class: "row", "data-testid": "store-form" }, h("input", { name: "id", placeholder: "Store id (S01)" }), h("input", { name: "name", placeholder: "Name" }),
+    h("button", { type: "submit" }, "Register store"), h("span", { class: "msg" }));
+  add.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await api("POST", "/stores", { id: add.elements.id.value, name: add.elements.name.value });
+    add.querySelector(".msg").textContent = r.ok ? `Sync token (shown once): ${r.data.token}` : (r.data?.detail || "Failed");
+  });
+  layout(st.data?.role === "store" ? `Store ${st.data.node}: link to HQ` : "Stores",
+    rows.length ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Store"), h("th", {}, "Name"), h("th", {}, "Link"), h("th", {}, "Lag (changes)"), h("th", {}, "Last contact"), h("th", {}, "Pending out"))), h("tbody", {}, rows)))
+      : h("div", { class: "card empty" }, (stores.data?.items || []).length ? "No store has connected yet." : "No stores registered yet."),
+    can("stores.manage") && st.data?.role === "hq" ? [h("h2", {}, "Register a store"), h("div", { class: "card" }, add)] : null);
+}
+
+// --- register -------------------------------------------------------------------
+
+// The text a handheld scanner types from a driver's licence (AAMVA PDF417).
+function parseAamva(text) {
+  const get = (code) => { const m = text.match(new RegExp("(?:^|\\n|\\r)" + code + "([^\\n\\r]*)")); return m ? m[1].trim() : ""; };
+  const d = get("DBB");
+  const dob = d.length === 8 ? (/^(19|20)/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : `${d.slice(4)}-${d.slice(0, 2)}-${d.slice(2, 4)}`) : "";
+  return { first_name: get("DAC"), last_name: get("DCS"), date_of_birth: dob, number: get("DAQ"), city: get("DAI") };
+}
+
+async function registerPage() {
+  const st = { customer: null, lines: [], results: [], sel: 0, quote: null };
+  const search = h("input", { placeholder: "Phone, name or code — F2 to come back here", class: "grow", "data-testid": "register-search", type: "search", autofocus: true });
+  const results = h("ul", { class: "results", "data-testid": "register-results" });
+  const scan = h("textarea", { rows: 2, placeholder: "Scan an ID here", "data-testid": "scan-input" });
+  const who = h("div", { "data-testid": "register-customer" }, h("span", { class: "muted" }, "No customer selected."));
+  const cart = h("div");
+  const quoteBox = h("div", { "data-testid": "quote" });
+  const msg = h("div", { "data-testid": "register-msg" });
+  const showResults = () => results.replaceChildren(...st.results.map((c, i) => h("li", { class: i === st.sel ? "sel" : "", onclick: () => pick(c) }, `${c.last_name}, ${c.first_name}`, h("span", { class: "muted" }, ` · ${c.code} · ${c.phone || ""}`))));
+  const find = debounce(async () => {
+    const q = search.value.trim();
+    if (!q) { st.results = []; showResults(); return; }
+    const r = await api("GET", `/customers?limit=8&q=${encodeURIComponent(q)}`);
+    st.results = r.data?.items || []; st.sel = 0; showResults();
+  }, 80);
+  search.addEventListener("input", find);
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown") { st.sel = Math.min(st.sel + 1, st.results.length - 1); showResults(); e.preventDefault(); }
+    if (e.key === "ArrowUp") { st.sel = Math.max(st.sel - 1, 0); showResults(); e.preventDefault(); }
+    if (e.key === "Enter" && st.results[st.sel]) { pick(st.results[st.sel]); e.preventDefault(); }
+  });
+  const pick = (c) => { st.customer = c; st.results = []; showResults(); search.value = ""; renderWho(); requote(); skuInput.focus(); };
+  const renderWho = () => who.replaceChildren(st.customer ? h("div", {}, h("strong", {}, `${st.customer.first_name} ${st.customer.last_name}`), h("span", { class: "muted" }, ` · ${st.customer.code}`)) : h("span", { class: "muted" }, "No customer selected."));
+  scan.addEventListener("change", async () => {
+    const id = parseAamva(scan.value);
+    if (!id.last_name) { msg.replaceChildren(h("div", { class: "notice" }, "That scan has no name in it.")); return; }
+    const r = await api("GET", `/customers?limit=5&q=${encodeURIComponent(id.first_name + " " + id.last_name)}`);
+    const found = (r.data?.items || []).find((c) => !id.date_of_birth || c.date_of_birth === id.date_of_birth);
+    if (found) pick(found); else quickAdd(id);
+    scan.value = "";
+  });
+  const quickAdd = (pre) => {
+    const f = h("form", { "data-testid": "quick-add" }, h("div", { class: "notice form-error" }),
+      h("div", { class: "grid2" }, field("first_name", "First name", h("input", { value: pre?.first_name || "" })), field("last_name", "Last name", h("input", { value: pre?.last_name || "" })),
+        field("phone", "Phone", h("input", {})), field("date_of_birth", "Date of birth", h("input", { value: pre?.date_of_birth || "", placeholder: "YYYY-MM-DD" }))),
+      h("button", { class: "primary", type: "submit" }, "Add and select"));
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = {}; for (const n of ["first_name", "last_name", "phone", "date_of_birth"]) { const v = f.elements[n].value.trim(); if (v) body[n] = v; }
+      if (pre?.number) body.id_document = { number: pre.number };
+      const r = await api("POST", "/customers", body);
+      if (!r.ok) { showErrors(f, r.data); return; }
+      m.remove(); pick(r.data);
+    });
+    const m = modal("New customer", f);
+  };
+  const skuInput = h("input", { placeholder: "SKU", size: 8, "data-testid": "line-sku" });
+  const nameInput = h("input", { placeholder: "Item", size: 12, "data-testid": "line-name" });
+  const catInput = h("input", { placeholder: "Category", size: 9, "data-testid": "line-category" });
+  const qtyInput = h("input", { placeholder: "Qty", size: 4, value: "1", "data-testid": "line-qty" });
+  const unitInput = h("input", { placeholder: "Unit", size: 4, value: "ea" });
+  const priceInput = h("input", { placeholder: "Price", size: 7, "data-testid": "line-price" });
+  const redeemPoints = h("input", { placeholder: "0.00", size: 7, "data-testid": "redeem-points" });
+  const redeemCredit = h("input", { placeholder: "0.00", size: 7, "data-testid": "redeem-credit" });
+  const addLine = (e) => {
+    e && e.preventDefault();
+    if (!skuInput.value.trim() || !priceInput.value.trim()) return;
+    st.lines.push({ sku: skuInput.value.trim(), name: nameInput.value.trim() || skuInput.value.trim(), category: catInput.value.trim(), quantity: Number(qtyInput.value || 1), unit: unitInput.value.trim() || "ea", unit_price: toMinor(priceInput.value) });
+    for (const i of [skuInput, nameInput, catInput, priceInput]) i.value = ""; qtyInput.value = "1";
+    renderCart(); requote(); skuInput.focus();
+  };
+  const lineForm = h("form", { class: "row", onsubmit: addLine }, skuInput, nameInput, catInput, qtyInput, unitInput, priceInput, h("button", { type: "submit", "data-testid": "add-line" }, "Add"));
+  const renderCart = () => cart.replaceChildren(st.lines.length ? h("table", { "data-testid": "cart" }, h("tbody", {}, st.lines.map((l, i) => h("tr", {}, h("td", {}, l.name), h("td", {}, `${l.quantity} ${l.unit}`), h("td", {}, money(Math.round(l.quantity * l.unit_price))), h("td", {}, h("button", { onclick: () => { st.lines.splice(i, 1); renderCart(); requote(); } }, "×")))))) : h("div", { class: "muted" }, "The cart is empty."));
+  const cartBody = () => ({ customer: st.customer.id, lines: st.lines, redeem_points: redeemPoints.value ? toMinor(redeemPoints.value) : 0, redeem_credit: redeemCredit.value ? toMinor(redeemCredit.value) : 0 });
+  const requote = debounce(async () => {
+    if (!st.customer || !st.lines.length) { quoteBox.replaceChildren(); return; }
+    const r = await api("POST", "/checkout/quote", cartBody());
+    if (!r.ok) { quoteBox.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Cannot price this cart")); return; }
+    const q = st.quote = r.data;
+    quoteBox.replaceChildren(h("div", { class: "totals" },
+      h("span", {}, "Subtotal"), h("span", {}, money(q.subtotal)),
+      ...q.discounts.flatMap((d) => [h("span", { class: "muted" }, d.reason), h("span", {}, "−" + money(d.amount))]),
+      h("span", {}, "Total"), h("span", {}, money(q.total)),
+      h("span", {}, "Points redeemed"), h("span", {}, money(q.points_redeemed)),
+      h("span", {}, "Store credit used"), h("span", {}, money(q.credit_redeemed)),
+      h("span", { class: "big" }, "To pay"), h("span", { class: "big", "data-testid": "amount-due" }, money(q.amount_due)),
+      h("span", { class: "muted" }, "Points balance / may redeem"), h("span", { "data-testid": "max-redeem" }, `${money(q.balances.points.available)} / ${money(q.max_points_redeemable)}`),
+      h("span", { class: "muted" }, "Store credit / may use"), h("span", {}, `${money(q.balances.credit.available)} / ${money(q.max_credit_redeemable)}`),
+      h("span", { class: "muted" }, "Will earn"), h("span", {}, money(q.earn))),
+      ...(q.tax_exempt ? [h("div", { class: "notice ok" }, q.tax_exempt_reason)] : []),
+      ...q.refusals.map((x) => h("div", { class: "notice", "data-testid": "refusal" }, x.message + (x.overridable ? " (a manager may override)" : ""))),
+      ...q.errors.map((x) => h("div", { class: "notice" }, x.message)));
+  }, 120);
+  redeemPoints.addEventListener("input", requote); redeemCredit.addEventListener("input", requote);
+  const commit = async () => {
+    if (!st.customer || !st.lines.length) return;
+    const id = "web-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
+    const r = await api("POST", "/orders", { id, ...cartBody() });
+    if (!r.ok) { msg.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "The sale failed")); return; }
+    msg.replaceChildren(h("div", { class: "notice ok", "data-testid": "sale-done" }, `Sale ${r.data.id} recorded: paid ${money(r.data.amount_paid)}, earned ${money(r.data.earned)}.`),
+      h("div", { class: "row" }, h("span", { class: "muted" }, "Return:"), ...r.data.lines.map((l) => h("button", { "data-testid": "return-line", onclick: async () => {
+        const rr = await api("POST", `/orders/${r.data.id}/returns`, { id: `${r.data.id}-r${Date.now()}`, lines: [{ line: l.line, quantity: 1 }] });
+        msg.append(h("div", { class: rr.ok ? "notice ok" : "notice", "data-testid": "return-done" }, rr.ok ? `Returned 1 × ${l.name}: ${money(rr.data.money_refund)} back, ${money(rr.data.points_refund)} points back.` : (rr.data?.detail || "Return failed")));
+      } }, `1 × ${l.name}`))));
+    st.lines = []; redeemPoints.value = ""; redeemCredit.value = ""; renderCart(); quoteBox.replaceChildren(); search.focus();
+  };
+  document.onkeydown = (e) => { if (e.key === "F2") { search.focus(); e.preventDefault(); } if (e.key === "F9") { commit(); e.preventDefault(); } };
+  layout("Register",
+    h("div", { class: "register" },
+      h("div", { class: "card" }, h("div", { class: "row" }, search, h("button", { "data-testid": "quick-add-open", onclick: () => quickAdd(null) }, "New customer")), results, h("h2", {}, "Scan ID"), scan, msg),
+      h("div", { class: "card" }, who, h("h2", {}, "Cart"), lineForm, cart,
+        h("div", { class: "row", style: "margin-top:.5rem" }, h("span", {}, "Redeem points"), redeemPoints, h("span", {}, "Store credit"), redeemCredit),
+        quoteBox, h("div", { class: "row", style: "margin-top:.75rem" }, h("button", { class: "primary", "data-testid": "commit-sale", onclick: commit }, "Complete sale"), h("span", { class: "kbd" }, "F9")))));
+  renderCart();
+  search.focus();
+}
+
+// --- router ---------------------------------------------------------------------
+
+const PAGES = { "/customers": customersPage, "/groups": groupsPage, "/loyalty": loyaltyPage, "/users": usersPage, "/stores": storesPage, "/register": registerPage };
+
+function route() {
+  document.querySelectorAll(".panel, .modal-bg").forEach((p) => p.remove());
+  document.onkeydown = null;
+  const path = location.pathname;
+  if (!S.token || !S.me) { if (path !== "/login") history.replaceState({}, "", "/login"); return loginPage(); }
+  if (path === "/" || path === "/login") { history.replaceState({}, "", can("customers.deactivate") ? "/customers" : "/register"); return route(); }
+  const page = PAGES[path];
+  const need = NAV.find(([href]) => href === path);
+  if (!page || (need && !can(need[2]))) { layout("Not here", h("div", { class: "card empty" }, "This page does not exist or is not yours to use.")); return; }
+  page();
+}
+
+window.addEventListener("popstate", route);
+route();

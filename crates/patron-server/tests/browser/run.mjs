@@ -1,0 +1,195 @@
+// Drives Patron's web UI in Debian's headless Chromium through playwright-core.
+// Usage: node run.mjs BASE_URL ARTIFACTS_DIR   (run by tests/browser.rs)
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const [base, out] = process.argv.slice(2);
+mkdirSync(out, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+page.setDefaultTimeout(10_000);
+const failures = [];
+page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+const shot = (name) => page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
+const step = async (name, fn) => {
+  try { await fn(); console.log(`ok   ${name}`); }
+  catch (e) { failures.push(`${name}: ${e.message}`); console.log(`FAIL ${name}: ${e.message}`); await shot(`failed-${name.replace(/\W+/g, "-")}`).catch(() => {}); }
+};
+const expectText = async (locator, text) => {
+  await locator.filter({ hasText: text }).first().waitFor();
+};
+
+await step("signed out, / leads to the login page", async () => {
+  await page.goto(base + "/");
+  await page.waitForURL("**/login");
+  await shot("login");
+});
+
+await step("a wrong password is refused with a message", async () => {
+  await page.fill("#f-username", "admin");
+  await page.fill("#f-password", "not-the-password");
+  await page.click("button[type=submit]");
+  await page.locator(".form-error").filter({ hasText: /wrong username or password/i }).waitFor();
+});
+
+await step("log in as admin", async () => {
+  await page.fill("#f-password", "test-password-1");
+  await page.click("button[type=submit]");
+  await page.waitForURL("**/customers");
+  await page.locator("[data-testid=customers-table]").waitFor();
+  await shot("customers");
+});
+
+await step("find a customer by phone and open the side panel", async () => {
+  await page.fill("[data-testid=customer-search]", "5550142");
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll("[data-testid=customer-row]");
+    return rows.length === 1 && rows[0].textContent.includes("Okafor");
+  });
+  await page.click("[data-testid=customer-open]");
+  const panel = page.locator("[data-testid=customer-panel]");
+  await panel.waitFor();
+  await expectText(panel.locator("h2").first(), "Ada Okafor");
+  await expectText(panel.locator("[data-testid=points-balance]"), "20.00");
+  await expectText(panel, "MED-7");
+  await expectText(panel, "Medical");
+  await expectText(panel, "Audit trail");
+  await shot("customer-panel");
+  await panel.locator("button.close").click();
+});
+
+await step("create a customer; a bad phone is flagged next to the field", async () => {
+  await page.click("[data-testid=add-customer]");
+  const form = page.locator("[data-testid=customer-form]");
+  await form.locator("[name=first_name]").fill("Greta");
+  await form.locator("[name=last_name]").fill("Gärtner");
+  await form.locator("[name=phone]").fill("12");
+  await form.locator("button[type=submit]").click();
+  await form.locator(".field.invalid[data-field=phone] .error").filter({ hasText: /phone/i }).waitFor();
+  await shot("customer-form-error");
+  await form.locator("[name=phone]").fill("(303) 555-0199");
+  await form.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=customer-panel] h2"), "Greta Gärtner");
+});
+
+await step("deactivate and reactivate", async () => {
+  const panel = page.locator("[data-testid=customer-panel]");
+  await panel.locator("[data-testid=toggle-active]").filter({ hasText: "Deactivate" }).click();
+  await expectText(panel.locator("[data-testid=toggle-active]"), "Reactivate");
+  await panel.locator("[data-testid=toggle-active]").click();
+  await expectText(panel.locator("[data-testid=toggle-active]"), "Deactivate");
+  await expectText(panel.locator("[data-testid=panel-audit]"), "deactivate");
+  await panel.locator("button.close").click();
+});
+
+await step("search is accent-insensitive", async () => {
+  await page.fill("[data-testid=customer-search]", "gartner");
+  await expectText(page.locator("[data-testid=customer-row]"), "Gärtner");
+});
+
+await step("create an auto group: a bad rule shows its error, a good one its count", async () => {
+  await page.click("nav a[href='/groups']");
+  await page.locator("[data-testid=groups-table]").waitFor();
+  await page.click("[data-testid=new-group]");
+  const form = page.locator("[data-testid=group-form]");
+  await form.locator("[name=name]").fill("Denver regulars");
+  await form.locator("[name=kind]").selectOption("auto");
+  await form.locator("[data-testid=rule-input]").fill('city = "Denver" and visits >=');
+  await page.locator("[data-testid=rule-error]").filter({ hasText: "^" }).waitFor();
+  await shot("rule-error");
+  await form.locator("[data-testid=rule-input]").fill('city = "Denver"');
+  await page.locator("[data-testid=rule-feedback]").filter({ hasText: "match" }).waitFor();
+  await form.locator("[name='program.kind']").selectOption("discount");
+  await form.locator("[name='program.percent']").fill("5");
+  await form.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=group-row]"), "Denver regulars");
+});
+
+await step("create a manual group and bulk-add customers to it", async () => {
+  await page.click("[data-testid=new-group]");
+  const form = page.locator("[data-testid=group-form]");
+  await form.locator("[name=name]").fill("VIP");
+  await form.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=group-row]"), "VIP");
+  await shot("groups");
+  await page.click("nav a[href='/customers']");
+  await page.locator("[data-testid=customers-table]").waitFor();
+  const boxes = page.locator("[data-testid=customer-row] input[type=checkbox]");
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  await page.locator("[data-testid=bulk-group]").selectOption({ label: "VIP" });
+  await page.click("[data-testid=bulk-add]");
+  await page.locator("[data-testid=filter-group]").selectOption({ label: "VIP" });
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=customer-row]").length === 2);
+});
+
+await step("ring up a sale with redemption, then a return", async () => {
+  await page.click("nav a[href='/register']");
+  const search = page.locator("[data-testid=register-search]");
+  await search.waitFor();
+  if (!(await search.evaluate((el) => el === document.activeElement))) throw new Error("search box not focused on load");
+  await search.fill("Okafor");
+  await expectText(page.locator("[data-testid=register-results] li"), "Okafor");
+  await search.press("Enter");
+  await expectText(page.locator("[data-testid=register-customer]"), "Okafor");
+  await page.fill("[data-testid=line-sku]", "TEA-1");
+  await page.fill("[data-testid=line-name]", "Green tea");
+  await page.fill("[data-testid=line-qty]", "2");
+  await page.fill("[data-testid=line-price]", "12.50");
+  await page.press("[data-testid=line-price]", "Enter");
+  // 25.00 less the 5 % Denver group discount created above.
+  await expectText(page.locator("[data-testid=amount-due]"), "23.75");
+  await expectText(page.locator("[data-testid=quote]"), "Denver regulars");
+  await page.fill("[data-testid=redeem-points]", "5.00");
+  await expectText(page.locator("[data-testid=amount-due]"), "18.75");
+  await shot("register");
+  await page.click("[data-testid=commit-sale]");
+  await page.locator("[data-testid=sale-done]").waitFor();
+  await page.locator("[data-testid=return-line]").first().click();
+  await page.locator("[data-testid=return-done]").filter({ hasText: "Returned" }).waitFor();
+  await shot("register-return");
+});
+
+await step("loyalty, users and stores pages", async () => {
+  await page.click("nav a[href='/loyalty']");
+  await page.locator("[data-testid=loyalty-settings]").waitFor();
+  await shot("loyalty");
+  await page.click("nav a[href='/users']");
+  await page.locator("[data-testid=user-form]").waitFor();
+  await shot("users");
+  await page.click("nav a[href='/stores']");
+  await page.locator("main h1").waitFor();
+  await shot("stores");
+});
+
+await step("tablet width", async () => {
+  await page.setViewportSize({ width: 768, height: 1024 });
+  await page.click("nav a[href='/customers']");
+  await page.locator("[data-testid=customers-table]").waitFor();
+  await shot("customers-tablet");
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+await step("a cashier sees no management pages", async () => {
+  await page.click("[data-testid=sign-out]");
+  await page.waitForURL("**/login");
+  await page.fill("#f-username", "cashier");
+  await page.fill("#f-password", "test-password-1");
+  await page.click("button[type=submit]");
+  await page.waitForURL("**/register");
+  const links = await page.locator("header nav a").allTextContents();
+  for (const hidden of ["Loyalty", "Users"]) if (links.includes(hidden)) throw new Error(`cashier sees ${hidden}`);
+  await page.goto(base + "/users");
+  await expectText(page.locator("main"), "not yours");
+});
+
+await browser.close();
+if (failures.length) {
+  console.error(failures.join("\n"));
+  process.exit(1);
+}
+console.log("all browser checks passed");
