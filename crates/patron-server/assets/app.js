@@ -177,19 +177,22 @@ function customerForm(existing, onSaved) {
 }
 
 async function customersPage() {
-  const state = { q: "", active: "true", origin: "", group: "", cursor: null, cursors: [], selected: new Set() };
-  const groups = (await api("GET", "/groups")).data?.items || [];
+  const state = { q: "", active: "true", origin: "", group: "", type: "", cursor: null, cursors: [], selected: new Set() };
+  const [gr, tr] = await Promise.all([api("GET", "/groups"), api("GET", "/customer-types")]);
+  const groups = gr.data?.items || [];
+  const types = tr.data?.items || [];
   const manual = groups.filter((g) => g.kind === "manual");
   const search = h("input", { placeholder: "Search by name, phone, email or code", class: "grow", "data-testid": "customer-search", type: "search" });
   const active = h("select", { "data-testid": "filter-active" }, h("option", { value: "true" }, "Active"), h("option", { value: "false" }, "Deactivated"), h("option", { value: "all" }, "All"));
   const origin = h("input", { placeholder: "Origin store (HQ, S01…)", size: 14 });
   const group = h("select", { "data-testid": "filter-group" }, h("option", { value: "" }, "Any group"), groups.map((g) => h("option", { value: g.id }, g.name)));
+  const type = h("select", { "data-testid": "filter-type" }, h("option", { value: "" }, "Any type"), types.map((t) => h("option", { value: t.id }, t.name)));
   const body = h("div");
   const bulk = h("div", { class: "row", hidden: true, "data-testid": "bulk-bar" });
   const load = async () => {
     let path;
     if (state.group) path = `/groups/${state.group}/members?limit=50&active=${state.active}` + (state.cursor ? `&cursor=${state.cursor}` : "");
-    else path = `/customers?limit=50&active=${state.active}` + (state.q ? `&q=${encodeURIComponent(state.q)}` : "") + (state.origin ? `&origin_store=${encodeURIComponent(state.origin)}` : "") + (state.cursor ? `&cursor=${state.cursor}` : "");
+    else path = `/customers?limit=50&active=${state.active}` + (state.q ? `&q=${encodeURIComponent(state.q)}` : "") + (state.origin ? `&origin_store=${encodeURIComponent(state.origin)}` : "") + (state.type ? `&type=${state.type}` : "") + (state.cursor ? `&cursor=${state.cursor}` : "");
     const r = await api("GET", path);
     if (!r.ok) { body.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Could not load customers")); return; }
     renderTable(r.data);
@@ -231,8 +234,9 @@ async function customersPage() {
   active.addEventListener("change", () => { state.active = active.value; reset(); });
   origin.addEventListener("change", () => { state.origin = origin.value.trim(); reset(); });
   group.addEventListener("change", () => { state.group = group.value; reset(); });
+  type.addEventListener("change", () => { state.type = type.value; reset(); });
   layout("Customers",
-    h("div", { class: "row", style: "margin-bottom:.75rem" }, search, active, origin, group,
+    h("div", { class: "row", style: "margin-bottom:.75rem" }, search, active, origin, group, type,
       can("customers.create") ? h("button", { class: "primary", "data-testid": "add-customer", onclick: () => {
         const m = modal("Add customer", customerForm(null, (c) => { m.remove(); openCustomer(c.id, load); load(); }));
       } }, "Add customer") : null),
@@ -257,6 +261,12 @@ async function openCustomer(id, reload) {
         await api("POST", `/customers/${id}/${x.active ? "deactivate" : "reactivate"}`);
         openCustomer(id, reload); reload && reload();
       } }, x.active ? "Deactivate" : "Reactivate") : null),
+    can("loyalty.manage") ? h("div", { class: "row" }, h("span", { class: "muted" }, "Customer type"), (() => {
+      const sel = h("select", { "data-testid": "panel-type", onchange: async () => { await api("PUT", `/customers/${id}/type`, { type_id: sel.value || null }); openCustomer(id, reload); } },
+        h("option", { value: "" }, "none"));
+      api("GET", "/customer-types").then((r) => { for (const t of r.data?.items || []) sel.append(h("option", { value: t.id }, t.name)); sel.value = a.customer_type || ""; });
+      return sel;
+    })()) : null,
     h("h2", {}, "Details"), dl([["Phone", x.phone], ["Email", x.email], ["Date of birth", x.date_of_birth], ["Tax ID", x.tax_id], ["Address", [x.address.line1, x.address.city, x.address.region, x.address.postal_code, x.address.country].filter(Boolean).join(", ")], ["Marketing", x.marketing_consent ? "yes" : "no"], ["Notes", x.notes]]),
     h("h2", {}, "Medical"), dl([["Card", x.medical.card_number], ["State", x.medical.issuing_state], ["Expiry", x.medical.expiry]]),
     h("h2", {}, "ID document"), dl([["Number", x.id_document.number], ["Issued in", [x.id_document.issuing_state, x.id_document.issuing_country].filter(Boolean).join(", ")], ["Expiry", x.id_document.expiry]]),
@@ -324,7 +334,12 @@ function groupForm(g, reload) {
       field("program.max_redeem_percent", "Max % payable with points", h("input", { value: g?.program.max_redeem_percent || "" })),
       field("spend_limit.amount", "Points spend limit", h("input", { value: g?.spend_limit ? money(g.spend_limit.amount) : "" })),
       field("spend_limit.period", "per", (() => { const s = h("select", {}, ["day", "week", "month", "year"].map((p) => h("option", { value: p }, p))); if (g?.spend_limit) s.value = g.spend_limit.period; return s; })()),
-      field("min_age", "Minimum age", h("input", { value: g?.min_age ?? "" }))),
+      field("min_age", "Minimum age", h("input", { value: g?.min_age ?? "" })),
+      field("limit_profile", "Purchase-limit profile", (() => {
+        const sel = h("select", {}, h("option", { value: "" }, "none"));
+        api("GET", "/limit-profiles").then((r) => { for (const p of r.data?.items || []) sel.append(h("option", { value: p.id }, p.name)); sel.value = g?.limit_profile || ""; });
+        return sel;
+      })())),
     h("button", { class: "primary", type: "submit" }, g ? "Save group" : "Create group"));
   const ruleBox = form.querySelector(".rule-box");
   const syncKind = () => { ruleBox.hidden = kind.value !== "auto"; };
@@ -356,6 +371,7 @@ function groupForm(g, reload) {
     }
     if (v("spend_limit.amount")) body.spend_limit = { amount: toMinor(v("spend_limit.amount")), period: v("spend_limit.period") };
     if (v("min_age")) body.min_age = Number(v("min_age"));
+    if (v("limit_profile")) body.limit_profile = v("limit_profile");
     const r = g ? await api("PUT", `/groups/${g.id}`, body) : await api("POST", "/groups", body);
     if (!r.ok) { showErrors(form, r.data); if (r.data?.field === "rule") check(); return; }
     m.remove(); reload();
@@ -530,6 +546,7 @@ async function registerPage() {
   const priceInput = h("input", { placeholder: "Price", size: 7, "data-testid": "line-price" });
   const redeemPoints = h("input", { placeholder: "0.00", size: 7, "data-testid": "redeem-points" });
   const redeemCredit = h("input", { placeholder: "0.00", size: 7, "data-testid": "redeem-credit" });
+  const override = h("input", { type: "checkbox", "data-testid": "override-limits" });
   const addLine = (e) => {
     e && e.preventDefault();
     if (!skuInput.value.trim() || !priceInput.value.trim()) return;
@@ -563,21 +580,22 @@ async function registerPage() {
   const commit = async () => {
     if (!st.customer || !st.lines.length) return;
     const id = "web-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
-    const r = await api("POST", "/orders", { id, ...cartBody() });
+    const r = await api("POST", "/orders", { id, ...cartBody(), override_limits: override.checked });
     if (!r.ok) { msg.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "The sale failed")); return; }
     msg.replaceChildren(h("div", { class: "notice ok", "data-testid": "sale-done" }, `Sale ${r.data.id} recorded: paid ${money(r.data.amount_paid)}, earned ${money(r.data.earned)}.`),
       h("div", { class: "row" }, h("span", { class: "muted" }, "Return:"), ...r.data.lines.map((l) => h("button", { "data-testid": "return-line", onclick: async () => {
         const rr = await api("POST", `/orders/${r.data.id}/returns`, { id: `${r.data.id}-r${Date.now()}`, lines: [{ line: l.line, quantity: 1 }] });
         msg.append(h("div", { class: rr.ok ? "notice ok" : "notice", "data-testid": "return-done" }, rr.ok ? `Returned 1 × ${l.name}: ${money(rr.data.money_refund)} back, ${money(rr.data.points_refund)} points back.` : (rr.data?.detail || "Return failed")));
       } }, `1 × ${l.name}`))));
-    st.lines = []; redeemPoints.value = ""; redeemCredit.value = ""; renderCart(); quoteBox.replaceChildren(); search.focus();
+    st.lines = []; redeemPoints.value = ""; redeemCredit.value = ""; override.checked = false; renderCart(); quoteBox.replaceChildren(); search.focus();
   };
   document.onkeydown = (e) => { if (e.key === "F2") { search.focus(); e.preventDefault(); } if (e.key === "F9") { commit(); e.preventDefault(); } };
   layout("Register",
     h("div", { class: "register" },
       h("div", { class: "card" }, h("div", { class: "row" }, search, h("button", { "data-testid": "quick-add-open", onclick: () => quickAdd(null) }, "New customer")), results, h("h2", {}, "Scan ID"), scan, msg),
       h("div", { class: "card" }, who, h("h2", {}, "Cart"), lineForm, cart,
-        h("div", { class: "row", style: "margin-top:.5rem" }, h("span", {}, "Redeem points"), redeemPoints, h("span", {}, "Store credit"), redeemCredit),
+        h("div", { class: "row", style: "margin-top:.5rem" }, h("span", {}, "Redeem points"), redeemPoints, h("span", {}, "Store credit"), redeemCredit,
+          can("limits.override") ? h("label", {}, override, " manager override of warning limits (audited)") : null),
         quoteBox, h("div", { class: "row", style: "margin-top:.75rem" }, h("button", { class: "primary", "data-testid": "commit-sale", onclick: commit }, "Complete sale"), h("span", { class: "kbd" }, "F9")))));
   renderCart();
   search.focus();

@@ -769,3 +769,54 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn customers_filter_by_type() {
+    let app = spawn_app().await;
+    let t = app.login("admin").await;
+    let a = app
+        .create(&t, json!({"first_name": "Val", "last_name": "Veteran"}))
+        .await;
+    app.create(&t, json!({"first_name": "Nat", "last_name": "Nobody"}))
+        .await;
+    let ty = ok_json(
+        app.post(
+            &t,
+            "/api/v1/customer-types",
+            &json!({"name": "Veteran", "discount_percent": 10}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let r = put(
+        &app,
+        &t,
+        &format!("/api/v1/customers/{}/type", a["id"].as_str().unwrap()),
+        &json!({"type_id": ty["id"]}),
+    )
+    .await;
+    ok_json(r, 200).await;
+    let v = ok_json(
+        app.get(
+            &t,
+            &format!("/api/v1/customers?type={}", ty["id"].as_str().unwrap()),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let names: Vec<_> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["last_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, vec!["Veteran"]);
+    assert_problem(
+        app.get(&t, "/api/v1/customers?type=nope").await,
+        422,
+        Some("type"),
+    )
+    .await;
+}

@@ -74,6 +74,10 @@ fn filters(q: &CustomerQuery) -> Cond {
             params.push(text(s.as_str()));
         }
     }
+    if let Some(t) = &q.customer_type {
+        sql.push("type_id = ?".to_owned());
+        params.push(text(&t.to_string()));
+    }
     if sql.is_empty() {
         sql.push("1".to_owned());
     }

@@ -75,6 +75,8 @@ pub struct CustomerQuery {
     pub search: Option<SearchQuery>,
     pub active: ActiveFilter,
     pub origin: OriginFilter,
+    /// Only customers of this customer type.
+    pub customer_type: Option<uuid::Uuid>,
     pub limit: usize,
     pub cursor: Option<crate::Cursor>,
 }

@@ -58,7 +58,7 @@ pub async fn create(
     ))
 }
 
-const LIST_PARAMS: [&str; 5] = ["q", "limit", "cursor", "active", "origin_store"];
+const LIST_PARAMS: [&str; 6] = ["q", "limit", "cursor", "active", "origin_store", "type"];
 
 /// List customers alphabetically (last, then first name) or search them.
 ///
@@ -73,6 +73,7 @@ const LIST_PARAMS: [&str; 5] = ["q", "limit", "cursor", "active", "origin_store"
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("active" = Option<String>, Query, description = "true (default), false or all"),
         ("origin_store" = Option<String>, Query, description = "A store id, or HQ for customers created at HQ"),
+        ("type" = Option<String>, Query, description = "A customer type id"),
     ),
     security(("bearer" = [])),
     responses((status = 200, body = CustomerPage), ProblemResponses))]
@@ -139,6 +140,23 @@ pub async fn list(
             }
         },
     };
+    let customer_type = match params
+        .get("type")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(t) => match uuid::Uuid::parse_str(t) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(patron_domain::FieldError::new(
+                    "type",
+                    "is not a customer type id",
+                ));
+                None
+            }
+        },
+    };
     let q = params.get("q").map(String::as_str).unwrap_or("");
     if q.chars().count() > 100 {
         errors.push(patron_domain::FieldError::new(
@@ -161,6 +179,7 @@ pub async fn list(
             search,
             active,
             origin,
+            customer_type,
             limit,
             cursor,
         })
