@@ -439,10 +439,30 @@ async function loyaltyPage() {
     showErrors(adjust, r.ok ? null : (r.status === 404 ? { field: "customer", errors: [{ field: "customer", message: "no such customer" }] } : r.data));
     adjust.querySelector(".msg").textContent = r.ok ? "Posted." : "";
   });
+  const profiles = (await api("GET", "/limit-profiles")).data?.items || [];
+  const profileForm = h("form", { class: "card", "data-testid": "profile-form" }, h("div", { class: "notice form-error" }),
+    h("div", { class: "grid2" },
+      field("name", "Profile name", h("input", { placeholder: "Adult-use daily limit" })),
+      field("limits[0].name", "Limit name", h("input", { placeholder: "Daily THC" })),
+      field("limits[0].period", "Period", h("select", {}, ["day", "week", "month", "year"].map((p) => h("option", { value: p }, p)))),
+      field("limits[0].enforcement", "When exceeded", h("select", {}, h("option", { value: "hard" }, "refuse the sale"), h("option", { value: "warn" }, "warn; a manager may override")))),
+    field("limits[0].allowances", "Equivalent allowances, one per line: category unit quantity (e.g. flower g 28)", h("textarea", { rows: 3 })),
+    h("button", { type: "submit" }, "Add profile"));
+  profileForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = (n) => profileForm.elements[n].value.trim();
+    const allowances = v("limits[0].allowances").split("\n").filter(Boolean).map((l) => { const [category, unit, q] = l.trim().split(/\s+/); return { category, unit, max_quantity: Number(q) }; });
+    const r = await api("POST", "/limit-profiles", { name: v("name"), limits: [{ name: v("limits[0].name"), period: v("limits[0].period"), enforcement: v("limits[0].enforcement"), allowances }] });
+    if (!r.ok) { showErrors(profileForm, r.data); return; }
+    loyaltyPage();
+  });
   layout("Loyalty", h("h2", {}, "Settings"), settings,
-    h("h2", {}, "Customer types"), h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, (types.data?.items || []).map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, t.tax_exempt ? "tax exempt" : ""), h("td", {}, t.discount_percent ? `${t.discount_percent}% off` : t.discount_amount ? `${money(t.discount_amount)} off` : "")))))),
+    h("h2", {}, "Customer types"), !(types.data?.items || []).length ? h("div", { class: "card empty" }, "No customer types yet.") : h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, (types.data?.items || []).map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, t.tax_exempt ? "tax exempt" : ""), h("td", {}, t.discount_percent ? `${t.discount_percent}% off` : t.discount_amount ? `${money(t.discount_amount)} off` : "")))))),
     h("div", { class: "card", style: "margin-top:.5rem" }, typeForm),
-    h("h2", {}, "Store credit and adjustments"), adjust);
+    h("h2", {}, "Store credit and adjustments"), adjust,
+    h("h2", {}, "Purchase-limit profiles"),
+    profiles.length ? h("div", { class: "table-wrap" }, h("table", { "data-testid": "profiles-table" }, h("tbody", {}, profiles.flatMap((p) => p.limits.map((l) => h("tr", {}, h("td", {}, p.name), h("td", {}, `${l.name} per ${l.period}`), h("td", {}, l.allowances.map((a) => `${a.max_quantity} ${a.unit} ${a.category}`).join(" = ")), h("td", {}, l.enforcement))))))) : h("div", { class: "card empty" }, "No purchase-limit profiles yet."),
+    can("groups.manage") ? profileForm : null);
 }
 
 async function usersPage() {

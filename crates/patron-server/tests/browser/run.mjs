@@ -157,6 +157,12 @@ await step("ring up a sale with redemption, then a return", async () => {
 await step("loyalty, users and stores pages", async () => {
   await page.click("nav a[href='/loyalty']");
   await page.locator("[data-testid=loyalty-settings]").waitFor();
+  const pf = page.locator("[data-testid=profile-form]");
+  await pf.locator("[name=name]").fill("Adult-use daily");
+  await pf.locator("[name='limits[0].name']").fill("Daily THC");
+  await pf.locator("[name='limits[0].allowances']").fill("flower g 28\nconcentrate g 8\nedible mg 800");
+  await pf.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=profiles-table]"), "28 g flower = 8 g concentrate = 800 mg edible");
   await shot("loyalty");
   await page.click("nav a[href='/users']");
   await page.locator("[data-testid=user-form]").waitFor();
