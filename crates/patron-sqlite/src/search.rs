@@ -5,7 +5,7 @@
 //!    (any suffix of the number), code. Each kind is one range scan on its own
 //!    covering index that already yields rows in alphabetical order, so a page
 //!    costs a few index seeks however many customers match.
-//! 2. substring matches that are not prefix matches, from the trigram index
+//! 2. when nothing matches by prefix: substring matches from the trigram index
 //!    (queries of 3+ characters with a letter), in the order customers were
 //!    added: sorting every candidate alphabetically would cost a scan of all of
 //!    them, and a register needs the first screenful now.
@@ -343,7 +343,16 @@ pub fn list(c: &Connection, q: &CustomerQuery, code_format: &CodeFormat) -> Resu
                 merged.truncate(need);
                 picked.extend(merged.into_iter().map(|(k, s)| (Tier::Prefix, k, s)));
             }
-            if picked.len() < need {
+            // Substring matches are for when nothing starts with what was typed
+            // ("mith", "ller"): once a query has prefix matches they are the
+            // answer, and the trigram scan (milliseconds on common trigrams)
+            // is not run.
+            let substring = match q.cursor.as_ref().map(|c| c.tier) {
+                None => picked.is_empty(),
+                Some(Tier::Substring) => true,
+                Some(Tier::Prefix) => false,
+            };
+            if substring && picked.len() < need {
                 let after_seq = q
                     .cursor
                     .as_ref()
