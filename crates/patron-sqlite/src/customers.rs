@@ -220,19 +220,21 @@ fn audit(
 }
 
 /// Inserts one customer row plus its trigram entry; returns its `seq`.
+/// Inserts a customer row; `hlc` stamps every field (its replication clock).
 fn insert(
     c: &Connection,
     new: &NewCustomer,
     id: Uuid,
     code: &CustomerCode,
     now: i64,
+    hlc: &str,
 ) -> Result<i64> {
     static SQL: OnceLock<String> = OnceLock::new();
     let sql = SQL.get_or_init(|| {
         let cols = write_columns();
         format!(
-            "INSERT INTO customers (id, code, origin_store, active, created_at, updated_at, {}) \
-             VALUES (?, ?, ?, 1, ?, ?, {})",
+            "INSERT INTO customers (id, code, origin_store, active, created_at, updated_at, hlc, {}) \
+             VALUES (?, ?, ?, 1, ?, ?, ?, {})",
             cols.join(", "),
             vec!["?"; cols.len()].join(", ")
         )
@@ -245,6 +247,7 @@ fn insert(
             .map_or(Value::Null, |s| Value::Text(s.as_str().to_owned())),
         Value::Integer(now),
         Value::Integer(now),
+        Value::Text(hlc.to_owned()),
     ];
     values.extend(write_values(&new.data));
     c.prepare_cached(sql)
@@ -283,7 +286,7 @@ pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Custome
     if let Some(store) = node.store() {
         new.origin_store = StoreId::parse(store).ok();
     }
-    let seq = insert(c, &new, Uuid::now_v7(), &code, now)?;
+    let seq = insert(c, &new, Uuid::now_v7(), &code, now, "")?;
     audit(c, seq, now, actor, "create", None)?;
     crate::sync::customer_created(c, seq)?;
     by_seq(c, seq)
@@ -297,7 +300,7 @@ pub fn insert_replica(
     code: &CustomerCode,
     created_at: i64,
 ) -> Result<i64> {
-    insert(c, new, id, code, created_at)
+    insert(c, new, id, code, created_at, "")
 }
 
 pub fn audit_action(
@@ -376,6 +379,8 @@ fn import_rows(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<Impo
             r.get(0)
         })
         .map_err(db_err)?;
+    // One stamp for the whole import, written with each row.
+    let hlc = crate::sync::stamp(c)?.to_string();
     let now = micros(OffsetDateTime::now_utc());
     for row in rows {
         let row = row.map_err(|e| StorageError::Backend(format!("import aborted: {e}")))?;
@@ -392,19 +397,13 @@ fn import_rows(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<Impo
         }
         let code = settings.code_format.format(next);
         next += 1;
-        let seq = insert(c, &row.customer, Uuid::now_v7(), &code, now)?;
+        let seq = insert(c, &row.customer, Uuid::now_v7(), &code, now, &hlc)?;
         audit(c, seq, now, actor, "import", None)?;
         out.created.push(code.as_str().to_owned());
     }
     take_code_numbers(c, next - first)?;
     // One stamp for the whole import; every row goes into the feed in one statement.
     if !out.created.is_empty() {
-        let h = crate::sync::stamp(c)?.to_string();
-        c.execute(
-            "UPDATE customers SET hlc = ?1 WHERE seq >= ?2",
-            params![h, first_seq],
-        )
-        .map_err(db_err)?;
         crate::sync::mark_customers_since(c, first_seq)?;
     }
     Ok(out)

@@ -171,13 +171,9 @@ pub fn mark(c: &Connection, kind: &str, entity: &str) -> Result<()> {
     Ok(())
 }
 
-/// Marks every customer inserted since `first_seq` (an import), in one statement.
+/// Marks every customer inserted since `first_seq` (an import), in one
+/// statement. They are new, so none is in the feed yet.
 pub fn mark_customers_since(c: &Connection, first_seq: i64) -> Result<()> {
-    c.execute(
-        "DELETE FROM feed WHERE kind = 'customer' AND entity IN (SELECT id FROM customers WHERE seq >= ?1)",
-        [first_seq],
-    )
-    .map_err(db_err)?;
     c.execute(
         "INSERT INTO feed (kind, entity) SELECT 'customer', id FROM customers WHERE seq >= ?1 ORDER BY seq",
         [first_seq],
