@@ -364,6 +364,16 @@ pub fn list(c: &Connection, q: &CustomerQuery, code_format: &CodeFormat) -> Resu
         }
     }
 
+    page_of(c, picked, limit)
+}
+
+/// The first `limit` of `picked` as a page, with a cursor after the last if
+/// there was one more.
+fn page_of(
+    c: &Connection,
+    mut picked: Vec<(Tier, String, i64)>,
+    limit: usize,
+) -> Result<Page<Customer>> {
     let more = picked.len() > limit;
     picked.truncate(limit);
     let next_cursor = more
@@ -397,22 +407,9 @@ pub fn group_members(c: &Connection, group_id: &str, q: &CustomerQuery) -> Resul
         &[&filter, &cursor],
         need,
     )?;
-    let mut picked: Vec<(Tier, String, i64)> = rows
+    let picked: Vec<(Tier, String, i64)> = rows
         .into_iter()
         .map(|(k, s)| (Tier::Prefix, k, s))
         .collect();
-    let more = picked.len() > limit;
-    picked.truncate(limit);
-    let next_cursor = more
-        .then(|| picked.last())
-        .flatten()
-        .map(|(tier, sort_key, seq)| Cursor {
-            tier: *tier,
-            sort_key: sort_key.clone(),
-            seq: *seq,
-        });
-    Ok(Page {
-        items: fetch(c, &picked)?,
-        next_cursor,
-    })
+    page_of(c, picked, limit)
 }
