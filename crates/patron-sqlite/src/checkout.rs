@@ -161,14 +161,18 @@ fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
         return Ok(None);
     }
     let id = e.id.unwrap_or_else(Uuid::now_v7).to_string();
-    let exists: Option<i64> = c
-        .prepare_cached("SELECT seq FROM ledger WHERE id = ?1")
-        .map_err(db_err)?
-        .query_row([&id], |r| r.get(0))
-        .optional()
-        .map_err(db_err)?;
-    if exists.is_some() {
-        return Ok(None);
+    // A caller-chosen id may already be here (HQ's copy of an authorised
+    // redemption arrived first); a fresh one cannot be.
+    if e.id.is_some() {
+        let exists: Option<i64> = c
+            .prepare_cached("SELECT seq FROM ledger WHERE id = ?1")
+            .map_err(db_err)?
+            .query_row([&id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        if exists.is_some() {
+            return Ok(None);
+        }
     }
     let node = crate::sync::node(c)?;
     // Every entry written at a store carries the store: sync credentials can

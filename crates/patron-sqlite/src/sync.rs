@@ -681,6 +681,29 @@ pub fn apply(
     Ok(report)
 }
 
+/// The immutable entity `id` of `table` is already here: applying it again
+/// is a no-op (union by id).
+fn known(c: &Connection, table: &str, id: &str) -> Result<bool> {
+    Ok(
+        c.prepare_cached(&format!("SELECT 1 FROM {table} WHERE id = ?1"))
+            .map_err(db_err)?
+            .query_row([id], |r| r.get::<_, i64>(0))
+            .optional()
+            .map_err(db_err)?
+            .is_some(),
+    )
+}
+
+/// A pushing store may write `kind` only under its own name.
+fn as_itself(from: &Peer, store: Option<&str>, kind: &str, what: &str) -> Result<()> {
+    match writer_store(from) {
+        Some(s) if store != Some(s) => {
+            Err(bad(kind, &format!("a store may {what} only as itself")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn apply_customer(
     c: &Connection,
     from: &Peer,
@@ -912,24 +935,11 @@ fn apply_ledger(
     report: &mut ApplyReport,
 ) -> Result<()> {
     let id = text(b, "id").ok_or_else(|| bad("ledger", "no id"))?;
-    let exists: Option<i64> = c
-        .prepare_cached("SELECT 1 FROM ledger WHERE id = ?1")
-        .map_err(db_err)?
-        .query_row([id], |r| r.get(0))
-        .optional()
-        .map_err(db_err)?;
-    if exists.is_some() {
+    if known(c, "ledger", id)? {
         return Ok(());
     }
     let store = text(b, "store");
-    if let Some(s) = writer_store(from)
-        && store != Some(s)
-    {
-        return Err(bad(
-            "ledger",
-            "a store may write ledger entries only as itself",
-        ));
-    }
+    as_itself(from, store, "ledger", "write ledger entries")?;
     let customer = text(b, "customer_id").ok_or_else(|| bad("ledger", "no customer"))?;
     let seq = seq_of_id(c, customer)?.ok_or_else(|| bad("ledger", "unknown customer"))?;
     let account = text(b, "account").unwrap_or("points");
@@ -1016,19 +1026,11 @@ fn apply_order(
     report: &mut ApplyReport,
 ) -> Result<()> {
     let id = text(b, "id").ok_or_else(|| bad("order", "no id"))?;
-    let exists: Option<i64> = c
-        .query_row("SELECT 1 FROM orders WHERE id = ?1", [id], |r| r.get(0))
-        .optional()
-        .map_err(db_err)?;
-    if exists.is_some() {
+    if known(c, "orders", id)? {
         return Ok(());
     }
     let store = text(b, "store");
-    if let Some(s) = writer_store(from)
-        && store != Some(s)
-    {
-        return Err(bad("order", "a store may record orders only as itself"));
-    }
+    as_itself(from, store, "order", "record orders")?;
     let customer = text(b, "customer_id").ok_or_else(|| bad("order", "no customer"))?;
     let seq = seq_of_id(c, customer)?.ok_or_else(|| bad("order", "unknown customer"))?;
     let at = int(b, "at").unwrap_or(0);
@@ -1106,19 +1108,11 @@ fn apply_order(
 
 fn apply_return(c: &Connection, from: &Peer, b: &Value, report: &mut ApplyReport) -> Result<()> {
     let id = text(b, "id").ok_or_else(|| bad("return", "no id"))?;
-    let exists: Option<i64> = c
-        .query_row("SELECT 1 FROM returns WHERE id = ?1", [id], |r| r.get(0))
-        .optional()
-        .map_err(db_err)?;
-    if exists.is_some() {
+    if known(c, "returns", id)? {
         return Ok(());
     }
     let store = text(b, "store");
-    if let Some(s) = writer_store(from)
-        && store != Some(s)
-    {
-        return Err(bad("return", "a store may record returns only as itself"));
-    }
+    as_itself(from, store, "return", "record returns")?;
     let order_id = text(b, "order_id").ok_or_else(|| bad("return", "no order"))?;
     let (order_seq, customer_seq): (i64, i64) = c
         .query_row(
