@@ -95,7 +95,31 @@ fn after(cursor: Option<&Cursor>) -> Cond {
 }
 
 /// The prefix-tier lookups for a query, each with the index that answers it.
-fn prefix_conditions(s: &SearchQuery, code_format: &CodeFormat) -> Vec<(&'static str, Cond)> {
+/// First names starting with `word`, counted up to [`SPARSE_FIRST_NAMES`].
+const SPARSE_FIRST_NAMES: i64 = 2_000;
+
+fn first_names_starting(c: &Connection, word: &str) -> Result<i64> {
+    c.prepare_cached(
+        "SELECT count(*) FROM (SELECT 1 FROM customers INDEXED BY customers_by_full
+         WHERE full_key >= ?1 AND full_key < ?2 LIMIT ?3)",
+    )
+    .map_err(db_err)?
+    .query_row(
+        params_from_iter([
+            text(word),
+            Value::Text(prefix_upper_bound(word)),
+            Value::Integer(SPARSE_FIRST_NAMES),
+        ]),
+        |r| r.get(0),
+    )
+    .map_err(db_err)
+}
+
+fn prefix_conditions(
+    c: &Connection,
+    s: &SearchQuery,
+    code_format: &CodeFormat,
+) -> Result<Vec<(&'static str, Cond)>> {
     let mut out = Vec::new();
     if !s.text.is_empty() {
         if !s.text.contains(' ') {
@@ -108,6 +132,13 @@ fn prefix_conditions(s: &SearchQuery, code_format: &CodeFormat) -> Vec<(&'static
                     "full_key",
                     &format!("{} ", s.text),
                 ));
+            } else if s.text.len() > NAME_HEAD_LEN
+                && first_names_starting(c, &s.text)? < SPARSE_FIRST_NAMES
+            {
+                // Few first names start with it ("mars", "rice"): reading them
+                // all and sorting is cheap, while the head index would step
+                // over every "mar…" first name to find none.
+                out.push(prefix("customers_by_full", "full_key", &s.text));
             } else {
                 let (_, range) = prefix("", "full_key", &s.text);
                 let mut params = vec![text(name_head(&s.text))];
@@ -163,7 +194,7 @@ fn prefix_conditions(s: &SearchQuery, code_format: &CodeFormat) -> Vec<(&'static
             Cond::new("code = ?", vec![text(code.as_str())]),
         ));
     }
-    out
+    Ok(out)
 }
 
 /// (sort_key, seq) of the first `limit` rows matching `conds` (ORed) after the cursor.
@@ -330,7 +361,7 @@ pub fn list(c: &Connection, q: &CustomerQuery, code_format: &CodeFormat) -> Resu
             picked.extend(rows.into_iter().map(|(k, s)| (Tier::Prefix, k, s)));
         }
         Some(s) => {
-            let conds = prefix_conditions(s, code_format);
+            let conds = prefix_conditions(c, s, code_format)?;
             let start = q.cursor.as_ref().map_or(Tier::Prefix, |c| c.tier);
             if start == Tier::Prefix {
                 let cursor = after(q.cursor.as_ref());
