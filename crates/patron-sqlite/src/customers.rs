@@ -228,6 +228,7 @@ fn insert(
     code: &CustomerCode,
     now: i64,
     hlc: &str,
+    with_fts: bool,
 ) -> Result<i64> {
     static SQL: OnceLock<String> = OnceLock::new();
     let sql = SQL.get_or_init(|| {
@@ -255,10 +256,12 @@ fn insert(
         .execute(params_from_iter(values))
         .map_err(db_err)?;
     let seq = c.last_insert_rowid();
-    c.prepare_cached("INSERT INTO customer_fts (rowid, text) VALUES (?1, ?2)")
-        .map_err(db_err)?
-        .execute(params![seq, fts_text(&new.data)])
-        .map_err(db_err)?;
+    if with_fts {
+        c.prepare_cached("INSERT INTO customer_fts (rowid, text) VALUES (?1, ?2)")
+            .map_err(db_err)?
+            .execute(params![seq, fts_text(&new.data)])
+            .map_err(db_err)?;
+    }
     Ok(seq)
 }
 
@@ -286,7 +289,7 @@ pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Custome
     if let Some(store) = node.store() {
         new.origin_store = StoreId::parse(store).ok();
     }
-    let seq = insert(c, &new, Uuid::now_v7(), &code, now, "")?;
+    let seq = insert(c, &new, Uuid::now_v7(), &code, now, "", true)?;
     audit(c, seq, now, actor, "create", None)?;
     crate::sync::customer_created(c, seq)?;
     by_seq(c, seq)
@@ -300,7 +303,7 @@ pub fn insert_replica(
     code: &CustomerCode,
     created_at: i64,
 ) -> Result<i64> {
-    insert(c, new, id, code, created_at, "")
+    insert(c, new, id, code, created_at, "", true)
 }
 
 pub fn audit_action(
@@ -397,13 +400,21 @@ fn import_rows(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<Impo
         }
         let code = settings.code_format.format(next);
         next += 1;
-        let seq = insert(c, &row.customer, Uuid::now_v7(), &code, now, &hlc)?;
+        let seq = insert(c, &row.customer, Uuid::now_v7(), &code, now, &hlc, false)?;
         audit(c, seq, now, actor, "import", None)?;
         out.created.push(code.as_str().to_owned());
     }
     take_code_numbers(c, next - first)?;
     // One stamp for the whole import; every row goes into the feed in one statement.
     if !out.created.is_empty() {
+        // The trigram index is filled in one statement after the rows: the
+        // same text `fts_text` builds (folded full name, then the email key).
+        c.execute(
+            "INSERT INTO customer_fts (rowid, text)
+             SELECT seq, full_key || coalesce(' ' || email_key, '') FROM customers WHERE seq >= ?1",
+            [first_seq],
+        )
+        .map_err(db_err)?;
         crate::sync::mark_customers_since(c, first_seq)?;
     }
     Ok(out)

@@ -567,6 +567,11 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
     assert_eq!(rejected, vec![3, 5]);
     assert!(out.rejected.iter().all(|r| r.1.field == "email"));
     assert_eq!(store.count_customers().await.unwrap(), 4);
+    // Imported rows are searchable like created ones, by prefix and by substring
+    // (of the name and of the email).
+    assert_eq!(search(&store, "imported").await.len(), 3);
+    assert_eq!(search(&store, "mported").await.len(), 3);
+    assert_eq!(search(&store, "xample.com").await.len(), 3);
     let audit = store
         .customer_audit(&CustomerKey::parse("CUST-00004"))
         .await
