@@ -1173,14 +1173,14 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
     }
 
     // Rules whose answer moves with the date.
-    let rules: Vec<(String, Option<String>, String)> = c
-        .prepare_cached("SELECT id, rule, kind FROM groups WHERE kind IN ('auto', 'system')")
+    let rules: Vec<(String, Option<String>)> = c
+        .prepare_cached("SELECT id, rule FROM groups WHERE kind IN ('auto', 'system')")
         .map_err(db_err)?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .map_err(db_err)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db_err)?;
-    for (id, rule, _) in rules {
+    for (id, rule) in rules {
         let Some(rule) = rule.and_then(|r| patron_domain::rules::Rule::parse(&r).ok()) else {
             continue;
         };

@@ -234,14 +234,6 @@ pub fn refresh(c: &Connection, id: Uuid, today: Date) -> Result<u64> {
         return Ok(0);
     };
     let cond = rule.to_sql(today);
-    let params = |first: Value| {
-        let mut v = vec![first];
-        v.extend(cond.params.iter().map(|p| match p {
-            SqlParam::Int(i) => Value::Integer(*i),
-            SqlParam::Text(t) => Value::Text(t.clone()),
-        }));
-        v
-    };
     // One scan of the customers evaluates the rule; the membership diff then
     // works on the (much smaller) set of matches and current members.
     c.execute_batch(
@@ -251,9 +243,9 @@ pub fn refresh(c: &Connection, id: Uuid, today: Date) -> Result<u64> {
     c.execute(
         &format!(
             "INSERT INTO rule_match (seq) SELECT seq FROM customers WHERE ({}) IS 1",
-            renumber(&cond.sql, 1)
+            cond.sql
         ),
-        params_from_iter(params(Value::Null).into_iter().skip(1)),
+        params_from_iter(sql_values(&cond)),
     )
     .map_err(db_err)?;
     let gid = id.to_string();
@@ -274,21 +266,15 @@ pub fn refresh(c: &Connection, id: Uuid, today: Date) -> Result<u64> {
     Ok((removed + added) as u64)
 }
 
-/// Rewrites anonymous `?` placeholders as `?N, ?N+1, …` so they can follow `?1`.
-/// Placeholders only ever appear outside string literals in compiled rules
-/// (literals are always bound as parameters).
-fn renumber(sql: &str, first: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = first;
-    for ch in sql.chars() {
-        if ch == '?' {
-            out.push_str(&format!("?{n}"));
-            n += 1;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
+/// The parameters of a compiled rule, as SQLite values.
+pub fn sql_values(cond: &patron_domain::rules::SqlCondition) -> Vec<Value> {
+    cond.params
+        .iter()
+        .map(|p| match p {
+            SqlParam::Int(i) => Value::Integer(*i),
+            SqlParam::Text(t) => Value::Text(t.clone()),
+        })
+        .collect()
 }
 
 /// What rules can see of one customer.

@@ -553,14 +553,7 @@ impl Storage for SqliteStorage {
     ) -> Result<(u64, Vec<Customer>)> {
         let cond = rule.to_sql(today);
         self.read(move |c| {
-            let params: Vec<rusqlite::types::Value> = cond
-                .params
-                .iter()
-                .map(|p| match p {
-                    patron_domain::rules::SqlParam::Int(i) => rusqlite::types::Value::Integer(*i),
-                    patron_domain::rules::SqlParam::Text(t) => rusqlite::types::Value::Text(t.clone()),
-                })
-                .collect();
+            let params = groups::sql_values(&cond);
             let n: i64 = c
                 .query_row(
                     &format!("SELECT count(*) FROM customers WHERE active = 1 AND ({}) IS 1", cond.sql),
