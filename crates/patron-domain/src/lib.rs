@@ -11,6 +11,7 @@ pub mod error;
 pub mod hlc;
 pub mod loyalty;
 pub mod phone;
+pub mod replication;
 pub mod rules;
 pub mod search;
 pub mod text;

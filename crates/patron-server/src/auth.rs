@@ -127,6 +127,44 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
             == 0
 }
 
+/// A user's operation key: argon2id of their password, salted with their
+/// username (so both sides derive it without storing a salt). HQ keeps it; a
+/// store derives it when the user signs in there and holds it only in memory,
+/// to sign the user's operations (docs/sync.md, "Trust"). A store's token
+/// alone therefore cannot sign anything.
+pub fn op_key(username: &str, password: &str) -> patron_storage::OpKey {
+    let salt = Sha256::digest(format!("patron-op-key\0{username}").as_bytes());
+    let mut out = [0u8; 32];
+    thread_local! {
+        static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let params = argon2::Params::default();
+    BLOCKS.with(|b| {
+        let mut b = b.borrow_mut();
+        b.resize(params.block_count(), argon2::Block::default());
+        // Cannot fail: fixed output and salt lengths within argon2's bounds.
+        let _ = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password_into_with_memory(password.as_bytes(), &salt[..16], &mut out, &mut b[..]);
+    });
+    patron_storage::OpKey(out)
+}
+
+pub fn op_key_hex(username: &str, password: &str) -> String {
+    patron_storage::ops::hex(&op_key(username, password).0)
+}
+
+/// [`op_key`] on the hashing threads.
+pub async fn op_key_async(username: String, password: String) -> Option<patron_storage::OpKey> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let _ = tx.send(op_key(&username, &password));
+    });
+    match hasher() {
+        Some(h) if h.send(job).is_ok() => rx.await.ok(),
+        _ => None,
+    }
+}
+
 pub fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     URL_SAFE_NO_PAD.encode(digest)
@@ -143,6 +181,9 @@ fn new_token() -> Result<String, ApiError> {
 pub struct Sessions {
     storage: Arc<dyn Storage>,
     cache: Arc<Mutex<HashMap<String, (User, Instant)>>>,
+    /// At a store: each session's operation key, in memory only, so the
+    /// store's database never holds anything that could sign for a user.
+    op_keys: Arc<Mutex<HashMap<String, patron_storage::OpKey>>>,
 }
 
 impl Sessions {
@@ -150,11 +191,16 @@ impl Sessions {
         Self {
             storage,
             cache: Arc::default(),
+            op_keys: Arc::default(),
         }
     }
 
     /// Starts a session for `user`; returns the token and its expiry.
-    pub async fn start(&self, user: &User) -> Result<(String, OffsetDateTime), ApiError> {
+    pub async fn start(
+        &self,
+        user: &User,
+        op_key: Option<patron_storage::OpKey>,
+    ) -> Result<(String, OffsetDateTime), ApiError> {
         let token = new_token()?;
         let now = OffsetDateTime::now_utc();
         let expires_at = now + SESSION_LIFETIME;
@@ -166,7 +212,16 @@ impl Sessions {
                 expires_at,
             })
             .await?;
+        if let (Some(k), Ok(mut keys)) = (op_key, self.op_keys.lock()) {
+            keys.insert(hash_token(&token), k);
+        }
         Ok((token, expires_at))
+    }
+
+    /// The operation key of a session started here, if this process holds it.
+    pub fn op_key(&self, token: &str) -> Option<patron_storage::OpKey> {
+        let hash = hash_token(token);
+        self.op_keys.lock().ok().and_then(|k| k.get(&hash).copied())
     }
 
     pub async fn user_for_token(&self, token: &str) -> Result<Option<User>, ApiError> {
@@ -195,6 +250,9 @@ impl Sessions {
         let hash = hash_token(token);
         if let Ok(mut cache) = self.cache.lock() {
             cache.remove(&hash);
+        }
+        if let Ok(mut keys) = self.op_keys.lock() {
+            keys.remove(&hash);
         }
         self.storage.delete_session(&hash).await?;
         Ok(())

@@ -174,6 +174,7 @@ async fn serve(
                     role,
                     password_hash,
                     store: None,
+                    op_key: None,
                 },
             )
             .await?;

@@ -163,6 +163,7 @@ async fn prepare_hq(dir: &Path, customers: usize, stores: usize) -> anyhow::Resu
             .create_user(
                 &Actor::new("bench"),
                 NewUser {
+                    op_key: Some(crate::auth::op_key_hex(username.as_str(), PASSWORD)),
                     username,
                     role: Role::Admin,
                     password_hash: crate::auth::hash_password(PASSWORD)?,

@@ -80,6 +80,7 @@ pub async fn load(storage: &Arc<dyn Storage>) -> anyhow::Result<Option<(String, 
             .create_user(
                 &Actor::new("demo"),
                 NewUser {
+                    op_key: Some(crate::auth::op_key_hex(username.as_str(), DEMO_PASSWORD)),
                     username,
                     role,
                     password_hash,
@@ -280,7 +281,7 @@ async fn loyalty(storage: &Arc<dyn Storage>, codes: &[String]) -> anyhow::Result
                     store: None,
                 },
                 override_limits: true,
-                authorized: None,
+                from_store: None,
                 fingerprint: format!("demo-{i}-{k}"),
             };
             // Under-age customers are refused, as at a real register.

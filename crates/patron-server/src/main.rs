@@ -328,6 +328,7 @@ async fn user_add(
     check_password_policy(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let storage = open_storage(&data)?;
     let password_hash = auth::hash_password(&password)?;
+    let op_key = Some(auth::op_key_hex(username.as_str(), &password));
     let user = storage
         .create_user(
             &Actor::new("cli"),
@@ -336,6 +337,7 @@ async fn user_add(
                 role,
                 password_hash,
                 store,
+                op_key,
             },
         )
         .await

@@ -328,6 +328,7 @@ async fn stores_write_only_as_themselves_and_config_is_hqs() {
                 role: patron_domain::Role::Cashier,
                 password_hash: patron_server::auth::hash_password(common::PASSWORD).unwrap(),
                 store: Some(patron_domain::StoreId::parse("S02").unwrap()),
+                op_key: Some(common::op_key("s2clerk")),
             },
         )
         .await
@@ -470,15 +471,13 @@ async fn a_store_without_codes_uses_its_overflow_series() {
         .unwrap(),
         origin_store: None,
     };
-    let c = storage
-        .create_customer(&patron_storage::Actor::new("t"), new.clone())
-        .await
-        .unwrap();
+    // An HQ admin signed in at the store: their operations carry their key.
+    let admin = patron_storage::Actor::new("admin").with_op_key(Some(patron_storage::OpKey(
+        patron_storage::ops::key_from_hex(&common::op_key("admin")).unwrap(),
+    )));
+    let c = storage.create_customer(&admin, new.clone()).await.unwrap();
     assert_eq!(c.code.as_str(), "CUST-S03-0001");
-    let c2 = storage
-        .create_customer(&patron_storage::Actor::new("t"), new)
-        .await
-        .unwrap();
+    let c2 = storage.create_customer(&admin, new).await.unwrap();
     assert_eq!(c2.code.as_str(), "CUST-S03-0002");
     // Once connected it leases a block, and its overflow customers reach HQ unchanged.
     let sync = SyncClient::new(storage.clone(), &format!("http://{}", hq.addr), &token).spawn();

@@ -160,10 +160,14 @@ fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
     if e.amount == 0 {
         return Ok(None);
     }
-    let id = e.id.unwrap_or_else(Uuid::now_v7).to_string();
-    // A caller-chosen id may already be here (HQ's copy of an authorised
-    // redemption arrived first); a fresh one cannot be.
-    if e.id.is_some() {
+    // A once-only entry's id follows from its key, so the same bonus computed
+    // at a store and at HQ is one entry everywhere.
+    let chosen =
+        e.id.or_else(|| e.once_key.as_deref().map(patron_storage::ops::derived_id));
+    let id = chosen.unwrap_or_else(Uuid::now_v7).to_string();
+    // A chosen id may already be here (HQ's copy of an authorised redemption
+    // arrived first, a bonus replicated); a fresh one cannot be.
+    if chosen.is_some() {
         let exists: Option<i64> = c
             .prepare_cached("SELECT seq FROM ledger WHERE id = ?1")
             .map_err(db_err)?
@@ -251,7 +255,31 @@ pub fn post_entry(
     now: OffsetDateTime,
 ) -> Result<LedgerEntry> {
     let seq = customers::seq_of(c, key)?;
+    post_entry_as(c, actor, seq, m, None, None, now)
+}
+
+/// A manual entry under a chosen id (a store's, re-applied at HQ) and store.
+pub fn post_entry_as(
+    c: &Connection,
+    actor: &Actor,
+    seq: i64,
+    m: ManualEntry,
+    id: Option<Uuid>,
+    store: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<LedgerEntry> {
     let s = load_settings(c)?;
+    if let Some(id) = id {
+        let found: Option<i64> = c
+            .prepare_cached("SELECT seq FROM ledger WHERE id = ?1")
+            .map_err(db_err)?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        if let Some(found) = found {
+            return entry_by_seq(c, found);
+        }
+    }
     if let Some(k) = &m.idempotency_key {
         let found: Option<i64> = c
             .query_row(
@@ -284,14 +312,14 @@ pub fn post_entry(
     let at = append(
         c,
         NewEntry {
-            id: None,
+            id,
             seq,
             account: m.account,
             kind: m.kind,
             amount: m.amount,
             at: now,
             order_id: None,
-            store: None,
+            store,
             actor: &actor.username,
             reason: Some(m.reason),
             available_at: None,
@@ -363,12 +391,23 @@ struct Context {
 }
 
 fn context(c: &Connection, key: &CustomerKey, now: OffsetDateTime) -> Result<Context> {
+    context_for(c, key, now, false)
+}
+
+/// `replay`: a sale a store already made; a customer deactivated at HQ since
+/// still gets it recorded.
+fn context_for(
+    c: &Connection,
+    key: &CustomerKey,
+    now: OffsetDateTime,
+    replay: bool,
+) -> Result<Context> {
     let seq = customers::seq_of(c, key).map_err(|e| match e {
         StorageError::NotFound => invalid("customer", "no such customer"),
         e => e,
     })?;
     let customer = customers::by_seq(c, seq)?;
-    if !customer.active {
+    if !customer.active && !replay {
         return Err(invalid("customer", "the customer is deactivated"));
     }
     let settings = load_settings(c)?;
@@ -508,43 +547,49 @@ pub fn commit(
         });
     }
     let req = &o.checkout;
-    let ctx = context(c, &req.customer, now)?;
-    let mut ctx = ctx;
-    if let Some(a) = o.authorized {
-        // HQ's copy of this sale's authorised redemption may already have
-        // arrived through the feed: it is this sale's own, so it must not
-        // count against the balance the sale is checked against.
-        for (id, account) in [
-            (a.points_entry, Account::Points),
-            (a.credit_entry, Account::Credit),
-        ] {
-            let amount: Option<i64> = c
-                .prepare_cached("SELECT amount FROM ledger WHERE id = ?1")
-                .map_err(db_err)?
-                .query_row([id.to_string()], |r| r.get(0))
-                .optional()
-                .map_err(db_err)?;
-            if let Some(amount) = amount {
-                let b = match account {
-                    Account::Points => &mut ctx.balances.points,
-                    Account::Credit => &mut ctx.balances.credit,
-                };
-                b.available -= amount;
-                b.balance -= amount;
-                if account == Account::Points {
-                    ctx.redeemed.day += amount;
-                    ctx.redeemed.week += amount;
-                    ctx.redeemed.month += amount;
-                    ctx.redeemed.year += amount;
-                }
+    let replay = o.from_store.is_some();
+    let mut ctx = context_for(c, &req.customer, now, replay)?;
+    // The redemption ids follow from the order id. One may already be here:
+    // HQ's authorisation of this very sale (at HQ, or its copy at the store).
+    // It is this sale's own, so it must not count against the balance the sale
+    // is checked against.
+    let mut already: [Option<i64>; 2] = [None, None];
+    for (i, account) in [Account::Points, Account::Credit].into_iter().enumerate() {
+        let id = patron_storage::ops::redemption_id(&o.id, account.as_str());
+        let amount: Option<i64> = c
+            .prepare_cached("SELECT amount FROM ledger WHERE id = ?1")
+            .map_err(db_err)?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        if let Some(amount) = amount {
+            already[i] = Some(amount);
+            let b = match account {
+                Account::Points => &mut ctx.balances.points,
+                Account::Credit => &mut ctx.balances.credit,
+            };
+            b.available -= amount;
+            b.balance -= amount;
+            if account == Account::Points {
+                ctx.redeemed.day += amount;
+                ctx.redeemed.week += amount;
+                ctx.redeemed.month += amount;
+                ctx.redeemed.year += amount;
             }
         }
+    }
+    if replay {
+        // The store already let the customer redeem; whether HQ's balance
+        // covered it is settled below (authorised, within the offline cap, or
+        // an overdraft), never by refusing a sale that happened.
+        ctx.balances.points.available = patron_storage::MAX_AMOUNT;
+        ctx.balances.credit.available = patron_storage::MAX_AMOUNT;
     }
     let q = run_quote(&ctx, req);
     if !q.errors.is_empty() {
         return Err(StorageError::Invalid(ValidationErrors(q.errors)));
     }
-    if q.blocked(o.override_limits) {
+    if !replay && q.blocked(o.override_limits) {
         let errors = q
             .refusals
             .iter()
@@ -561,9 +606,23 @@ pub fn commit(
             .collect();
         return Err(StorageError::Invalid(ValidationErrors(errors)));
     }
-    let overrides: Vec<String> = q.refusals.iter().map(|r| r.message.clone()).collect();
+    let overrides: Vec<String> = q
+        .refusals
+        .iter()
+        .map(|r| {
+            if replay && !(r.overridable && o.override_limits) {
+                format!("recorded from the store despite: {}", r.message)
+            } else {
+                r.message.clone()
+            }
+        })
+        .collect();
     let node = crate::sync::node(c)?;
-    let order_store = node.store().map(str::to_owned).or(req.store.clone());
+    let order_store = node
+        .store()
+        .map(str::to_owned)
+        .or(o.from_store.clone())
+        .or(req.store.clone());
     let hlc = crate::sync::stamp(c)?.to_string();
     let discounts: Vec<String> = q.discounts.iter().map(|d| d.reason.clone()).collect();
     c.prepare_cached(
@@ -619,23 +678,57 @@ pub fn commit(
         lot: None,
         once_key: None,
     };
+    for (i, (account, amount)) in [
+        (Account::Points, q.points_redeemed),
+        (Account::Credit, q.credit_redeemed),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = patron_storage::ops::redemption_id(&o.id, account.as_str());
+        match already[i] {
+            // Authorised at HQ for this order and still standing.
+            Some(_) if !released(c, id)? => {}
+            // Authorised, then released because the sale seemed lost: the
+            // sale did happen after all, so it redeems again.
+            Some(_) => {
+                let again = patron_storage::ops::derived_id(&format!(
+                    "order:{}:redeem:{}:after-release",
+                    o.id,
+                    account.as_str()
+                ));
+                append(
+                    c,
+                    NewEntry {
+                        id: Some(again),
+                        ..base(account, EntryKind::Redeem, -amount)
+                    },
+                )?;
+                if let Some(store) = &o.from_store {
+                    check_unauthorised(c, ctx.seq, account, amount, store, &again, now)?;
+                }
+            }
+            None => {
+                append(
+                    c,
+                    NewEntry {
+                        id: Some(id),
+                        ..base(account, EntryKind::Redeem, -amount)
+                    },
+                )?;
+                if let Some(store) = &o.from_store {
+                    check_unauthorised(c, ctx.seq, account, amount, store, &id, now)?;
+                }
+            }
+        }
+    }
     append(
         c,
         NewEntry {
-            id: o.authorized.map(|a| a.points_entry),
-            ..base(Account::Points, EntryKind::Redeem, -q.points_redeemed)
-        },
-    )?;
-    append(
-        c,
-        NewEntry {
-            id: o.authorized.map(|a| a.credit_entry),
-            ..base(Account::Credit, EntryKind::Redeem, -q.credit_redeemed)
-        },
-    )?;
-    append(
-        c,
-        NewEntry {
+            id: Some(patron_storage::ops::derived_id(&format!(
+                "order:{}:earn",
+                o.id
+            ))),
             reason: q.earn_reason.clone(),
             available_at: Some(now + Duration::days(i64::from(s.return_window_days))),
             expires_at: expiry(s, Account::Points, now),
@@ -659,6 +752,79 @@ pub fn commit(
     apply_transition(c, ctx.seq, s)?;
     refresh_customer(c, ctx.seq, ctx.today)?;
     Ok((order(c, &o.id)?, false))
+}
+
+/// Whether an authorised redemption was given back (its sale seemed lost).
+fn released(c: &Connection, id: Uuid) -> Result<bool> {
+    let key = format!("release:{id}");
+    Ok(c.prepare_cached("SELECT 1 FROM ledger WHERE once_key = ?1")
+        .map_err(db_err)?
+        .query_row([key], |r| r.get::<_, i64>(0))
+        .optional()
+        .map_err(db_err)?
+        .is_some())
+}
+
+/// HQ, re-applying a store's sale whose redemption HQ did not authorise (the
+/// store was offline): within the store's offline cap it simply counts;
+/// beyond the cap, or when HQ's balance does not cover it, it is recorded as
+/// an overdraft with the reason, never hidden.
+fn check_unauthorised(
+    c: &Connection,
+    seq: i64,
+    account: Account,
+    amount: i64,
+    store: &str,
+    entry: &Uuid,
+    now: OffsetDateTime,
+) -> Result<()> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    let s = load_settings(c)?;
+    // What this store redeemed for the customer without HQ in the last day,
+    // this entry included.
+    let unauthorised: i64 = c
+        .prepare_cached(
+            "SELECT coalesce(-sum(amount), 0) FROM ledger
+             WHERE customer_seq = ?1 AND kind = 'redeem' AND store = ?2 AND at >= ?3
+               AND coalesce(reason, '') <> 'authorised at HQ'",
+        )
+        .map_err(db_err)?
+        .query_row(params![seq, store, micros(now - Duration::days(1))], |r| {
+            r.get(0)
+        })
+        .map_err(db_err)?;
+    let (b, _) = balance(c, seq, account, now)?;
+    let reason = if b.balance < 0 {
+        Some(format!("balance {} after an offline redemption", b.balance))
+    } else if unauthorised > s.offline_redeem_cap {
+        Some(format!(
+            "{unauthorised} redeemed without HQ's authorisation in a day, over the offline cap of {}",
+            s.offline_redeem_cap
+        ))
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        c.prepare_cached(
+            "INSERT OR IGNORE INTO overdrafts (customer_seq, account, balance, entry_id, store, detected_at, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(db_err)?
+        .execute(params![
+            seq,
+            account.as_str(),
+            b.balance,
+            entry.to_string(),
+            store,
+            micros(now),
+            reason
+        ])
+        .map_err(db_err)?;
+        tracing::warn!(store, account = account.as_str(), balance = b.balance, %reason, "overdraft after sync");
+    }
+    Ok(())
 }
 
 /// Moves a customer up to the transition group their total now reaches.
@@ -818,6 +984,18 @@ pub fn return_order(
     req: ReturnRequest,
     now: OffsetDateTime,
 ) -> Result<(ReturnRecord, bool)> {
+    return_order_as(c, actor, req, None, now)
+}
+
+/// A return, possibly made at `from_store` and re-applied at HQ: checked
+/// against what every store sold and returned of that order.
+pub fn return_order_as(
+    c: &Connection,
+    actor: &Actor,
+    req: ReturnRequest,
+    from_store: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(ReturnRecord, bool)> {
     let existing: Option<(String, String)> = c
         .prepare_cached("SELECT r.fingerprint, o.id FROM returns r JOIN orders o ON o.seq = r.order_seq WHERE r.id = ?1")
         .map_err(db_err)?
@@ -897,15 +1075,21 @@ pub fn return_order(
         )
         .optional()
         .map_err(db_err)?;
-    let base = |account, kind, amount| NewEntry {
-        id: None,
+    let entry_store = from_store.map(str::to_owned).or(store);
+    let base = |account: Account, kind: EntryKind, amount| NewEntry {
+        id: Some(patron_storage::ops::derived_id(&format!(
+            "return:{}:{}:{}",
+            req.id,
+            kind.as_str(),
+            account.as_str()
+        ))),
         seq: customer_seq,
         account,
         kind,
         amount,
         at: now,
         order_id: Some(req.order_id.as_str()),
-        store: store.as_deref(),
+        store: entry_store.as_deref(),
         actor: &actor.username,
         reason: Some(format!("return {}", req.id)),
         available_at: None,
@@ -949,7 +1133,10 @@ pub fn return_order(
             .map(|(i, q, n)| json!([i, q, n]))
             .collect::<Vec<_>>()
     );
-    let return_store = crate::sync::node(c)?.store().map(str::to_owned);
+    let return_store = crate::sync::node(c)?
+        .store()
+        .map(str::to_owned)
+        .or(from_store.map(str::to_owned));
     let hlc = crate::sync::stamp(c)?.to_string();
     c.execute(
         "INSERT INTO returns (id, order_seq, fingerprint, at, actor, lines, net, points_refund, credit_refund,
@@ -1193,45 +1380,85 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
         report.membership_changes += groups::refresh(c, gid, today)?;
         report.groups_refreshed += 1;
     }
+    if hq {
+        report.released_authorisations = release_stale(c, now, STALE_AUTHORISATION)?;
+    }
     Ok(report)
 }
 
+/// How long HQ waits for the sale behind an authorised redemption before
+/// giving the redemption back: a store commits within milliseconds of the
+/// answer, so only a store that died in between takes longer (if its sale
+/// arrives after all, it redeems again).
+const STALE_AUTHORISATION: Duration = Duration::minutes(10);
+
 // --- redemptions across stores ------------------------------------------------------
 
-/// HQ: authorises a store's redemption against HQ's balance and records it at
-/// once under the store's entry ids, so a second store cannot spend the same
-/// balance. All or nothing.
+/// HQ: authorises a store's redemption for order `order_id` against HQ's
+/// balance and records it at once, so a second store cannot spend the same
+/// balance. The entries' ids follow from the order id: asking again (an answer
+/// lost, a timeout) finds the same entries and changes nothing, and the sale,
+/// when it arrives, meets them as its own. All or nothing.
 pub fn authorize(
     c: &Connection,
     store: &str,
     customer: Uuid,
     order_id: &str,
-    entries: &[(Uuid, Account, i64)],
+    entries: &[(Account, i64)],
     now: OffsetDateTime,
 ) -> Result<()> {
     let seq = customers::seq_of(c, &CustomerKey::Id(customer)).map_err(|e| match e {
         StorageError::NotFound => invalid("customer", "HQ does not know this customer yet"),
         e => e,
     })?;
-    for (id, account, amount) in entries {
+    let field = |a: Account| {
+        if a == Account::Points {
+            "redeem_points"
+        } else {
+            "redeem_credit"
+        }
+    };
+    let order_known: bool = c
+        .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([order_id], |r| r.get::<_, i64>(0))
+        .optional()
+        .map_err(db_err)?
+        .is_some();
+    if order_known {
+        return Err(invalid("order_id", "this order is already recorded at HQ"));
+    }
+    for (account, amount) in entries {
         if *amount <= 0 {
             continue;
+        }
+        let id = patron_storage::ops::redemption_id(order_id, account.as_str());
+        let existing: Option<(i64, i64, Option<String>)> = c
+            .prepare_cached("SELECT customer_seq, amount, store FROM ledger WHERE id = ?1")
+            .map_err(db_err)?
+            .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+            .map_err(db_err)?;
+        if let Some((owner, recorded, by)) = existing {
+            if owner == seq && recorded == -amount && by.as_deref() == Some(store) {
+                continue;
+            }
+            return Err(invalid(
+                field(*account),
+                "this order already has a different authorisation",
+            ));
         }
         let (b, _) = balance(c, seq, *account, now)?;
         if b.available < *amount {
             return Err(invalid(
-                if *account == Account::Points {
-                    "redeem_points"
-                } else {
-                    "redeem_credit"
-                },
+                field(*account),
                 &format!("HQ shows {} available", b.available.max(0)),
             ));
         }
         append(
             c,
             NewEntry {
-                id: Some(*id),
+                id: Some(id),
                 seq,
                 account: *account,
                 kind: EntryKind::Redeem,
@@ -1251,27 +1478,40 @@ pub fn authorize(
     Ok(())
 }
 
-/// customer seq, account, amount, store, order id.
-type RedeemRow = (i64, String, i64, Option<String>, Option<String>);
+/// customer seq, account, amount, store.
+type RedeemRow = (i64, String, i64, Option<String>);
 
-/// HQ: gives back an authorised redemption whose sale did not go through.
-pub fn release(c: &Connection, store: &str, ids: &[Uuid], now: OffsetDateTime) -> Result<u64> {
+/// HQ: gives back the redemptions authorised for `order_id` whose sale did
+/// not go through. Once only; a sale that arrives afterwards redeems again.
+pub fn release(c: &Connection, store: &str, order_id: &str, now: OffsetDateTime) -> Result<u64> {
+    let sold: bool = c
+        .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([order_id], |r| r.get::<_, i64>(0))
+        .optional()
+        .map_err(db_err)?
+        .is_some();
+    if sold {
+        // The sale reached HQ: its redemption stands.
+        return Ok(0);
+    }
     let mut n = 0;
-    for id in ids {
+    for account in [Account::Points, Account::Credit] {
+        let id = patron_storage::ops::redemption_id(order_id, account.as_str());
         let row: Option<RedeemRow> = c
             .query_row(
-                "SELECT customer_seq, account, amount, store, order_id FROM ledger WHERE id = ?1 AND kind = 'redeem'",
+                "SELECT customer_seq, account, amount, store FROM ledger WHERE id = ?1 AND kind = 'redeem'",
                 [id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(db_err)?;
-        let Some((seq, account, amount, owner, order_id)) = row else {
+        let Some((seq, account, amount, owner)) = row else {
             continue;
         };
         if owner.as_deref() != Some(store) {
             return Err(invalid(
-                "entries",
+                "order_id",
                 "a store may release only its own authorisations",
             ));
         }
@@ -1284,7 +1524,7 @@ pub fn release(c: &Connection, store: &str, ids: &[Uuid], now: OffsetDateTime) -
                 kind: EntryKind::Refund,
                 amount: -amount,
                 at: now,
-                order_id: order_id.as_deref(),
+                order_id: Some(order_id),
                 store: Some(store),
                 actor: &format!("sync:{store}"),
                 reason: Some("authorisation released: the sale did not go through".into()),
@@ -1296,7 +1536,32 @@ pub fn release(c: &Connection, store: &str, ids: &[Uuid], now: OffsetDateTime) -
         )?;
         if written.is_some() {
             n += 1;
+            refresh_customer(c, seq, local_today(&load_settings(c)?, now))?;
         }
+    }
+    Ok(n)
+}
+
+/// HQ: authorisations older than `age` whose sale never arrived (the store
+/// died between HQ's answer and its own commit) are released.
+pub fn release_stale(c: &Connection, now: OffsetDateTime, age: Duration) -> Result<u64> {
+    let stale: Vec<(String, String)> = c
+        .prepare_cached(
+            "SELECT DISTINCT l.order_id, l.store FROM ledger l
+             WHERE l.kind = 'redeem' AND l.reason = 'authorised at HQ' AND l.at < ?1
+               AND l.order_id IS NOT NULL AND l.store IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = l.order_id)
+               AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.once_key = 'release:' || l.id)",
+        )
+        .map_err(db_err)?
+        .query_map([micros(now - age)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    let mut n = 0;
+    for (order, store) in stale {
+        n += release(c, &store, &order, now)?;
+        tracing::warn!(order = %order, store = %store, "released an authorisation whose sale never arrived");
     }
     Ok(n)
 }

@@ -306,6 +306,24 @@ pub fn insert_replica(
     insert(c, new, id, code, created_at, "", true)
 }
 
+/// The code of customer `id`, if HQ has it.
+pub fn code_of_id(c: &Connection, id: Uuid) -> Result<Option<String>> {
+    c.prepare_cached("SELECT code FROM customers WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()
+        .map_err(db_err)
+}
+
+/// The id of the customer holding `code` exactly.
+pub fn id_of_code(c: &Connection, code: &str) -> Result<Option<String>> {
+    c.prepare_cached("SELECT id FROM customers WHERE code = ?1")
+        .map_err(db_err)?
+        .query_row([code], |r| r.get(0))
+        .optional()
+        .map_err(db_err)
+}
+
 pub fn audit_action(
     c: &Connection,
     seq: i64,
@@ -426,11 +444,12 @@ pub fn update(
     key: &CustomerKey,
     patch: &CustomerPatch,
     ctx: &ParseContext,
-) -> Result<Customer> {
+) -> Result<(Customer, Vec<FieldChange>)> {
     let seq = seq_of(c, key)?;
-    let (customer, changed) = update_inner(c, actor, seq, patch, ctx, true)?;
-    crate::sync::customer_edited(c, seq, &changed)?;
-    Ok(customer)
+    let (customer, changes) = update_inner(c, actor, seq, patch, ctx, true)?;
+    let names: Vec<String> = changes.iter().map(|ch| ch.field.clone()).collect();
+    crate::sync::customer_edited(c, seq, &names)?;
+    Ok((customer, changes))
 }
 
 /// A peer's winning field values. Email uniqueness is not re-checked: two
@@ -452,7 +471,7 @@ fn update_inner(
     patch: &CustomerPatch,
     ctx: &ParseContext,
     check_email: bool,
-) -> Result<(Customer, Vec<String>)> {
+) -> Result<(Customer, Vec<FieldChange>)> {
     let current = by_seq(c, seq)?;
     let (next, changes) = current.data.apply_patch(patch, ctx)?;
     if changes.is_empty() {
@@ -488,10 +507,7 @@ fn update_inner(
     for ch in &changes {
         audit(c, seq, now, actor, "update", Some(ch))?;
     }
-    Ok((
-        by_seq(c, seq)?,
-        changes.into_iter().map(|ch| ch.field).collect(),
-    ))
+    Ok((by_seq(c, seq)?, changes))
 }
 
 pub fn set_active(

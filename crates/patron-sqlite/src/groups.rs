@@ -368,13 +368,9 @@ pub fn customer_groups(c: &Connection, seq: i64) -> Result<Vec<(Group, GroupTerm
     Ok(out)
 }
 
-pub fn change_members(
-    c: &Connection,
-    target: &MemberTarget,
-    customers: &[i64],
-    add: bool,
-) -> Result<MembershipChange> {
-    let groups: Vec<Uuid> = match target {
+/// The manual groups a membership change targets; any other kind is refused.
+pub fn manual_targets(c: &Connection, target: &MemberTarget) -> Result<Vec<Uuid>> {
+    Ok(match target {
         MemberTarget::AllManual => {
             let mut st = c
                 .prepare_cached("SELECT id FROM groups WHERE kind = 'manual' ORDER BY name")
@@ -409,7 +405,16 @@ pub fn change_members(
             }
             ids.clone()
         }
-    };
+    })
+}
+
+pub fn change_members(
+    c: &Connection,
+    target: &MemberTarget,
+    customers: &[i64],
+    add: bool,
+) -> Result<MembershipChange> {
+    let groups = manual_targets(c, target)?;
     let mut out = MembershipChange::default();
     for g in groups {
         let mut n = 0u64;

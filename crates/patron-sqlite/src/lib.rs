@@ -10,6 +10,7 @@ mod checkout;
 mod customers;
 mod groups;
 mod loyalty;
+mod ops;
 mod search;
 mod settings;
 mod sync;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_loyalty.sql"),
     include_str!("../migrations/0003_sync.sql"),
     include_str!("../migrations/0004_feed_backfill.sql"),
+    include_str!("../migrations/0005_ops.sql"),
 ];
 
 /// The file name of the database inside a data directory.
@@ -96,7 +98,7 @@ impl SqliteStorage {
             .map_err(db_err)?;
         configure(&writer).map_err(db_err)?;
         migrate(&mut writer)?;
-        let head = sync::head(&writer)?;
+        let head = writer::feed_head(&writer);
         let (head_tx, feed_head) = tokio::sync::watch::channel(head);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -202,6 +204,39 @@ fn stores_where(c: &Connection, id: Option<&str>) -> Result<Vec<StoreInfo>> {
 }
 
 /// Ids of the groups whose members come from a rule.
+/// Gives a customer a type (or none), audited; the caller keeps clocks and groups.
+pub(crate) fn set_type_row(
+    c: &Connection,
+    seq: i64,
+    actor: &Actor,
+    new: Option<&str>,
+) -> Result<()> {
+    let old: Option<String> = c
+        .query_row("SELECT type_id FROM customers WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .map_err(db_err)?;
+    let name = |id: Option<&str>| -> Result<Option<String>> {
+        Ok(match id {
+            Some(id) => loyalty::customer_type(c, id)?.map(|t| t.spec.name),
+            None => None,
+        })
+    };
+    let now = crate::micros(OffsetDateTime::now_utc());
+    c.execute(
+        "UPDATE customers SET type_id = ?1, updated_at = ?2 WHERE seq = ?3",
+        rusqlite::params![new, now, seq],
+    )
+    .map_err(db_err)?;
+    c.execute(
+        "INSERT INTO customer_audit (customer_seq, at, actor, action, field, old_value, new_value)
+         VALUES (?1, ?2, ?3, 'update', 'type', ?4, ?5)",
+        rusqlite::params![seq, now, actor.username, name(old.as_deref())?, name(new)?],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
 fn rule_groups(c: &Connection) -> Result<Vec<uuid::Uuid>> {
     let ids: Vec<String> = c
         .prepare_cached("SELECT id FROM groups WHERE kind IN ('auto', 'system')")
@@ -267,6 +302,7 @@ impl Storage for SqliteStorage {
             let created = customers::create(tx, &actor, new)?;
             let seq = customers::seq_of(tx, &CustomerKey::Id(created.id))?;
             checkout::after_create(tx, seq, &actor, now)?;
+            ops::record(tx, &actor, ops::create_body(&created))?;
             Ok(created)
         })
         .await
@@ -308,8 +344,11 @@ impl Storage for SqliteStorage {
     ) -> Result<Customer> {
         let (actor, key) = (actor.clone(), key.clone());
         self.write(move |tx| {
-            let updated = customers::update(tx, &actor, &key, &patch, &ctx)?;
+            let (updated, changes) = customers::update(tx, &actor, &key, &patch, &ctx)?;
             refresh_after_edit(tx, updated.id)?;
+            if !changes.is_empty() {
+                ops::record(tx, &actor, ops::edit_body(&updated, &changes))?;
+            }
             Ok(updated)
         })
         .await
@@ -323,8 +362,16 @@ impl Storage for SqliteStorage {
     ) -> Result<Customer> {
         let (actor, key) = (actor.clone(), key.clone());
         self.write(move |tx| {
+            let before = customers::get(tx, &key)?.active;
             let c = customers::set_active(tx, &actor, &key, active)?;
             refresh_after_edit(tx, c.id)?;
+            if before != active {
+                ops::record(
+                    tx,
+                    &actor,
+                    patron_storage::ops::OpBody::SetActive { id: c.id, active },
+                )?;
+            }
             Ok(c)
         })
         .await
@@ -436,14 +483,10 @@ impl Storage for SqliteStorage {
         self.write(move |tx| {
             let seq = customers::seq_of(tx, &key)?;
             let old: Option<String> = tx
-                .query_row("SELECT type_id FROM customers WHERE seq = ?1", [seq], |r| r.get(0))
-                .map_err(db_err)?;
-            let name = |id: Option<&str>| -> Result<Option<String>> {
-                Ok(match id {
-                    Some(id) => loyalty::customer_type(tx, id)?.map(|t| t.spec.name),
-                    None => None,
+                .query_row("SELECT type_id FROM customers WHERE seq = ?1", [seq], |r| {
+                    r.get(0)
                 })
-            };
+                .map_err(db_err)?;
             let new = type_id.map(|t| t.to_string());
             if let Some(t) = &new
                 && loyalty::customer_type(tx, t)?.is_none()
@@ -451,22 +494,18 @@ impl Storage for SqliteStorage {
                 return Err(invalid("type_id", "no such customer type"));
             }
             if old != new {
-                let now = crate::micros(OffsetDateTime::now_utc());
                 sync::customer_edited(tx, seq, &["type".to_owned()])?;
-                tx.execute(
-                    "UPDATE customers SET type_id = ?1, updated_at = ?2 WHERE seq = ?3",
-                    rusqlite::params![new, now, seq],
-                )
-                .map_err(db_err)?;
-                tx.execute(
-                    "INSERT INTO customer_audit (customer_seq, at, actor, action, field, old_value, new_value)
-                     VALUES (?1, ?2, ?3, 'update', 'type', ?4, ?5)",
-                    rusqlite::params![seq, now, actor.username, name(old.as_deref())?, name(new.as_deref())?],
-                )
-                .map_err(db_err)?;
+                set_type_row(tx, seq, &actor, new.as_deref())?;
             }
             let c = customers::by_seq(tx, seq)?;
             refresh_after_edit(tx, c.id)?;
+            if old != new {
+                ops::record(
+                    tx,
+                    &actor,
+                    patron_storage::ops::OpBody::SetType { id: c.id, type_id },
+                )?;
+            }
             Ok(c)
         })
         .await
@@ -513,12 +552,12 @@ impl Storage for SqliteStorage {
 
     async fn change_members(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         target: &MemberTarget,
         customers: &[CustomerKey],
         add: bool,
     ) -> Result<MembershipChange> {
-        let (target, keys) = (target.clone(), customers.to_vec());
+        let (target, keys, actor) = (target.clone(), customers.to_vec(), actor.clone());
         self.write(move |tx| {
             let mut seqs = Vec::with_capacity(keys.len());
             for (i, k) in keys.iter().enumerate() {
@@ -530,7 +569,24 @@ impl Storage for SqliteStorage {
                     Err(e) => return Err(e),
                 }
             }
-            groups::change_members(tx, &target, &seqs, add)
+            let change = groups::change_members(tx, &target, &seqs, add)?;
+            let ids = seqs
+                .iter()
+                .map(|s| customers::by_seq(tx, *s).map(|c| c.id))
+                .collect::<Result<Vec<_>>>()?;
+            ops::record(
+                tx,
+                &actor,
+                patron_storage::ops::OpBody::Members {
+                    groups: match &target {
+                        MemberTarget::Groups(g) => Some(g.clone()),
+                        MemberTarget::AllManual => None,
+                    },
+                    customers: ids,
+                    add,
+                },
+            )?;
+            Ok(change)
         })
         .await
     }
@@ -604,8 +660,25 @@ impl Storage for SqliteStorage {
         now: OffsetDateTime,
     ) -> Result<LedgerEntry> {
         let (actor, key) = (actor.clone(), key.clone());
-        self.write(move |tx| checkout::post_entry(tx, &actor, &key, entry, now))
-            .await
+        self.write(move |tx| {
+            let e = checkout::post_entry(tx, &actor, &key, entry.clone(), now)?;
+            let customer = customers::get(tx, &key)?.id;
+            ops::record(
+                tx,
+                &actor,
+                patron_storage::ops::OpBody::Entry {
+                    entry_id: e.id,
+                    customer,
+                    account: entry.account.as_str().to_owned(),
+                    kind: entry.kind.as_str().to_owned(),
+                    amount: entry.amount,
+                    reason: entry.reason,
+                    idempotency_key: entry.idempotency_key,
+                },
+            )?;
+            Ok(e)
+        })
+        .await
     }
 
     async fn quote(&self, request: &CheckoutRequest, now: OffsetDateTime) -> Result<QuoteOutcome> {
@@ -621,8 +694,14 @@ impl Storage for SqliteStorage {
         now: OffsetDateTime,
     ) -> Result<(OrderRecord, bool)> {
         let actor = actor.clone();
-        self.write(move |tx| checkout::commit(tx, &actor, order, now))
-            .await
+        self.write(move |tx| {
+            let (record, replay) = checkout::commit(tx, &actor, order.clone(), now)?;
+            if !replay {
+                ops::record(tx, &actor, ops::order_body(&order, record.customer_id))?;
+            }
+            Ok((record, replay))
+        })
+        .await
     }
 
     async fn order(&self, id: &str) -> Result<OrderRecord> {
@@ -637,8 +716,14 @@ impl Storage for SqliteStorage {
         now: OffsetDateTime,
     ) -> Result<(ReturnRecord, bool)> {
         let actor = actor.clone();
-        self.write(move |tx| checkout::return_order(tx, &actor, request, now))
-            .await
+        self.write(move |tx| {
+            let (record, replay) = checkout::return_order(tx, &actor, request.clone(), now)?;
+            if !replay {
+                ops::record(tx, &actor, ops::return_body(&request))?;
+            }
+            Ok((record, replay))
+        })
+        .await
     }
 
     async fn customer_activity(
@@ -821,7 +906,7 @@ impl Storage for SqliteStorage {
         store: &str,
         customer: Uuid,
         order_id: &str,
-        entries: Vec<(Uuid, Account, i64)>,
+        entries: Vec<(Account, i64)>,
         now: OffsetDateTime,
     ) -> Result<()> {
         let (store, order_id) = (store.to_owned(), order_id.to_owned());
@@ -832,12 +917,70 @@ impl Storage for SqliteStorage {
     async fn release_redemption(
         &self,
         store: &str,
-        ids: Vec<Uuid>,
+        order_id: &str,
         now: OffsetDateTime,
     ) -> Result<u64> {
-        let store = store.to_owned();
-        self.write(move |tx| checkout::release(tx, &store, &ids, now))
+        let (store, order_id) = (store.to_owned(), order_id.to_owned());
+        self.write(move |tx| checkout::release(tx, &store, &order_id, now))
             .await
+    }
+
+    async fn outbox(&self, after: i64, max_ops: usize, max_bytes: usize) -> Result<OutboxPage> {
+        self.read(move |c| ops::outbox(c, after, max_ops, max_bytes))
+            .await
+    }
+
+    async fn outbox_head(&self) -> Result<i64> {
+        self.read(ops::outbox_head).await
+    }
+
+    async fn apply_ops(
+        &self,
+        store: &str,
+        ops: Vec<patron_storage::ops::Op>,
+        refused: Vec<Refusal>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<patron_storage::ops::OpResult>> {
+        let store = store.to_owned();
+        self.write(move |tx| {
+            if sync::node(tx)?.role != NodeRole::Hq {
+                return Err(invalid("node", "operations are applied at HQ"));
+            }
+            ops::apply(tx, &store, &ops, &refused, now)
+        })
+        .await
+    }
+
+    async fn record_refusals(&self, refusals: Vec<Refusal>) -> Result<()> {
+        self.write(move |tx| {
+            for r in &refusals {
+                ops::record_refusal(tx, r)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn refusals(&self, limit: usize) -> Result<Vec<Refusal>> {
+        self.read(move |c| ops::refusals(c, limit)).await
+    }
+
+    async fn user_op_key(&self, username: &Username) -> Result<Option<(User, Option<String>)>> {
+        let username = username.clone();
+        self.read(move |c| users::with_op_key(c, &username)).await
+    }
+
+    async fn set_user_op_key(&self, username: &Username, key_hex: &str) -> Result<()> {
+        let (username, key) = (username.clone(), key_hex.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE users SET op_key = ?1 WHERE username = ?2",
+                rusqlite::params![key, username.as_str()],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn redeemed_since(&self, key: &CustomerKey, since: OffsetDateTime) -> Result<i64> {
@@ -861,7 +1004,9 @@ impl Storage for SqliteStorage {
             let head = sync::head(tx)?;
             tx.execute_batch(
                 "DELETE FROM sessions; DELETE FROM stores; DELETE FROM code_blocks;
-                 DELETE FROM overdrafts; DELETE FROM feed; DELETE FROM sync_state;",
+                 DELETE FROM overdrafts; DELETE FROM feed; DELETE FROM sync_state;
+                 DELETE FROM outbox; DELETE FROM applied_ops; DELETE FROM refusals;
+                 UPDATE users SET op_key = NULL;",
             )
             .map_err(db_err)?;
             sync::put(tx, "role", "store")?;

@@ -62,10 +62,6 @@ pub fn node(c: &Connection) -> Result<NodeInfo> {
     })
 }
 
-fn is_hq(c: &Connection) -> Result<bool> {
-    Ok(node(c)?.role == NodeRole::Hq)
-}
-
 pub fn become_store(c: &Connection, store: &StoreId) -> Result<()> {
     let current = node(c)?;
     match current.role {
@@ -137,29 +133,21 @@ fn observe(c: &Connection, remote: &str) -> Result<()> {
 }
 
 /// The latest clock a peer's stamp may carry before it counts as too far ahead.
-fn skew_bound(c: &Connection) -> Result<u64> {
+pub fn skew_bound(c: &Connection) -> Result<u64> {
     let max_skew = get(c, "max_skew_ms")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_MAX_SKEW_MS);
     Ok(wall_ms(c)?.saturating_add(max_skew))
 }
 
-fn ahead(clock: &str, bound: u64) -> bool {
-    Hlc::parse(clock).is_some_and(|h| h.millis > bound)
-}
-
-/// Last-writer-wins order, except that a stamp too far in the future (this
-/// node's own, written while its clock was wrong) loses to any sane one.
-fn newer(remote: &str, local: &str, bound: u64) -> bool {
-    match (ahead(remote, bound), ahead(local, bound)) {
-        (false, true) => true,
-        (true, false) => false,
-        _ => remote > local,
-    }
-}
+use patron_domain::replication::newer;
 
 /// Puts an entity at the end of the feed.
 pub fn mark(c: &Connection, kind: &str, entity: &str) -> Result<()> {
+    // A store sends operations (its outbox), not its feed: nothing to keep.
+    if get(c, "role")?.as_deref() == Some("store") {
+        return Ok(());
+    }
     c.prepare_cached("DELETE FROM feed WHERE kind = ?1 AND entity = ?2")
         .map_err(db_err)?
         .execute(params![kind, entity])
@@ -203,7 +191,7 @@ pub fn field_clocks(c: &Connection, seq: i64) -> Result<(String, Map<String, Val
     Ok((hlc, map))
 }
 
-fn save_field_clocks(c: &Connection, seq: i64, map: &Map<String, Value>) -> Result<()> {
+pub(crate) fn save_field_clocks(c: &Connection, seq: i64, map: &Map<String, Value>) -> Result<()> {
     c.prepare_cached("UPDATE customers SET field_hlc = ?1 WHERE seq = ?2")
         .map_err(db_err)?
         .execute(params![Value::Object(map.clone()).to_string(), seq])
@@ -609,14 +597,6 @@ fn seq_of_id(c: &Connection, id: &str) -> Result<Option<i64>> {
         .map_err(db_err)
 }
 
-/// The store a pushing peer must write as; `None` for HQ's feed.
-fn writer_store(from: &Peer) -> Option<&str> {
-    match from {
-        Peer::Hq => None,
-        Peer::Store(s) => Some(s.as_str()),
-    }
-}
-
 pub fn apply(
     c: &Connection,
     from: &Peer,
@@ -624,24 +604,23 @@ pub fn apply(
     now: OffsetDateTime,
 ) -> Result<ApplyReport> {
     let me = node(c)?;
+    // Stores send operations, which HQ re-applies through its own rules
+    // (`ops::apply`); state flows only from HQ to its stores.
     match (from, me.role) {
-        (Peer::Hq, NodeRole::Store) | (Peer::Store(_), NodeRole::Hq) => {}
+        (Peer::Hq, NodeRole::Store) => {}
         _ => {
             return Err(invalid(
                 "peer",
-                "changes flow between HQ and its stores only",
+                "state flows only from HQ to its stores; stores send operations",
             ));
         }
     }
     let settings = load_settings(c)?;
     let today = local_today(&settings, now);
-    let actor = Actor::new(match from {
-        Peer::Hq => "sync:HQ".to_owned(),
-        Peer::Store(s) => format!("sync:{s}"),
-    });
+    let actor = Actor::new("sync:HQ");
     let mut report = ApplyReport::default();
     let mut newest: Option<String> = None;
-    let hq = me.role == NodeRole::Hq;
+    let mut newest_hq: Option<Hlc> = None;
     for ch in changes {
         let b = &ch.body;
         if let Some(h) = text(b, "hlc")
@@ -649,34 +628,49 @@ pub fn apply(
         {
             newest = Some(h.to_owned());
         }
+        let field_stamps = b
+            .get("field_hlc")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.values().filter_map(Value::as_str));
+        for h in text(b, "hlc")
+            .into_iter()
+            .chain(field_stamps)
+            .filter_map(Hlc::parse)
+        {
+            if h.node == "HQ" && newest_hq.as_ref().is_none_or(|n| h > *n) {
+                newest_hq = Some(h);
+            }
+        }
         match ch.kind.as_str() {
-            "customer" => apply_customer(c, from, &actor, b, today, &mut report)?,
-            "ledger" => apply_ledger(c, from, b, now, &mut report)?,
-            "order" => apply_order(c, from, b, &settings, &mut report)?,
-            "return" => apply_return(c, from, b, &mut report)?,
+            "customer" => apply_customer(c, &actor, b, today, &mut report)?,
+            "ledger" => apply_ledger(c, b, now, &mut report)?,
+            "order" => apply_order(c, b, &settings, &mut report)?,
+            "return" => apply_return(c, b, &mut report)?,
             "membership" => apply_membership(c, b, &mut report)?,
             k if matches!(
                 k,
                 "group" | "customer_type" | "limit_profile" | "setting" | "user"
             ) =>
             {
-                if *from != Peer::Hq {
-                    return Err(bad(k, "only HQ changes configuration"));
-                }
                 apply_config(c, k, b, today)?;
                 report.applied += 1;
             }
             other => return Err(bad(other, "unknown kind of change")),
         }
-        // HQ relays what it accepts to every store; a store's feed holds only
-        // what it has to push.
-        if hq {
-            mark(c, &ch.kind, &ch.entity)?;
-        }
     }
     // One clock update per page: later local stamps sort after all of it.
     if let Some(h) = newest {
         observe(c, &h)?;
+    }
+    // What the store's users do from now on happened after this HQ moment,
+    // whatever the shop PC's clock says: each operation carries it.
+    if let Some(h) = newest_hq
+        && get(c, "hq_seen")?
+            .and_then(|s| Hlc::parse(&s))
+            .is_none_or(|old| h > old)
+    {
+        put(c, "hq_seen", &h.to_string())?;
     }
     Ok(report)
 }
@@ -694,19 +688,8 @@ fn known(c: &Connection, table: &str, id: &str) -> Result<bool> {
     )
 }
 
-/// A pushing store may write `kind` only under its own name.
-fn as_itself(from: &Peer, store: Option<&str>, kind: &str, what: &str) -> Result<()> {
-    match writer_store(from) {
-        Some(s) if store != Some(s) => {
-            Err(bad(kind, &format!("a store may {what} only as itself")))
-        }
-        _ => Ok(()),
-    }
-}
-
 fn apply_customer(
     c: &Connection,
-    from: &Peer,
     actor: &Actor,
     b: &Value,
     today: time::Date,
@@ -714,39 +697,13 @@ fn apply_customer(
 ) -> Result<()> {
     let id = text(b, "id").ok_or_else(|| bad("customer", "no id"))?;
     let uuid = Uuid::parse_str(id).map_err(|_| bad("customer", "bad id"))?;
-    let mut base = text(b, "hlc").unwrap_or_default().to_owned();
-    let mut remote_clocks = b
+    let base = text(b, "hlc").unwrap_or_default().to_owned();
+    let remote_clocks = b
         .get("field_hlc")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
     let bound = skew_bound(c)?;
-    if matches!(from, Peer::Store(_)) {
-        // A store clock too far ahead (a shop PC set hours fast) would win every
-        // later conflict until real time caught up: HQ accepts the write but
-        // stamps it with its own time, and the feed carries that stamp on.
-        let mut fresh: Option<String> = None;
-        let mut restamp = |clock: &mut String| -> Result<()> {
-            if ahead(clock, bound) {
-                if fresh.is_none() {
-                    fresh = Some(stamp(c)?.to_string());
-                }
-                if let Some(f) = &fresh {
-                    tracing::warn!(store = ?from, clock = %clock, "restamped a write from a clock too far ahead");
-                    *clock = f.clone();
-                }
-            }
-            Ok(())
-        };
-        restamp(&mut base)?;
-        for v in remote_clocks.values_mut() {
-            if let Some(s) = v.as_str() {
-                let mut s = s.to_owned();
-                restamp(&mut s)?;
-                *v = Value::String(s);
-            }
-        }
-    }
     let clock_of = |name: &str| {
         remote_clocks
             .get(name)
@@ -774,14 +731,6 @@ fn apply_customer(
         Some(seq) => seq,
         None => {
             let origin = text(b, "origin_store").map(str::to_owned);
-            if let Some(store) = writer_store(from)
-                && origin.as_deref() != Some(store)
-            {
-                return Err(bad(
-                    "customer",
-                    "a store may create customers only as itself",
-                ));
-            }
             let pairs: Vec<(Field, String)> = Field::ALL
                 .iter()
                 .filter_map(|f| value_of(*f).map(|v| (*f, v)))
@@ -929,7 +878,6 @@ fn apply_customer(
 
 fn apply_ledger(
     c: &Connection,
-    from: &Peer,
     b: &Value,
     now: OffsetDateTime,
     report: &mut ApplyReport,
@@ -939,7 +887,6 @@ fn apply_ledger(
         return Ok(());
     }
     let store = text(b, "store");
-    as_itself(from, store, "ledger", "write ledger entries")?;
     let customer = text(b, "customer_id").ok_or_else(|| bad("ledger", "no customer"))?;
     let seq = seq_of_id(c, customer)?.ok_or_else(|| bad("ledger", "unknown customer"))?;
     let account = text(b, "account").unwrap_or("points");
@@ -989,38 +936,15 @@ fn apply_ledger(
         .map_err(db_err)?;
     }
     report.applied += 1;
-    // Offline redemptions meeting at HQ: a balance below zero is recorded, never hidden.
-    if amount < 0 && is_hq(c)? {
-        let balance: i64 = c
-            .query_row(
-                "SELECT coalesce(sum(amount), 0) FROM ledger WHERE customer_seq = ?1 AND account = ?2",
-                params![seq, account],
-                |r| r.get(0),
-            )
-            .map_err(db_err)?;
-        if balance < 0 {
-            exec(
-                c,
-                "INSERT OR IGNORE INTO overdrafts (customer_seq, account, balance, entry_id, store, detected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![seq, account, balance, id, store, micros(now)],
-            )?;
-            report.overdrafts += 1;
-            tracing::warn!(
-                customer = customer,
-                account,
-                balance,
-                store,
-                "overdraft after sync"
-            );
-        }
-    }
+    // A balance is a rule fact (`points_balance`): auto groups follow it here
+    // as they do where the entry was written.
+    let settings = load_settings(c)?;
+    refresh_customer(c, seq, local_today(&settings, now))?;
     Ok(())
 }
 
 fn apply_order(
     c: &Connection,
-    from: &Peer,
     b: &Value,
     settings: &patron_domain::loyalty::LoyaltySettings,
     report: &mut ApplyReport,
@@ -1030,7 +954,6 @@ fn apply_order(
         return Ok(());
     }
     let store = text(b, "store");
-    as_itself(from, store, "order", "record orders")?;
     let customer = text(b, "customer_id").ok_or_else(|| bad("order", "no customer"))?;
     let seq = seq_of_id(c, customer)?.ok_or_else(|| bad("order", "unknown customer"))?;
     let at = int(b, "at").unwrap_or(0);
@@ -1106,13 +1029,12 @@ fn apply_order(
     Ok(())
 }
 
-fn apply_return(c: &Connection, from: &Peer, b: &Value, report: &mut ApplyReport) -> Result<()> {
+fn apply_return(c: &Connection, b: &Value, report: &mut ApplyReport) -> Result<()> {
     let id = text(b, "id").ok_or_else(|| bad("return", "no id"))?;
     if known(c, "returns", id)? {
         return Ok(());
     }
     let store = text(b, "store");
-    as_itself(from, store, "return", "record returns")?;
     let order_id = text(b, "order_id").ok_or_else(|| bad("return", "no order"))?;
     let (order_seq, customer_seq): (i64, i64) = c
         .query_row(
@@ -1183,6 +1105,22 @@ fn apply_membership(c: &Connection, b: &Value, report: &mut ApplyReport) -> Resu
     };
     let member = b.get("member").and_then(Value::as_bool).unwrap_or(false);
     let seq = seq_of_id(c, customer)?.ok_or_else(|| bad("membership", "unknown customer"))?;
+    if merge_membership(c, group, seq, member, hlc, skew_bound(c)?)? {
+        report.applied += 1;
+    }
+    Ok(())
+}
+
+/// A manual membership stamped `hlc`, last writer wins per (group, customer);
+/// removals stay as tombstones. Returns whether it changed anything.
+pub(crate) fn merge_membership(
+    c: &Connection,
+    group: &str,
+    seq: i64,
+    member: bool,
+    hlc: &str,
+    bound: u64,
+) -> Result<bool> {
     let local: Option<String> = c
         .query_row(
             "SELECT hlc FROM membership_clocks WHERE group_id = ?1 AND customer_seq = ?2",
@@ -1191,13 +1129,8 @@ fn apply_membership(c: &Connection, b: &Value, report: &mut ApplyReport) -> Resu
         )
         .optional()
         .map_err(db_err)?;
-    let bound = skew_bound(c)?;
-    let mut hlc = hlc.to_owned();
-    if is_hq(c)? && ahead(&hlc, bound) {
-        hlc = stamp(c)?.to_string();
-    }
-    if local.as_deref().is_some_and(|l| !newer(&hlc, l, bound)) {
-        return Ok(());
+    if local.as_deref().is_some_and(|l| !newer(hlc, l, bound)) {
+        return Ok(false);
     }
     let kind: Option<String> = c
         .query_row("SELECT kind FROM groups WHERE id = ?1", [group], |r| {
@@ -1206,7 +1139,7 @@ fn apply_membership(c: &Connection, b: &Value, report: &mut ApplyReport) -> Resu
         .optional()
         .map_err(db_err)?;
     if kind.as_deref() != Some("manual") {
-        return Ok(());
+        return Ok(false);
     }
     exec(
         c,
@@ -1220,8 +1153,24 @@ fn apply_membership(c: &Connection, b: &Value, report: &mut ApplyReport) -> Resu
         "DELETE FROM group_members WHERE group_id = ?1 AND customer_seq = ?2"
     };
     c.execute(sql, params![group, seq]).map_err(db_err)?;
-    report.applied += 1;
-    Ok(())
+    let id = customer_id(c, seq)?;
+    mark(c, "membership", &format!("{group}:{id}"))?;
+    Ok(true)
+}
+
+/// HQ: the customer-number blocks leased to `store`, as inclusive ranges.
+pub fn leases_of(c: &Connection, store: &str) -> Result<Vec<(u64, u64)>> {
+    c.prepare_cached("SELECT first, last FROM code_blocks WHERE store = ?1")
+        .map_err(db_err)?
+        .query_map([store], |r| {
+            Ok((
+                u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            ))
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)
 }
 
 fn upsert(c: &Connection, table: &str, key: &str, b: &Value) -> Result<()> {

@@ -39,8 +39,8 @@ pub fn create(c: &Connection, new: NewUser) -> Result<User> {
     }
     let now = micros(OffsetDateTime::now_utc());
     c.execute(
-        "INSERT INTO users (username, password_hash, role, active, created_at, store) VALUES (?1, ?2, ?3, 1, ?4, ?5)",
-        params![new.username.as_str(), new.password_hash, new.role.name(), now, new.store.as_ref().map(|s| s.as_str())],
+        "INSERT INTO users (username, password_hash, role, active, created_at, store, op_key) VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)",
+        params![new.username.as_str(), new.password_hash, new.role.name(), now, new.store.as_ref().map(|s| s.as_str()), new.op_key],
     )
     .map_err(db_err)?;
     let id = c.last_insert_rowid();
@@ -50,6 +50,17 @@ pub fn create(c: &Connection, new: NewUser) -> Result<User> {
         [id],
         row_to_user,
     )
+    .map_err(db_err)
+}
+
+/// The user and the operation key HQ holds for them.
+pub fn with_op_key(c: &Connection, username: &Username) -> Result<Option<(User, Option<String>)>> {
+    c.query_row(
+        &format!("SELECT {COLUMNS}, op_key FROM users WHERE username = ?1"),
+        [username.as_str()],
+        |r| Ok((row_to_user(r)?, r.get::<_, Option<String>>(6)?)),
+    )
+    .optional()
     .map_err(db_err)
 }
 

@@ -98,9 +98,16 @@ impl Writer {
     }
 }
 
-fn feed_head(conn: &Connection) -> i64 {
-    conn.query_row("SELECT coalesce(max(seq), 0) FROM feed", [], |r| r.get(0))
-        .unwrap_or(0)
+/// What the head watch reports: HQ's feed head, or at a store its outbox head
+/// (a store's feed stays empty), so followers and the store's pusher wake on
+/// every commit that gives them something to send.
+pub(crate) fn feed_head(conn: &Connection) -> i64 {
+    conn.query_row(
+        "SELECT max((SELECT coalesce(max(seq), 0) FROM feed), (SELECT coalesce(max(seq), 0) FROM outbox))",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or(0)
 }
 
 fn run(conn: Connection, rx: mpsc::Receiver<Job>, head: tokio::sync::watch::Sender<i64>) {

@@ -610,6 +610,7 @@ pub async fn users_and_sessions(store: Store) {
                 role: Role::Manager,
                 password_hash: "$argon2id$fake".into(),
                 store: None,
+                op_key: None,
             },
         )
         .await
@@ -624,6 +625,7 @@ pub async fn users_and_sessions(store: Store) {
                 role: Role::Cashier,
                 password_hash: "x".into(),
                 store: None,
+                op_key: None,
             },
         )
         .await;

@@ -5,16 +5,20 @@
 
 mod cursor;
 mod loyalty;
+pub mod ops;
 mod sync;
 mod types;
+mod validate;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 pub use cursor::{Cursor, Tier};
 pub use loyalty::*;
+pub use ops::{OutboxPage, Refusal};
 pub use sync::*;
 pub use types::*;
+pub use validate::*;
 
 use async_trait::async_trait;
 use patron_domain::loyalty::{Account, LoyaltySettings};
@@ -233,24 +237,52 @@ pub trait Storage: Send + Sync + 'static {
     /// store credentials, leases, overdrafts, feed) and starts following HQ's
     /// feed from the snapshot's position.
     async fn adopt_snapshot(&self, store: &patron_domain::StoreId) -> Result<()>;
-    /// HQ: authorises and records a store's redemption entries (all or none).
+    /// HQ: authorises and records a store's redemption for an order (all or
+    /// none); asking again for the same order changes nothing.
     async fn authorize_redemption(
         &self,
         store: &str,
         customer: Uuid,
         order_id: &str,
-        entries: Vec<(Uuid, Account, i64)>,
+        entries: Vec<(Account, i64)>,
         now: OffsetDateTime,
     ) -> Result<()>;
-    /// HQ: gives back authorised redemptions whose sale did not go through.
+    /// HQ: gives back an order's authorised redemption whose sale did not go
+    /// through (a no-op once the sale has arrived).
     async fn release_redemption(
         &self,
         store: &str,
-        ids: Vec<Uuid>,
+        order_id: &str,
         now: OffsetDateTime,
     ) -> Result<u64>;
     /// A store: what it let a customer redeem since `since`.
     async fn redeemed_since(&self, key: &CustomerKey, since: OffsetDateTime) -> Result<i64>;
+
+    // --- operations: a store's users' work, re-applied at HQ (docs/sync.md) ----------
+    /// A store: recorded operations after `after`, at most `max_ops` and about
+    /// `max_bytes` of text (always at least one when there is one).
+    async fn outbox(&self, after: i64, max_ops: usize, max_bytes: usize) -> Result<OutboxPage>;
+    /// A store: the newest outbox position.
+    async fn outbox_head(&self) -> Result<i64>;
+    /// HQ: applies operations `store` sent (signatures and the actors' rights
+    /// already checked by the caller), each on its own: one refused leaves the
+    /// others applied, and the refusal recorded. An operation id seen before is
+    /// answered as it was then. One transaction for the page.
+    async fn apply_ops(
+        &self,
+        store: &str,
+        ops: Vec<ops::Op>,
+        refused: Vec<Refusal>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ops::OpResult>>;
+    /// A store: keeps the refusals HQ reported, so its users see them.
+    async fn record_refusals(&self, refusals: Vec<Refusal>) -> Result<()>;
+    /// Refused operations, newest first.
+    async fn refusals(&self, limit: usize) -> Result<Vec<Refusal>>;
+    /// HQ: the user and the hex operation key HQ holds for them.
+    async fn user_op_key(&self, username: &Username) -> Result<Option<(User, Option<String>)>>;
+    /// HQ: stores a user's operation key (never replicated to stores).
+    async fn set_user_op_key(&self, username: &Username, key_hex: &str) -> Result<()>;
 }
 
 impl From<ValidationErrors> for StorageError {

@@ -183,16 +183,11 @@ pub struct OrderRequest {
     pub override_limits: bool,
     /// A fingerprint of the request body, to tell a retry from a different order.
     pub fingerprint: String,
-    /// Ids of the redemption entries HQ already authorised and recorded (a
-    /// store online): the order writes its redemptions under these ids, so
-    /// the two meet as one entry when the store's changes reach HQ.
-    pub authorized: Option<Authorized>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Authorized {
-    pub points_entry: Uuid,
-    pub credit_entry: Uuid,
+    /// `Some(store)` when HQ re-applies a sale a store already made: HQ prices
+    /// it again, but a sale that happened is recorded even where HQ's own data
+    /// would have refused it (a redemption beyond the balance or the offline
+    /// cap, a limit counted across stores), and the exception is reported.
+    pub from_store: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +277,8 @@ pub struct MaintenanceReport {
     pub expired_entries: u64,
     pub groups_refreshed: u64,
     pub membership_changes: u64,
+    /// Authorised redemptions given back because their sale never arrived.
+    pub released_authorisations: u64,
 }
 
 pub fn period_names() -> [&'static str; 4] {

@@ -10,13 +10,32 @@ pub use time::OffsetDateTime;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub username: String,
+    /// At a store: the key the user's operations are signed with for HQ,
+    /// derived from their password when they signed in there.
+    pub op_key: Option<OpKey>,
 }
 
 impl Actor {
     pub fn new(username: impl Into<String>) -> Self {
         Self {
             username: username.into(),
+            op_key: None,
         }
+    }
+
+    pub fn with_op_key(mut self, key: Option<OpKey>) -> Self {
+        self.op_key = key;
+        self
+    }
+}
+
+/// A user's operation key (docs/sync.md, "Trust"). Never printed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct OpKey(pub [u8; 32]);
+
+impl std::fmt::Debug for OpKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpKey(..)")
     }
 }
 
@@ -138,6 +157,8 @@ pub struct NewUser {
     /// An argon2 PHC string; storage never sees a password.
     pub password_hash: String,
     pub store: Option<StoreId>,
+    /// Hex operation key derived from the password (docs/sync.md, "Trust").
+    pub op_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]

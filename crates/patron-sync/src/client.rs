@@ -10,9 +10,7 @@
 //! Errors never stop a loop: the link is marked offline, logged once, and
 //! retried with exponential backoff (100 ms to 5 s).
 
-use crate::{
-    CodesRequest, CodesResponse, FeedResponse, PushRequest, PushResponse, WireChange, now_ms,
-};
+use crate::{CodesRequest, CodesResponse, FeedResponse, PushRequest, PushResponse, now_ms};
 use patron_storage::{Peer, Storage};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -110,7 +108,9 @@ impl SyncHandle {
         self.status.lock().ok().and_then(|s| s.last_contact)
     }
 
-    /// Asks HQ to authorise and record redemption entries (2 s at most).
+    /// Asks HQ to authorise and record an order's redemption (2 s at most).
+    /// A late answer is harmless: the authorisation is tied to the order id,
+    /// so the sale, committed offline meanwhile, meets it at HQ as its own.
     pub async fn authorize(&self, req: &crate::AuthorizeRequest) -> AuthorizeOutcome {
         if !self.link.is_up() {
             return AuthorizeOutcome::Unreachable;
@@ -139,15 +139,17 @@ impl SyncHandle {
         }
     }
 
-    /// Gives back authorised entries whose sale failed (best effort; HQ also
-    /// sees no order arrive for them).
-    pub async fn release(&self, ids: Vec<String>) {
+    /// Gives back an order's authorised redemption whose sale failed (best
+    /// effort: HQ also releases authorisations whose sale never arrives).
+    pub async fn release(&self, order_id: &str) {
         let c = &self.client;
         let r = c
             .http
             .post(format!("{}/api/v1/sync/release", c.hq))
             .bearer_auth(&c.token)
-            .json(&crate::ReleaseRequest { ids })
+            .json(&crate::ReleaseRequest {
+                order_id: order_id.to_owned(),
+            })
             .timeout(Duration::from_secs(2))
             .send()
             .await;
@@ -314,9 +316,16 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
     }
 }
 
+/// The most operation text one push carries. HQ accepts far more
+/// (`MAX_PUSH_BODY`); a page this size costs HQ one short transaction.
+const PUSH_BYTES: usize = 512 * 1024;
+
 async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc<Link>) {
     let mut delay = Duration::from_millis(100);
     let mut head = c.storage.feed_head();
+    // Halved when HQ answers 413 (a proxy with a smaller limit), down to one
+    // operation a page; a backlog of any size then still drains.
+    let mut budget = PUSH_BYTES;
     loop {
         link.wait_up().await;
         let cursor = c.cursor(PUSH_CURSOR).await;
@@ -325,15 +334,15 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
             s.pushed = cursor;
             s.local_head = local_head;
         });
-        let page = match c.storage.feed(cursor, PAGE).await {
+        let page = match c.storage.outbox(cursor, PAGE, budget).await {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(error = %e, "reading the local feed failed");
+                tracing::error!(error = %e, "reading the outbox failed");
                 backoff(&mut delay, &link).await;
                 continue;
             }
         };
-        if page.changes.is_empty() && page.last <= cursor {
+        if page.ops.is_empty() {
             tokio::select! {
                 _ = head.changed() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -341,7 +350,7 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
             continue;
         }
         let body = PushRequest {
-            changes: page.changes.into_iter().map(WireChange::from).collect(),
+            ops: page.ops.clone(),
             up_to: page.last,
         };
         let req = c
@@ -349,7 +358,7 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
             .post(format!("{}/api/v1/sync/push", c.hq))
             .bearer_auth(&c.token)
             .json(&body)
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(60))
             .send();
         let resp = tokio::select! {
             r = req => r,
@@ -357,7 +366,28 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
         };
         match resp {
             Ok(r) if r.status().is_success() => {
-                let _ = r.json::<PushResponse>().await;
+                let answer = match r.json::<PushResponse>().await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        failure(&status, "push", format!("unreadable answer: {e}"));
+                        backoff(&mut delay, &link).await;
+                        continue;
+                    }
+                };
+                // HQ's refusals are kept here too, so the store's users see
+                // which of their work did not count, and why.
+                let refusals = refusals_of(&page.ops, &answer.results);
+                if !refusals.is_empty() {
+                    tracing::warn!(
+                        count = refusals.len(),
+                        "HQ refused operations of this store"
+                    );
+                    if let Err(e) = c.storage.record_refusals(refusals).await {
+                        tracing::error!(error = %e, "saving HQ's refusals failed");
+                        backoff(&mut delay, &link).await;
+                        continue;
+                    }
+                }
                 if let Err(e) = c
                     .storage
                     .set_sync_value(PUSH_CURSOR, &page.last.to_string())
@@ -368,6 +398,15 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
                 contact(&status);
                 update(&status, |s| s.pushed = page.last);
                 delay = Duration::from_millis(100);
+                budget = (budget * 2).min(PUSH_BYTES);
+            }
+            Ok(r) if r.status() == reqwest::StatusCode::PAYLOAD_TOO_LARGE => {
+                budget = (budget / 2).max(1);
+                failure(
+                    &status,
+                    "push",
+                    format!("HQ answered 413; pages of at most {budget} bytes now"),
+                );
             }
             Ok(r) => {
                 let code = r.status();
@@ -381,6 +420,37 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
             }
         }
     }
+}
+
+/// The refusals in HQ's answer, described from the store's own operations.
+fn refusals_of(
+    ops: &[patron_storage::ops::SignedOp],
+    results: &[crate::OpResult],
+) -> Vec<patron_storage::Refusal> {
+    let now = OffsetDateTime::now_utc();
+    let mut out = Vec::new();
+    for r in results {
+        let Some(reason) = &r.refused else {
+            continue;
+        };
+        let op = ops
+            .iter()
+            .filter(|o| o.seq == r.seq)
+            .find_map(|o| serde_json::from_str::<patron_storage::ops::Op>(&o.op).ok());
+        out.push(patron_storage::Refusal {
+            op_id: r.id.or(op.as_ref().map(|o| o.id)),
+            store: op.as_ref().map(|o| o.store.clone()).unwrap_or_default(),
+            kind: op
+                .as_ref()
+                .map(|o| o.body.kind().as_str().to_owned())
+                .unwrap_or_default(),
+            entity: op.as_ref().map(|o| o.body.entity()).unwrap_or_default(),
+            actor: op.as_ref().map(|o| o.actor.clone()).unwrap_or_default(),
+            reason: reason.chars().take(1_000).collect(),
+            at: now,
+        });
+    }
+    out
 }
 
 async fn codes_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc<Link>) {

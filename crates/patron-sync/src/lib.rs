@@ -11,6 +11,7 @@ mod client;
 pub use client::{AuthorizeOutcome, Link, LinkStatus, SyncClient, SyncHandle};
 
 use patron_storage::Change;
+pub use patron_storage::ops::{OpResult, SignedOp};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of store sync tokens, so they cannot be mistaken for user tokens.
@@ -46,19 +47,21 @@ impl From<WireChange> for Change {
     }
 }
 
+/// A page of a store's outbox: what its users did, each operation signed by
+/// the user who did it (docs/sync.md, "Trust").
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
-    pub changes: Vec<WireChange>,
-    /// The store's feed position these changes reach.
+    pub ops: Vec<SignedOp>,
+    /// The store's outbox position these operations reach.
     pub up_to: i64,
 }
 
+/// HQ's answer: every operation applied or refused (with the reason); the page
+/// is acknowledged either way, so one refused operation never stops a link.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PushResponse {
-    pub applied: u64,
-    pub conflicts: u64,
-    pub overdrafts: u64,
+    pub results: Vec<OpResult>,
     /// HQ's clock, for the store's offset estimate.
     pub hq_time_ms: i64,
 }
@@ -86,13 +89,14 @@ pub struct CodesResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeEntry {
-    pub id: String,
     /// `points` or `credit`.
     pub account: String,
     /// What is redeemed (positive).
     pub amount: i64,
 }
 
+/// Asks HQ to authorise an order's redemption. The entries' ids follow from
+/// the order id, so asking twice is asking once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
@@ -104,7 +108,7 @@ pub struct AuthorizeRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
-    pub ids: Vec<String>,
+    pub order_id: String,
 }
 
 /// Downloads HQ's snapshot to `dest` (a new store's first start). Written to a

@@ -34,6 +34,7 @@ pub async fn login(
         _ => (None, String::new()),
     };
     let password = input.password;
+    let password_again = password.clone();
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let hash = if hash.is_empty() { dummy_hash() } else { hash };
     let ok = crate::auth::verify_password_async(password, hash).await;
@@ -50,7 +51,33 @@ pub async fn login(
             "this user signs in at their own store only",
         ));
     }
-    let (token, expires_at) = state.sessions.start(&user).await?;
+    // At a store, the user's operation key signs what they do for HQ; at HQ,
+    // a user created before keys existed gets theirs now.
+    let op_key = match state.node.role {
+        patron_storage::NodeRole::Store => Some(
+            crate::auth::op_key_async(user.username.as_str().to_owned(), password_again)
+                .await
+                .ok_or_else(|| ApiError::Internal("deriving the operation key failed".into()))?,
+        ),
+        patron_storage::NodeRole::Hq => {
+            let missing = matches!(
+                state.storage.user_op_key(&user.username).await?,
+                Some((_, None))
+            );
+            if missing
+                && let Some(k) =
+                    crate::auth::op_key_async(user.username.as_str().to_owned(), password_again)
+                        .await
+            {
+                state
+                    .storage
+                    .set_user_op_key(&user.username, &patron_storage::ops::hex(&k.0))
+                    .await?;
+            }
+            None
+        }
+    };
+    let (token, expires_at) = state.sessions.start(&user, op_key).await?;
     tracing::info!(user = %user.username, "signed in");
     Ok(Json(LoginView {
         token,

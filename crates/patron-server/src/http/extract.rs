@@ -87,8 +87,9 @@ fn field_from_message(msg: &str) -> Option<String> {
     None
 }
 
-/// The signed-in user of a request, from its `Authorization: Bearer` token.
-pub struct Authed(pub User);
+/// The signed-in user of a request, from its `Authorization: Bearer` token,
+/// and (at a store) the key their operations are signed with for HQ.
+pub struct Authed(pub User, pub Option<patron_storage::OpKey>);
 
 impl Authed {
     /// Refuses with 403 unless the user's role grants `p`.
@@ -102,7 +103,7 @@ impl Authed {
     }
 
     pub fn actor(&self) -> patron_storage::Actor {
-        patron_storage::Actor::new(self.0.username.as_str())
+        patron_storage::Actor::new(self.0.username.as_str()).with_op_key(self.1)
     }
 }
 
@@ -133,7 +134,18 @@ impl FromRequestParts<AppState> for Authed {
                 "the Authorization header must be: Bearer <token>",
             ))?;
         match state.sessions.user_for_token(token).await? {
-            Some(user) => Ok(Authed(user)),
+            Some(user) if state.node.role == patron_storage::NodeRole::Store => {
+                // What a user does at a store reaches HQ signed with a key only
+                // their password gives; a session this process did not start
+                // (before a restart) cannot sign, so it signs in again.
+                match state.sessions.op_key(token) {
+                    Some(k) => Ok(Authed(user, Some(k))),
+                    None => Err(ApiError::Unauthenticated(
+                        "this store node restarted since you signed in; sign in again",
+                    )),
+                }
+            }
+            Some(user) => Ok(Authed(user, None)),
             None => {
                 tracing::warn!("refused: unknown or expired token");
                 Err(ApiError::Unauthenticated(

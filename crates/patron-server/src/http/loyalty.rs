@@ -1338,10 +1338,10 @@ pub async fn commit_order(
         .commit_order(
             &user.actor(),
             OrderRequest {
-                id,
+                id: id.clone(),
                 checkout,
                 override_limits: input.override_limits,
-                authorized,
+                from_store: None,
                 fingerprint: fp,
             },
             OffsetDateTime::now_utc(),
@@ -1351,9 +1351,8 @@ pub async fn commit_order(
         Ok(r) => r,
         Err(e) => {
             // HQ recorded the redemption, but the sale failed here: give it back.
-            if let (Some(a), Some(sync)) = (authorized, &state.sync) {
-                sync.release(vec![a.points_entry.to_string(), a.credit_entry.to_string()])
-                    .await;
+            if let (true, Some(sync)) = (authorized, &state.sync) {
+                sync.release(&id).await;
             }
             return Err(e.into());
         }
@@ -1369,45 +1368,42 @@ pub async fn commit_order(
 }
 
 /// On a store node, a redemption is authorised against HQ's balance first, so
-/// the same points cannot be spent at two stores. When HQ cannot be reached the
-/// store decides alone, within the offline cap per customer; any overdraft
-/// that results shows up in HQ's overdraft report after sync.
+/// the same points cannot be spent at two stores. The authorisation is tied to
+/// the order id: if HQ's answer is lost or late, the sale goes ahead within the
+/// offline cap and meets HQ's record as one redemption when it arrives. When HQ
+/// cannot be reached the store decides alone, within the offline cap per
+/// customer; any overdraft that results shows up in HQ's overdraft report.
+/// Returns whether HQ authorised it.
 async fn authorize_at_hq(
     state: &AppState,
     order_id: &str,
     checkout: &CheckoutRequest,
-) -> Result<Option<patron_storage::Authorized>> {
+) -> Result<bool> {
     let Some(sync) = &state.sync else {
-        return Ok(None);
+        return Ok(false);
     };
     if checkout.redeem_points <= 0 && checkout.redeem_credit <= 0 {
-        return Ok(None);
+        return Ok(false);
     }
     // A retry of a committed order is answered from the order itself.
     if state.storage.order(order_id).await.is_ok() {
-        return Ok(None);
+        return Ok(false);
     }
     let now = OffsetDateTime::now_utc();
     let quote = state.storage.quote(checkout, now).await?;
     if !quote.quote.errors.is_empty() {
         // The commit refuses it with these errors; HQ need not be asked.
-        return Ok(None);
+        return Ok(false);
     }
-    let ids = patron_storage::Authorized {
-        points_entry: Uuid::now_v7(),
-        credit_entry: Uuid::now_v7(),
-    };
     let req = patron_sync::AuthorizeRequest {
         customer_id: quote.customer_id.to_string(),
         order_id: order_id.to_owned(),
         entries: vec![
             patron_sync::AuthorizeEntry {
-                id: ids.points_entry.to_string(),
                 account: "points".into(),
                 amount: quote.quote.points_redeemed,
             },
             patron_sync::AuthorizeEntry {
-                id: ids.credit_entry.to_string(),
                 account: "credit".into(),
                 amount: quote.quote.credit_redeemed,
             },
@@ -1417,7 +1413,7 @@ async fn authorize_at_hq(
         .collect(),
     };
     match sync.authorize(&req).await {
-        patron_sync::AuthorizeOutcome::Authorized => Ok(Some(ids)),
+        patron_sync::AuthorizeOutcome::Authorized => Ok(true),
         patron_sync::AuthorizeOutcome::Refused(field, message) => Err(ApiError::field(
             &field,
             format!("HQ refused the redemption: {message}"),
@@ -1447,7 +1443,7 @@ async fn authorize_at_hq(
                 wanted,
                 "redemption without HQ: within the offline cap"
             );
-            Ok(None)
+            Ok(false)
         }
     }
 }

@@ -72,7 +72,11 @@ pub fn router(state: AppState) -> Router {
         .route("/orders", post(loyalty::commit_order))
         .route("/orders/{id}", get(loyalty::get_order))
         .route("/orders/{id}/returns", post(loyalty::return_order))
-        .route("/sync/push", post(sync::push))
+        .route(
+            "/sync/push",
+            post(sync::push).layer(DefaultBodyLimit::max(sync::MAX_PUSH_BODY)),
+        )
+        .route("/sync/refusals", get(sync::refusals))
         .route("/sync/feed", get(sync::feed))
         .route("/sync/codes", post(sync::codes))
         .route("/sync/snapshot", get(sync::snapshot))

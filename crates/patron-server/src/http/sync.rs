@@ -9,11 +9,15 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use patron_domain::Username;
+use patron_domain::replication;
 use patron_domain::{Permission, StoreId};
-use patron_storage::{NodeRole, Peer, StoreInfo};
+use patron_storage::Refusal;
+use patron_storage::ops::Op;
+use patron_storage::{NodeRole, StoreInfo};
 use patron_sync::{
-    CodesRequest, CodesResponse, FeedResponse, PushRequest, PushResponse, TOKEN_PREFIX, WireChange,
-    now_ms,
+    CodesRequest, CodesResponse, FeedResponse, OpResult, PushRequest, PushResponse, SignedOp,
+    TOKEN_PREFIX, WireChange, now_ms,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -49,36 +53,180 @@ impl FromRequestParts<AppState> for SyncPeer {
 }
 
 const MAX_PUSH: usize = 5_000;
+/// The largest push HQ reads. A store sends pages of at most 512 KiB.
+pub const MAX_PUSH_BODY: usize = 8 * 1024 * 1024;
 
+/// A store's operations. Each is checked here — readable, signed by the
+/// user it names with the key HQ holds for them, and within that user's rights
+/// at this store — and then re-applied through the same rules as HQ's own API
+/// (`Storage::apply_ops`). A refused operation is recorded with its reason
+/// and answered as refused; the page is acknowledged either way.
 pub async fn push(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
-    ApiJson(req): ApiJson<PushRequest>,
+    body: axum::body::Bytes,
 ) -> Result<Json<PushResponse>> {
-    if req.changes.len() > MAX_PUSH {
+    let req: PushRequest = super::extract::parse_json(&body)?;
+    if req.ops.len() > MAX_PUSH {
         return Err(ApiError::field(
-            "changes",
-            format!("at most {MAX_PUSH} changes per push"),
+            "ops",
+            format!("at most {MAX_PUSH} operations per push"),
         ));
     }
-    let report = state
+    let now = OffsetDateTime::now_utc();
+    let mut users: HashMap<String, Option<(patron_storage::User, Option<String>)>> = HashMap::new();
+    let mut checked = Vec::with_capacity(req.ops.len());
+    let mut early = Vec::new();
+    let mut results: Vec<OpResult> = Vec::with_capacity(req.ops.len());
+    for signed in &req.ops {
+        match check_op(&state, &store.id, signed, &mut users).await? {
+            Ok(op) => {
+                results.push(OpResult {
+                    seq: signed.seq,
+                    id: Some(op.id),
+                    refused: None,
+                });
+                checked.push(op);
+            }
+            Err(refusal) => {
+                tracing::warn!(store = %store.id, reason = %refusal.reason, "refused a store's operation");
+                results.push(OpResult {
+                    seq: signed.seq,
+                    id: refusal.op_id,
+                    refused: Some(refusal.reason.clone()),
+                });
+                early.push(refusal);
+            }
+        }
+    }
+    let applied = state
         .storage
-        .apply_changes(
-            &Peer::Store(store.id.clone()),
-            req.changes.into_iter().map(Into::into).collect(),
-            None,
-        )
+        .apply_ops(&store.id, checked, early, now)
         .await?;
+    let mut applied = applied.into_iter();
+    for r in results.iter_mut().filter(|r| r.refused.is_none()) {
+        if let Some(a) = applied.next() {
+            r.refused = a.refused;
+        }
+    }
     state
         .storage
         .touch_store(&store.id, Some(req.up_to), None)
         .await?;
     Ok(Json(PushResponse {
-        applied: report.applied,
-        conflicts: report.conflicts,
-        overdrafts: report.overdrafts,
+        results,
         hq_time_ms: now_ms(),
     }))
+}
+
+/// Reads and verifies one signed operation; `Ok(Err(refusal))` when HQ will
+/// not apply it.
+async fn check_op(
+    state: &AppState,
+    store: &str,
+    signed: &SignedOp,
+    users: &mut HashMap<String, Option<(patron_storage::User, Option<String>)>>,
+) -> Result<std::result::Result<Op, Refusal>> {
+    let refuse = |op: Option<&Op>, reason: String| Refusal {
+        op_id: op.map(|o| o.id).or_else(|| {
+            serde_json::from_str::<Value>(&signed.op)
+                .ok()
+                .and_then(|v| {
+                    v.get("id")?
+                        .as_str()
+                        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                })
+        }),
+        store: store.to_owned(),
+        kind: op
+            .map(|o| o.body.kind().as_str().to_owned())
+            .unwrap_or_else(|| "unreadable".into()),
+        entity: op.map(|o| o.body.entity()).unwrap_or_default(),
+        actor: op.map(|o| o.actor.clone()).unwrap_or_default(),
+        reason: reason.chars().take(1_000).collect(),
+        at: OffsetDateTime::now_utc(),
+    };
+    if signed.op.len() > 256 * 1024 {
+        return Ok(Err(refuse(None, "the operation is over 256 KiB".into())));
+    }
+    let op: Op = match serde_json::from_str(&signed.op) {
+        Ok(op) => op,
+        Err(e) => return Ok(Err(refuse(None, format!("unreadable operation: {e}")))),
+    };
+    if op.store != store {
+        return Ok(Err(refuse(
+            Some(&op),
+            format!(
+                "an operation of store {} sent with the token of {store}",
+                op.store
+            ),
+        )));
+    }
+    let Ok(username) = Username::parse(&op.actor) else {
+        return Ok(Err(refuse(
+            Some(&op),
+            "the acting user's name is not a username".into(),
+        )));
+    };
+    if !users.contains_key(username.as_str()) {
+        let found = state.storage.user_op_key(&username).await?;
+        users.insert(username.as_str().to_owned(), found);
+    }
+    let Some((user, key)) = users.get(username.as_str()).and_then(Option::as_ref) else {
+        return Ok(Err(refuse(
+            Some(&op),
+            format!("HQ knows no user {username}"),
+        )));
+    };
+    let Some(key) = key.as_deref().and_then(patron_storage::ops::key_from_hex) else {
+        return Ok(Err(refuse(
+            Some(&op),
+            format!(
+                "HQ holds no signing key for {username} yet: they sign in once at HQ, or their password is set again"
+            ),
+        )));
+    };
+    if !patron_storage::ops::verify(&key, &signed.op, &signed.sig) {
+        return Ok(Err(refuse(
+            Some(&op),
+            format!("not signed by {username}: a store's token alone cannot act for a user"),
+        )));
+    }
+    let mut needed = vec![replication::permission_for(op.body.kind())];
+    if let patron_storage::ops::OpBody::Order {
+        override_limits: true,
+        ..
+    } = &op.body
+    {
+        needed.push(Permission::LimitsOverride);
+    }
+    let acting = replication::ActingUser {
+        role: user.role,
+        active: user.active,
+        store: user.store.as_deref(),
+    };
+    if let Err(reason) = replication::may_act(&acting, store, &needed) {
+        return Ok(Err(refuse(Some(&op), format!("{username}: {reason}"))));
+    }
+    Ok(Ok(op))
+}
+
+/// Refused operations: at HQ, every store's; at a store, its own.
+pub async fn refusals(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    user.require(Permission::CustomersView)?;
+    let items: Vec<Value> = state
+        .storage
+        .refusals(1_000)
+        .await?
+        .iter()
+        .map(|r| {
+            json!({
+                "op_id": r.op_id, "store": r.store, "kind": r.kind, "entity": r.entity,
+                "actor": r.actor, "reason": r.reason, "at": ts(Some(r.at)),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"items": items})))
 }
 
 pub async fn feed(
@@ -179,20 +327,27 @@ pub async fn authorize(
     if req.order_id.is_empty() || req.order_id.len() > 100 {
         return Err(ApiError::field("order_id", "must be 1 to 100 characters"));
     }
+    if req.entries.len() > 2 {
+        return Err(ApiError::field("entries", "at most one per account"));
+    }
     let mut entries = Vec::new();
     for (i, e) in req.entries.iter().enumerate() {
-        let id = uuid::Uuid::parse_str(&e.id)
-            .map_err(|_| ApiError::field(&format!("entries[{i}].id"), "is not an id"))?;
         let account = patron_domain::loyalty::Account::parse(&e.account).ok_or_else(|| {
             ApiError::field(&format!("entries[{i}].account"), "must be points or credit")
         })?;
-        if !(1..=10_000_000_000).contains(&e.amount) {
+        if entries.iter().any(|(a, _)| *a == account) {
             return Err(ApiError::field(
-                &format!("entries[{i}].amount"),
-                "must be positive",
+                &format!("entries[{i}].account"),
+                "appears twice",
             ));
         }
-        entries.push((id, account, e.amount));
+        if !(1..=patron_storage::MAX_AMOUNT).contains(&e.amount) {
+            return Err(ApiError::field(
+                &format!("entries[{i}].amount"),
+                "must be from 0.01 to 100,000,000.00",
+            ));
+        }
+        entries.push((account, e.amount));
     }
     state
         .storage
@@ -212,14 +367,12 @@ pub async fn release(
     SyncPeer(store): SyncPeer,
     ApiJson(req): ApiJson<patron_sync::ReleaseRequest>,
 ) -> Result<Json<Value>> {
-    let ids = req
-        .ids
-        .iter()
-        .map(|i| uuid::Uuid::parse_str(i).map_err(|_| ApiError::field("ids", "are not ids")))
-        .collect::<Result<Vec<_>>>()?;
+    if req.order_id.is_empty() || req.order_id.len() > 100 {
+        return Err(ApiError::field("order_id", "must be 1 to 100 characters"));
+    }
     let n = state
         .storage
-        .release_redemption(&store.id, ids, OffsetDateTime::now_utc())
+        .release_redemption(&store.id, &req.order_id, OffsetDateTime::now_utc())
         .await?;
     Ok(Json(json!({"released": n})))
 }

@@ -38,10 +38,13 @@ pub async fn create(
         return Err(ApiError::Internal("validated fields missing".into()));
     };
     let password = input.password;
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let name = username.as_str().to_owned();
+    let (password_hash, op_key) = tokio::task::spawn_blocking(move || {
+        hash_password(&password).map(|h| (h, crate::auth::op_key_hex(&name, &password)))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     let created = state
         .storage
         .create_user(
@@ -51,6 +54,7 @@ pub async fn create(
                 role,
                 password_hash,
                 store: None,
+                op_key: Some(op_key),
             },
         )
         .await?;

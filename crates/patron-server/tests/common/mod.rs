@@ -20,6 +20,17 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
+/// A test user's operation key (argon2 as well), computed once per name.
+pub fn op_key(name: &str) -> String {
+    static KEYS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+        OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    let mut keys = keys.lock().unwrap();
+    keys.entry(name.to_owned())
+        .or_insert_with(|| patron_server::auth::op_key_hex(name, PASSWORD))
+        .clone()
+}
+
 fn password_hash() -> String {
     // Hashing is deliberately slow; every test user shares one hash.
     static HASH: OnceLock<String> = OnceLock::new();
@@ -43,6 +54,7 @@ pub async fn spawn_app() -> TestApp {
                     role,
                     password_hash: password_hash(),
                     store: None,
+                    op_key: Some(op_key(name)),
                 },
             )
             .await

@@ -50,7 +50,7 @@ pub fn order(id: &str, checkout: CheckoutRequest) -> OrderRequest {
         id: id.into(),
         checkout,
         override_limits: false,
-        authorized: None,
+        from_store: None,
     }
 }
 
