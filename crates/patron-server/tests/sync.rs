@@ -5,117 +5,15 @@
 
 mod common;
 
-use common::{TestApp, spawn_app};
-use patron_server::app::Application;
+use common::nodes::*;
+use common::spawn_app;
 use patron_sqlite::SqliteStorage;
 use patron_storage::Storage;
-use patron_sync::{SyncClient, SyncHandle};
+use patron_sync::SyncClient;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-struct Store {
-    app: TestApp,
-    sync: Arc<SyncHandle>,
-}
-
-impl Store {
-    fn cut(&self) {
-        self.sync.link.set_up(false);
-    }
-    fn heal(&self) {
-        self.sync.link.set_up(true);
-    }
-}
-
-async fn register(hq: &TestApp, id: &str) -> String {
-    let t = hq.login("admin").await;
-    let r = hq
-        .post(
-            &t,
-            "/api/v1/stores",
-            &json!({"id": id, "name": format!("Store {id}")}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let v: Value = r.json().await.unwrap();
-    v["token"].as_str().unwrap().to_owned()
-}
-
-async fn spawn_store(hq: &TestApp, id: &str) -> Store {
-    let token = register(hq, id).await;
-    let dir = tempfile::tempdir().unwrap();
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
-    storage
-        .become_store(&patron_domain::StoreId::parse(id).unwrap())
-        .await
-        .unwrap();
-    let sync =
-        Arc::new(SyncClient::new(storage.clone(), &format!("http://{}", hq.addr), &token).spawn());
-    let app = Application::build_with_sync(
-        storage.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-        Some(sync.clone()),
-    )
-    .await
-    .unwrap();
-    let addr = app.spawn().unwrap();
-    let app = TestApp {
-        addr,
-        client: reqwest::Client::new(),
-        storage,
-        dir,
-    };
-    // HQ's users arrive with the first pull.
-    eventually("users replicated", || async {
-        app.storage
-            .users()
-            .await
-            .map(|u| u.len() >= 3)
-            .unwrap_or(false)
-    })
-    .await;
-    Store { app, sync }
-}
-
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
-async fn find(app: &TestApp, token: &str, q: &str) -> Vec<Value> {
-    let r = app
-        .client
-        .get(app.url("/api/v1/customers"))
-        .query(&[("q", q), ("active", "all")])
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let v: Value = r.json().await.unwrap();
-    v["items"].as_array().unwrap().clone()
-}
-
-async fn get_customer(app: &TestApp, token: &str, id: &str) -> Value {
-    // Not there yet (still replicating) reads as null.
-    let r = app.get(token, &format!("/api/v1/customers/{id}")).await;
-    if r.status() != StatusCode::OK {
-        return Value::Null;
-    }
-    r.json().await.unwrap()
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_flow_between_hq_and_stores() {

@@ -1021,7 +1021,7 @@ impl Storage for SqliteStorage {
         self.read(|c| {
             let mut st = c
                 .prepare(
-                    "SELECT c.id, c.code, o.account, o.balance, o.entry_id, o.store, o.detected_at
+                    "SELECT c.id, c.code, o.account, o.balance, o.entry_id, o.store, o.detected_at, o.reason
                      FROM overdrafts o JOIN customers c ON c.seq = o.customer_seq ORDER BY o.id",
                 )
                 .map_err(db_err)?;
@@ -1036,6 +1036,7 @@ impl Storage for SqliteStorage {
                         entry_id: r.get(4)?,
                         store: r.get(5)?,
                         detected_at: from_micros(r.get(6)?),
+                        reason: r.get(7)?,
                     })
                 })
                 .map_err(db_err)?;

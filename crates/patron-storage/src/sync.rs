@@ -77,4 +77,6 @@ pub struct Overdraft {
     pub entry_id: String,
     pub store: Option<String>,
     pub detected_at: OffsetDateTime,
+    /// Why it was recorded (a balance below zero, the offline cap passed).
+    pub reason: Option<String>,
 }

@@ -510,7 +510,7 @@ pub async fn overdrafts(State(state): State<AppState>, user: Authed) -> Result<J
             json!({
                 "customer_id": o.customer_id, "code": o.code, "account": o.account,
                 "balance": o.balance, "entry_id": o.entry_id, "store": o.store,
-                "detected_at": ts(Some(o.detected_at)),
+                "detected_at": ts(Some(o.detected_at)), "reason": o.reason,
             })
         })
         .collect();

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod nodes;
+
 use patron_domain::{Role, Username};
 use patron_server::app::Application;
 use patron_sqlite::SqliteStorage;
