@@ -249,6 +249,61 @@ async fn set_skew(data: &DataArgs, max_skew_ms: Option<u64>) -> anyhow::Result<(
     Ok(())
 }
 
+/// Downloads HQ's snapshot into a staging directory, makes it this store's
+/// (drops what is HQ's alone, records the store and its feed position), and
+/// only then moves the finished file into place. A crash at any point leaves
+/// either no database (the next start downloads again) or a complete store
+/// replica: never HQ's copy half made into a store.
+async fn bootstrap_from_snapshot(
+    dir: &std::path::Path,
+    store: &patron_domain::StoreId,
+    hq: &str,
+    token: &str,
+) -> anyhow::Result<()> {
+    use patron_storage::Storage as _;
+    let staging = dir.join("bootstrap");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    let staged_db = staging.join(patron_sqlite::DB_FILE);
+    let started = std::time::Instant::now();
+    match patron_sync::download_snapshot(hq, token, &staged_db).await {
+        Ok(bytes) => {
+            let staged = patron_sqlite::SqliteStorage::open(&staging)
+                .map_err(|e| anyhow::anyhow!("opening HQ's snapshot: {e}"))?;
+            staged
+                .adopt_snapshot(store)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            staged
+                .become_store(store)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            staged
+                .checkpoint()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            drop(staged);
+            std::fs::File::open(&staged_db)?.sync_all()?;
+            std::fs::rename(&staged_db, dir.join(patron_sqlite::DB_FILE))?;
+            std::fs::File::open(dir)?.sync_all()?;
+            let _ = std::fs::remove_dir_all(&staging);
+            tracing::info!(
+                bytes,
+                ms = started.elapsed().as_millis() as u64,
+                "started from HQ's snapshot"
+            );
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            tracing::warn!(error = %e, "no snapshot from HQ; starting empty and reading its feed")
+        }
+    }
+    Ok(())
+}
+
 async fn serve_store(
     data: DataArgs,
     listen: SocketAddr,
@@ -258,33 +313,13 @@ async fn serve_store(
 ) -> anyhow::Result<ExitCode> {
     let store = patron_domain::StoreId::parse(store).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = data.data.join(patron_sqlite::DB_FILE);
-    let mut from_snapshot = false;
     if !db.exists() {
         // A new store starts from a copy of HQ's database when HQ is there;
         // otherwise from empty, reading HQ's feed from the start later.
         std::fs::create_dir_all(&data.data)?;
-        let started = std::time::Instant::now();
-        match patron_sync::download_snapshot(hq, token, &db).await {
-            Ok(bytes) => {
-                tracing::info!(
-                    bytes,
-                    ms = started.elapsed().as_millis() as u64,
-                    "started from HQ's snapshot"
-                );
-                from_snapshot = true;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "no snapshot from HQ; starting empty and reading its feed")
-            }
-        }
+        bootstrap_from_snapshot(&data.data, &store, hq, token).await?;
     }
     let storage = open_storage(&data)?;
-    if from_snapshot {
-        storage
-            .adopt_snapshot(&store)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
     storage
         .become_store(&store)
         .await

@@ -176,6 +176,12 @@ pub struct IdDocumentInput {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
+    /// On create only: an id the client chose (UUID), so that a create sent
+    /// again after a lost answer returns the first result instead of making a
+    /// second customer.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub id: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     pub first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]

@@ -464,3 +464,45 @@ async fn admins_manage_users_and_settings() {
     )
     .await;
 }
+
+/// A create sent again after its answer was lost (same client id) returns the
+/// first customer instead of making a second one.
+#[tokio::test]
+async fn a_retried_create_with_the_clients_id_makes_one_customer() {
+    let app = spawn_app().await;
+    let t = app.login("cashier").await;
+    let id = uuid::Uuid::now_v7().to_string();
+    let body =
+        json!({"id": id, "first_name": "Rhea", "last_name": "Retry", "phone": "512 555 0199"});
+    let r = app.post(&t, "/api/v1/customers", &body).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["id"], id);
+    let r = app.post(&t, "/api/v1/customers", &body).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["code"], first["code"]);
+    assert_eq!(app.search(&t, "Retry").await.len(), 1);
+    let other = json!({"id": id, "first_name": "Someone", "last_name": "Else"});
+    assert_problem(
+        app.post(&t, "/api/v1/customers", &other).await,
+        409,
+        Some("id"),
+    )
+    .await;
+    let bad = json!({"id": "not-a-uuid", "first_name": "A", "last_name": "B"});
+    assert_problem(
+        app.post(&t, "/api/v1/customers", &bad).await,
+        422,
+        Some("id"),
+    )
+    .await;
+    let r = app
+        .patch(
+            &t,
+            &format!("/api/v1/customers/{id}"),
+            &json!({"id": uuid::Uuid::now_v7().to_string()}),
+        )
+        .await;
+    assert_problem(r, 422, Some("id")).await;
+}

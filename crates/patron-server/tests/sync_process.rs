@@ -171,3 +171,66 @@ async fn a_store_killed_mid_push_delivers_every_accepted_change_once() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A new store killed at any moment of its bootstrap (downloading HQ's
+/// snapshot, making it its own, moving it into place) starts on the next try
+/// with HQ's customers, never wedged half-way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_killed_during_bootstrap_starts_again() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    let r = hq
+        .post(&th, "/api/v1/stores", &json!({"id": "S05", "name": "Boot"}))
+        .await;
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 0..30 {
+        hq.create(
+            &th,
+            json!({"first_name": format!("Boot{i}"), "last_name": "Strap"}),
+        )
+        .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for delay_ms in [0u64, 20, 40, 60, 90, 120, 160, 220] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_patron"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", "S05"])
+            .arg("--data")
+            .arg(dir.path())
+            .arg("--hq")
+            .arg(format!("http://{}", hq.addr))
+            .arg("--token")
+            .arg(&token)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let (mut child, base) = start_store(dir.path(), &hq, &token);
+    let t = login(&base).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = reqwest::Client::new()
+            .get(format!("{base}/api/v1/customers"))
+            .query(&[("q", "Strap"), ("limit", "100")])
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        let n = v["items"].as_array().unwrap().len();
+        if n == 30 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {n} of HQ's customers");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!dir.path().join("bootstrap").exists());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

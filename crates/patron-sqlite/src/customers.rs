@@ -265,7 +265,29 @@ fn insert(
     Ok(seq)
 }
 
-pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Customer> {
+/// A customer under an id the client chose: a create retried after its answer
+/// was lost finds its own first attempt (same details) instead of making a
+/// second customer; another customer's id is a conflict.
+pub fn create_idempotent(
+    c: &Connection,
+    actor: &Actor,
+    new: NewCustomer,
+    id: Uuid,
+) -> Result<(Customer, bool)> {
+    if let Ok(seq) = seq_of(c, &CustomerKey::Id(id)) {
+        let existing = by_seq(c, seq)?;
+        if existing.data == new.data {
+            return Ok((existing, true));
+        }
+        return Err(StorageError::Conflict {
+            field: "id".into(),
+            message: "a customer with this id already exists with other details".into(),
+        });
+    }
+    Ok((create_with_id(c, actor, new, id)?, false))
+}
+
+fn create_with_id(c: &Connection, actor: &Actor, new: NewCustomer, id: Uuid) -> Result<Customer> {
     if let Some(e) = &new.data.email
         && email_taken(c, &e.key(), None)?
     {
@@ -289,7 +311,7 @@ pub fn create(c: &Connection, actor: &Actor, new: NewCustomer) -> Result<Custome
     if let Some(store) = node.store() {
         new.origin_store = StoreId::parse(store).ok();
     }
-    let seq = insert(c, &new, Uuid::now_v7(), &code, now, "", true)?;
+    let seq = insert(c, &new, id, &code, now, "", true)?;
     audit(c, seq, now, actor, "create", None)?;
     crate::sync::customer_created(c, seq)?;
     by_seq(c, seq)

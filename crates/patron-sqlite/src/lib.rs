@@ -122,6 +122,26 @@ impl SqliteStorage {
     }
 
     /// Runs `f` on a reader connection, on the blocking pool.
+    /// Moves everything written into the database file itself (an empty
+    /// write-ahead log), so the file alone is the whole database: done before
+    /// a bootstrapped store's file is moved into place.
+    pub async fn checkpoint(&self) -> Result<()> {
+        // Between batches the writer holds no transaction, so a connection of
+        // its own can checkpoint (waiting out a batch in flight).
+        let path = self.inner.path.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let c = Connection::open(&path).map_err(db_err)?;
+            c.busy_timeout(Duration::from_secs(30)).map_err(db_err)?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+        .map_err(backend)?
+    }
+
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -296,14 +316,28 @@ impl Storage for SqliteStorage {
     }
 
     async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> Result<Customer> {
+        self.create_customer_with_id(actor, Uuid::now_v7(), new)
+            .await
+            .map(|(c, _)| c)
+    }
+
+    async fn create_customer_with_id(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        new: NewCustomer,
+    ) -> Result<(Customer, bool)> {
         let actor = actor.clone();
         self.write(move |tx| {
             let now = OffsetDateTime::now_utc();
-            let created = customers::create(tx, &actor, new)?;
+            let (created, replay) = customers::create_idempotent(tx, &actor, new, id)?;
+            if replay {
+                return Ok((created, true));
+            }
             let seq = customers::seq_of(tx, &CustomerKey::Id(created.id))?;
             checkout::after_create(tx, seq, &actor, now)?;
             ops::record(tx, &actor, ops::create_body(&created))?;
-            Ok(created)
+            Ok((created, false))
         })
         .await
     }

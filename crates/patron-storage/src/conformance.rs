@@ -12,7 +12,9 @@ use std::sync::Arc;
 use time::macros::date;
 
 mod loyalty;
+mod replication;
 pub use loyalty::*;
+pub use replication::*;
 
 pub type Store = Arc<dyn Storage>;
 
@@ -43,7 +45,23 @@ macro_rules! storage_conformance_tests {
             types_discount_and_tax_exemption,
             limits_ages_and_overrides,
             a_year_with_a_loyal_customer,
+            creates_are_idempotent_by_client_id,
         );
+        $crate::storage_conformance_tests!(@pair $make;
+            store_operations_are_reapplied_at_hq,
+            hq_refuses_what_a_store_could_not_have_done,
+            an_authorised_redemption_and_its_sale_are_one_entry,
+        );
+    };
+    (@pair $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let hq: $crate::conformance::Store = $make;
+                let store: $crate::conformance::Store = $make;
+                $crate::conformance::$name(hq, store).await;
+            }
+        )*
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(

@@ -55,6 +55,15 @@ pub trait Storage: Send + Sync + 'static {
     // --- customers ------------------------------------------------------------
     /// Creates a customer, drawing the next code in the same transaction.
     async fn create_customer(&self, actor: &Actor, new: NewCustomer) -> Result<Customer>;
+    /// Creates a customer under the client's id; the same request again
+    /// returns the first result (`true`), other details under that id are a
+    /// `Conflict`.
+    async fn create_customer_with_id(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        new: NewCustomer,
+    ) -> Result<(Customer, bool)>;
     /// Creates many customers in one transaction, pulling rows from `rows` as
     /// they are parsed. Rows whose email is already taken (in the database or
     /// earlier in the stream) are skipped and reported by line; every other row is

@@ -36,11 +36,21 @@ pub async fn create(
 ) -> Result<(StatusCode, HeaderMap, Json<CustomerView>)> {
     user.require(Permission::CustomersCreate)?;
     let ctx = parse_context(&state).await?;
+    let id = match input.id.as_deref().map(str::trim) {
+        Some(s) => Some(
+            uuid::Uuid::parse_str(s)
+                .ok()
+                .filter(|u| !u.is_nil())
+                .ok_or_else(|| ApiError::field("id", "must be a UUID"))?,
+        ),
+        None => None,
+    };
     let data = CustomerDraft::parse(input.into_fields(), &ctx)?;
-    let created = state
+    let (created, replay) = state
         .storage
-        .create_customer(
+        .create_customer_with_id(
             &user.actor(),
+            id.unwrap_or_else(uuid::Uuid::now_v7),
             NewCustomer {
                 data,
                 origin_store: None,
@@ -52,7 +62,11 @@ pub async fn create(
         headers.insert(header::LOCATION, v);
     }
     Ok((
-        StatusCode::CREATED,
+        if replay {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
         headers,
         Json(CustomerView::from(&created)),
     ))
@@ -224,6 +238,9 @@ pub async fn update(
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> Result<Json<CustomerView>> {
     user.require(Permission::CustomersEdit)?;
+    if input.id.is_some() {
+        return Err(ApiError::field("id", "a customer's id never changes"));
+    }
     let ctx = parse_context(&state).await?;
     let c = state
         .storage
