@@ -546,3 +546,95 @@ async fn online_redemptions_are_authorised_at_hq_and_offline_ones_capped() {
     s1.heal();
     drop((s1, s2));
 }
+
+/// A store cut off from HQ while its users make 10,000 changes catches up
+/// completely once the link is back: its pushes are sized to what HQ reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_ten_thousand_changes_arrives_whole() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    let s1 = spawn_store(&hq, "S01").await;
+    eventually("codes leased", || async {
+        s1.app.storage.codes_left().await.unwrap_or(0) >= 250
+    })
+    .await;
+    s1.cut();
+    let admin = patron_storage::Actor::new("admin").with_op_key(Some(patron_storage::OpKey(
+        patron_storage::ops::key_from_hex(&common::op_key("admin")).unwrap(),
+    )));
+    let ctx = patron_domain::customer::ParseContext {
+        region: Default::default(),
+        today: time::OffsetDateTime::now_utc().date(),
+    };
+    let mut ids = Vec::new();
+    for chunk in 0..50 {
+        let futs = (0..100).map(|i| {
+            let n = chunk * 100 + i;
+            let storage = s1.app.storage.clone();
+            let admin = admin.clone();
+            let ctx = ctx.clone();
+            async move {
+                let data = patron_domain::CustomerDraft::parse(
+                    [
+                        (
+                            patron_domain::customer::Field::FirstName,
+                            format!("Back{n}"),
+                        ),
+                        (patron_domain::customer::Field::LastName, "Log".to_owned()),
+                    ],
+                    &ctx,
+                )
+                .unwrap();
+                let c = storage
+                    .create_customer(
+                        &admin,
+                        patron_storage::NewCustomer {
+                            data,
+                            origin_store: None,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                storage
+                    .update_customer(
+                        &admin,
+                        &patron_storage::CustomerKey::Id(c.id),
+                        vec![(
+                            patron_domain::customer::Field::Notes,
+                            patron_domain::Patch::Set(format!("offline note {n}")),
+                        )],
+                        ctx,
+                    )
+                    .await
+                    .unwrap();
+                c.id
+            }
+        });
+        ids.extend(futures_util::future::join_all(futs).await);
+    }
+    assert_eq!(s1.app.storage.outbox_head().await.unwrap(), 10_000);
+    s1.heal();
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let n = hq.storage.count_customers().await.unwrap();
+        if n == 5_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {n} of 5,000 customers reached HQ"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every edit too, and nothing refused.
+    eventually("last edit at HQ", || async {
+        hq.storage
+            .customer(&patron_storage::CustomerKey::Id(ids[4_999]))
+            .await
+            .map(|c| c.data.notes.as_deref() == Some("offline note 4999"))
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(hq.storage.refusals(10).await.unwrap().is_empty());
+    let _ = th;
+}

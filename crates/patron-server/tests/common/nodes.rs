@@ -39,6 +39,11 @@ pub async fn register(hq: &TestApp, id: &str) -> String {
 }
 
 pub async fn spawn_store(hq: &TestApp, id: &str) -> Store {
+    spawn_store_via(hq, id, &format!("http://{}", hq.addr)).await
+}
+
+/// A store reaching HQ at `hq_url` (a proxy in front of HQ, say).
+pub async fn spawn_store_via(hq: &TestApp, id: &str, hq_url: &str) -> Store {
     let token = register(hq, id).await;
     let dir = tempfile::tempdir().unwrap();
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
@@ -46,8 +51,7 @@ pub async fn spawn_store(hq: &TestApp, id: &str) -> Store {
         .become_store(&patron_domain::StoreId::parse(id).unwrap())
         .await
         .unwrap();
-    let sync =
-        Arc::new(SyncClient::new(storage.clone(), &format!("http://{}", hq.addr), &token).spawn());
+    let sync = Arc::new(SyncClient::new(storage.clone(), hq_url, &token).spawn());
     let app = Application::build_with_sync(
         storage.clone(),
         "127.0.0.1:0".parse().unwrap(),
