@@ -572,7 +572,6 @@ async fn a_backlog_of_ten_thousand_changes_arrives_whole() {
             let n = chunk * 100 + i;
             let storage = s1.app.storage.clone();
             let admin = admin.clone();
-            let ctx = ctx.clone();
             async move {
                 let data = patron_domain::CustomerDraft::parse(
                     [
@@ -637,4 +636,106 @@ async fn a_backlog_of_ten_thousand_changes_arrives_whole() {
     .await;
     assert!(hq.storage.refusals(10).await.unwrap().is_empty());
     let _ = th;
+}
+
+/// An operation HQ refuses is acknowledged, recorded at HQ and shown at the
+/// store with HQ's reason, and the link goes on with what follows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_operation_is_shown_at_the_store_and_the_link_keeps_going() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    // A user from before operation keys: HQ holds none for them yet.
+    hq.storage
+        .create_user(
+            &patron_storage::Actor::new("t"),
+            patron_storage::NewUser {
+                username: patron_domain::Username::parse("oldtimer").unwrap(),
+                role: patron_domain::Role::Cashier,
+                password_hash: patron_server::auth::hash_password(common::PASSWORD).unwrap(),
+                store: None,
+                op_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    let s1 = spawn_store(&hq, "S01").await;
+    eventually("user at store", || async {
+        s1.app
+            .storage
+            .users()
+            .await
+            .map(|u| u.iter().any(|u| u.username.as_str() == "oldtimer"))
+            .unwrap_or(false)
+    })
+    .await;
+    let old = s1.app.login("oldtimer").await;
+    let t1 = s1.app.login("admin").await;
+    let r = s1
+        .app
+        .post(
+            &old,
+            "/api/v1/customers",
+            &json!({"first_name": "Not", "last_name": "Counted"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = s1
+        .app
+        .post(
+            &t1,
+            "/api/v1/customers",
+            &json!({"first_name": "Is", "last_name": "Counted"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    eventually("the next operation at HQ", || async {
+        find(&hq, &th, "Counted").await.len() == 1
+    })
+    .await;
+    eventually("the refusal at the store", || async {
+        let v: Value = s1
+            .app
+            .get(&t1, "/api/v1/sync/refusals")
+            .await
+            .json()
+            .await
+            .unwrap();
+        v["items"].as_array().unwrap().iter().any(|r| {
+            r["actor"] == "oldtimer"
+                && r["kind"] == "create_customer"
+                && r["reason"].as_str().unwrap().contains("no signing key")
+        })
+    })
+    .await;
+    let st: Value = s1
+        .app
+        .get(&t1, "/api/v1/sync/status")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["peers"][0]["refused"], 1, "{st}");
+    assert_eq!(st["peers"][0]["pending_outbound"], 0, "{st}");
+    let hq_status: Value = hq
+        .get(&th, "/api/v1/sync/status")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hq_status["peers"][0]["refused"], 1, "{hq_status}");
+    // Once they sign in at HQ, HQ holds their key and their next work counts.
+    hq.login("oldtimer").await;
+    let r = s1
+        .app
+        .post(
+            &old,
+            "/api/v1/customers",
+            &json!({"first_name": "Now", "last_name": "Fine"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    eventually("their next operation at HQ", || async {
+        find(&hq, &th, "Fine").await.len() == 1
+    })
+    .await;
 }

@@ -296,7 +296,9 @@ pub fn post_entry_as(
     if m.amount == 0 {
         return Err(invalid("amount", "must not be zero"));
     }
-    if m.amount < 0 {
+    // An adjustment a store's manager already made stands; HQ reports the
+    // overdraft it causes instead of refusing it (below).
+    if m.amount < 0 && store.is_none() {
         let (b, _) = balance(c, seq, m.account, now)?;
         if b.available + m.amount < 0 {
             return Err(invalid(
@@ -333,6 +335,24 @@ pub fn post_entry_as(
         },
     )?
     .ok_or_else(|| StorageError::Backend("ledger entry not written".into()))?;
+    if let Some(store) = store
+        && m.amount < 0
+    {
+        let (b, _) = balance(c, seq, m.account, now)?;
+        if b.balance < 0 {
+            let id = entry_by_seq(c, at)?.id;
+            record_overdraft(
+                c,
+                seq,
+                m.account,
+                b.balance,
+                &id,
+                store,
+                now,
+                &format!("balance {} after an adjustment made at {store}", b.balance),
+            )?;
+        }
+    }
     refresh_customer(c, seq, local_today(&s, now))?;
     entry_by_seq(c, at)
 }
@@ -494,7 +514,11 @@ fn context_for(
     })
 }
 
-fn run_quote(ctx: &Context, req: &CheckoutRequest) -> patron_domain::loyalty::Quote {
+fn run_quote(
+    ctx: &Context,
+    req: &CheckoutRequest,
+    already_made: bool,
+) -> patron_domain::loyalty::Quote {
     quote(&QuoteInput {
         lines: &req.lines,
         groups: &ctx.terms,
@@ -507,6 +531,7 @@ fn run_quote(ctx: &Context, req: &CheckoutRequest) -> patron_domain::loyalty::Qu
         settings: &ctx.settings,
         redeem_points: req.redeem_points,
         redeem_credit: req.redeem_credit,
+        already_made,
     })
 }
 
@@ -516,7 +541,7 @@ pub fn quote_for(
     now: OffsetDateTime,
 ) -> Result<QuoteOutcome> {
     let ctx = context(c, &req.customer, now)?;
-    let quote = run_quote(&ctx, req);
+    let quote = run_quote(&ctx, req, false);
     Ok(QuoteOutcome {
         customer_id: ctx.id,
         quote,
@@ -585,7 +610,7 @@ pub fn commit(
         ctx.balances.points.available = patron_storage::MAX_AMOUNT;
         ctx.balances.credit.available = patron_storage::MAX_AMOUNT;
     }
-    let q = run_quote(&ctx, req);
+    let q = run_quote(&ctx, req, replay);
     if !q.errors.is_empty() {
         return Err(StorageError::Invalid(ValidationErrors(q.errors)));
     }
@@ -807,23 +832,39 @@ fn check_unauthorised(
         None
     };
     if let Some(reason) = reason {
-        c.prepare_cached(
-            "INSERT OR IGNORE INTO overdrafts (customer_seq, account, balance, entry_id, store, detected_at, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(db_err)?
-        .execute(params![
-            seq,
-            account.as_str(),
-            b.balance,
-            entry.to_string(),
-            store,
-            micros(now),
-            reason
-        ])
-        .map_err(db_err)?;
-        tracing::warn!(store, account = account.as_str(), balance = b.balance, %reason, "overdraft after sync");
+        record_overdraft(c, seq, account, b.balance, entry, store, now, &reason)?;
     }
+    Ok(())
+}
+
+/// Keeps an overdraft on HQ's report, once per entry that caused it.
+#[allow(clippy::too_many_arguments)]
+fn record_overdraft(
+    c: &Connection,
+    seq: i64,
+    account: Account,
+    balance: i64,
+    entry: &Uuid,
+    store: &str,
+    now: OffsetDateTime,
+    reason: &str,
+) -> Result<()> {
+    c.prepare_cached(
+        "INSERT OR IGNORE INTO overdrafts (customer_seq, account, balance, entry_id, store, detected_at, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .map_err(db_err)?
+    .execute(params![
+        seq,
+        account.as_str(),
+        balance,
+        entry.to_string(),
+        store,
+        micros(now),
+        reason
+    ])
+    .map_err(db_err)?;
+    tracing::warn!(store, account = account.as_str(), balance, %reason, "overdraft after sync");
     Ok(())
 }
 

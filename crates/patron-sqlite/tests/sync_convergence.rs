@@ -211,6 +211,98 @@ async fn snapshot(db: &Arc<dyn Storage>, group: uuid::Uuid) -> Snapshot {
     s
 }
 
+/// An operation a store could not honestly have sent, pushed with a store's
+/// token: HQ must refuse it, whatever the state.
+async fn attack(hq: &Node, rng: &mut Rng, s9_last: u64) {
+    let cs = customers(&hq.db).await;
+    let victim = cs.first().map(|c| c.id).unwrap_or_else(uuid::Uuid::now_v7);
+    let now = OffsetDateTime::now_utc();
+    let code = |n: u64| format!("CUST-{n:05}");
+    let body = match rng.below(7) {
+        // HQ's next numbers (past every block leased so far).
+        0 => patron_storage::ops::OpBody::CreateCustomer {
+            id: uuid::Uuid::now_v7(),
+            code: code(s9_last + 1 + rng.below(3)),
+            fields: [("first_name", "Eve"), ("last_name", "Forger")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        },
+        1 => patron_storage::ops::OpBody::CreateCustomer {
+            id: uuid::Uuid::now_v7(),
+            code: "CUST-S1-0001".into(),
+            fields: [("first_name", "Eve"), ("last_name", "Forger")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        },
+        2 => patron_storage::ops::OpBody::Entry {
+            entry_id: uuid::Uuid::now_v7(),
+            customer: victim,
+            account: "points".into(),
+            kind: ["birthday", "registration", "expire", "earn", "redeem"][rng.below(5) as usize]
+                .into(),
+            amount: 1 + rng.below(100_000) as i64,
+            reason: "forged".into(),
+            idempotency_key: None,
+        },
+        3 => patron_storage::ops::OpBody::Entry {
+            entry_id: uuid::Uuid::now_v7(),
+            customer: victim,
+            account: "bogus".into(),
+            kind: "adjust".into(),
+            amount: 1_000,
+            reason: "forged".into(),
+            idempotency_key: None,
+        },
+        4 => patron_storage::ops::OpBody::EditCustomer {
+            id: victim,
+            fields: [("points_balance".to_owned(), Some("9999".to_owned()))]
+                .into_iter()
+                .collect(),
+        },
+        5 => patron_storage::ops::OpBody::Return {
+            id: format!("forged-{}", rng.below(1_000_000)),
+            fingerprint: "x".into(),
+            order_id: "no-such-order".into(),
+            lines: vec![patron_storage::ops::OpReturnLine {
+                line: 0,
+                quantity: 1_000,
+            }],
+        },
+        _ => patron_storage::ops::OpBody::Entry {
+            entry_id: uuid::Uuid::now_v7(),
+            customer: victim,
+            account: "credit".into(),
+            kind: "top-up".into(),
+            amount: i64::MAX,
+            reason: "forged".into(),
+            idempotency_key: None,
+        },
+    };
+    let op = patron_storage::ops::Op {
+        id: uuid::Uuid::now_v7(),
+        store: "S9".into(),
+        actor: "sim".into(),
+        at: (now.unix_timestamp_nanos() / 1000) as i64,
+        hlc: format!(
+            "{:016}-000000000-S9",
+            now.unix_timestamp_nanos() / 1_000_000
+        ),
+        seen: None,
+        body,
+    };
+    let results = hq
+        .db
+        .apply_ops("S9", vec![op.clone()], Vec::new(), now)
+        .await
+        .unwrap();
+    assert!(
+        results[0].refused.is_some(),
+        "HQ applied a forged operation: {op:?}"
+    );
+}
+
 async fn run(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let hq_dir = tmp();
@@ -296,6 +388,13 @@ async fn run(seed: u64) {
     }
     let steps = 40 + rng.below(50);
     let mut order_no = 0;
+    let mut lost_sales = 0u32;
+    // A third store whose token is in an attacker's hands.
+    hq.db
+        .register_store(&StoreId::parse("S9").unwrap(), "S9", "hash-S9")
+        .await
+        .unwrap();
+    let (_, s9_last) = hq.db.lease_codes("S9", 5).await.unwrap();
     for _ in 0..steps {
         let pick = rng.below(100);
         let n = rng.below(3) as usize;
@@ -427,7 +526,36 @@ async fn run(seed: u64) {
                         "{}-{seed}-{order_no}",
                         node.store.clone().unwrap_or("HQ".into())
                     );
-                    let _ = node
+                    let mut authorised_here = false;
+                    // An online store asks HQ first. HQ records the
+                    // authorisation; the store may then die before its own
+                    // commit (the sale never happens), or get the answer late
+                    // and sell anyway on its offline path: either way each
+                    // committed sale must redeem once and a lost one not at all.
+                    if let Some(store) = node.store.as_deref()
+                        && redeem > 0
+                        && stores[n - 1].link_up
+                    {
+                        let authorised = hq
+                            .db
+                            .authorize_redemption(
+                                store,
+                                c.id,
+                                &id,
+                                vec![(Account::Points, redeem)],
+                                OffsetDateTime::now_utc(),
+                            )
+                            .await;
+                        if authorised.is_err() {
+                            continue;
+                        }
+                        if rng.chance(15) {
+                            lost_sales += 1;
+                            continue;
+                        }
+                        authorised_here = true;
+                    }
+                    let committed = node
                         .db
                         .commit_order(
                             &actor,
@@ -441,6 +569,11 @@ async fn run(seed: u64) {
                             OffsetDateTime::now_utc(),
                         )
                         .await;
+                    // A sale refused after HQ authorised it is a lost sale too
+                    // (the HTTP path releases it at once; here the scheduler does).
+                    if authorised_here && committed.is_err() {
+                        lost_sales += 1;
+                    }
                 }
             }
             55..=61 => {
@@ -457,10 +590,11 @@ async fn run(seed: u64) {
                         .await;
                 }
             }
-            62..=69 => {
+            62..=66 => {
                 let i = rng.below(2) as usize;
                 stores[i].link_up = !stores[i].link_up;
             }
+            67..=69 => attack(&hq, &mut rng, s9_last).await,
             _ => {
                 let i = rng.below(2) as usize;
                 if stores[i].link_up {
@@ -488,6 +622,21 @@ async fn run(seed: u64) {
         if !moved {
             break;
         }
+    }
+    // Authorisations whose sale never came are given back by HQ's scheduler,
+    // and the stores hear of it.
+    let report = hq
+        .db
+        .run_maintenance(OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        u64::from(lost_sales),
+        report.released_authorisations,
+        "every lost sale's authorisation is released, and only those"
+    );
+    for s in &stores {
+        while pull(&hq, s, false).await {}
     }
     let want = snapshot(&hq.db, group).await;
     for s in &stores {

@@ -76,6 +76,10 @@ pub struct QuoteInput<'a> {
     pub settings: &'a LoyaltySettings,
     pub redeem_points: i64,
     pub redeem_credit: i64,
+    /// A sale a store already made, re-priced at HQ: the redemption the store
+    /// allowed stands (up to what is left to pay), whatever HQ's balance and
+    /// spend limits say; the caller reports any overdraft it causes.
+    pub already_made: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,7 +233,11 @@ pub fn quote(input: &QuoteInput<'_>) -> Quote {
             s.max_redeem
         }
     };
-    let by_pct = max_pct.of_floor(total);
+    let by_pct = if input.already_made {
+        total
+    } else {
+        max_pct.of_floor(total)
+    };
     let mut max_points = by_pct.min(input.points_available.max(0));
     if input.points_available < by_pct {
         reasons.push(format!(
@@ -237,7 +245,7 @@ pub fn quote(input: &QuoteInput<'_>) -> Quote {
             fmt_minor(input.points_available.max(0))
         ));
     }
-    if let Some((g, l)) = b.spend_limit {
+    if let Some((g, l)) = b.spend_limit.filter(|_| !input.already_made) {
         let left = (l.amount - input.redeemed.get(l.period)).max(0);
         if left < max_points {
             max_points = left;

@@ -43,6 +43,7 @@ fn input<'a>(
         settings,
         redeem_points: 0,
         redeem_credit: 0,
+        already_made: false,
     }
 }
 

@@ -442,6 +442,8 @@ fn ts(t: Option<OffsetDateTime>) -> Value {
 pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     let now = OffsetDateTime::now_utc();
+    let refusals = state.storage.refusals(10_000).await?;
+    let refused = |store: &str| refusals.iter().filter(|r| r.store == store).count();
     match state.node.role {
         NodeRole::Hq => {
             let head = *state.storage.feed_head().borrow();
@@ -459,6 +461,8 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                         "lag_changes": (head - s.pulled_seq).max(0),
                         "pulled_seq": s.pulled_seq,
                         "pushed_seq": s.pushed_seq,
+                        // Operations HQ refused (GET /api/v1/sync/refusals says why).
+                        "refused": refused(&s.id),
                     })
                 })
                 .collect();
@@ -493,6 +497,7 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                     "pending_outbound": (local_head - pushed).max(0),
                     "clock_offset_ms": link.offset_ms,
                     "last_error": link.last_error,
+                    "refused": refusals.len(),
                 }],
             })))
         }
