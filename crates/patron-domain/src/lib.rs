@@ -25,6 +25,6 @@ pub use customer::{
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use phone::{Phone, PhoneRegion};
-pub use rules::{Rule, RuleError, RuleFacts, SqlCondition, SqlParam};
+pub use rules::{Rule, RuleError, RuleFacts};
 pub use search::{SearchKeys, SearchQuery};
 pub use text::StoreId;

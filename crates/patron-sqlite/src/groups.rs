@@ -4,9 +4,7 @@
 use crate::loyalty::{program_from_json, program_to_json};
 use crate::{db_err, from_micros, invalid, micros};
 use patron_domain::loyalty::{GroupTerms, Period, SpendLimit};
-use patron_domain::rules::{
-    Rule, RuleFacts, SqlParam, has_valid_medical_card, utc_date_from_micros,
-};
+use patron_domain::rules::{Rule, RuleFacts, has_valid_medical_card, utc_date_from_micros};
 use patron_storage::{
     Group, GroupKind, GroupQuery, GroupSort, GroupSpec, MemberTarget, MembershipChange, Result,
     StorageError,
@@ -233,7 +231,7 @@ pub fn refresh(c: &Connection, id: Uuid, today: Date) -> Result<u64> {
     let Some(rule) = group_rule(rule.as_deref())? else {
         return Ok(0);
     };
-    let cond = rule.to_sql(today);
+    let cond = crate::rule_sql::compile(&rule, today);
     // One scan of the customers evaluates the rule; the membership diff then
     // works on the (much smaller) set of matches and current members.
     c.execute_batch(
@@ -267,12 +265,12 @@ pub fn refresh(c: &Connection, id: Uuid, today: Date) -> Result<u64> {
 }
 
 /// The parameters of a compiled rule, as SQLite values.
-pub fn sql_values(cond: &patron_domain::rules::SqlCondition) -> Vec<Value> {
+pub fn sql_values(cond: &crate::rule_sql::SqlCondition) -> Vec<Value> {
     cond.params
         .iter()
         .map(|p| match p {
-            SqlParam::Int(i) => Value::Integer(*i),
-            SqlParam::Text(t) => Value::Text(t.clone()),
+            crate::rule_sql::SqlParam::Int(i) => Value::Integer(*i),
+            crate::rule_sql::SqlParam::Text(t) => Value::Text(t.clone()),
         })
         .collect()
 }

@@ -11,6 +11,7 @@ mod customers;
 mod groups;
 mod loyalty;
 mod ops;
+pub mod rule_sql;
 mod search;
 mod settings;
 mod sync;
@@ -641,7 +642,7 @@ impl Storage for SqliteStorage {
         today: time::Date,
         sample: usize,
     ) -> Result<(u64, Vec<Customer>)> {
-        let cond = rule.to_sql(today);
+        let cond = rule_sql::compile(rule, today);
         self.read(move |c| {
             let params = groups::sql_values(&cond);
             let n: i64 = c

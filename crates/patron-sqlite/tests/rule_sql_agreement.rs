@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use patron_domain::rules::{
-    CmpOp, Expr, Field, FieldType, Literal, Rule, RuleFacts, SqlParam, has_valid_medical_card,
+    CmpOp, Expr, Field, FieldType, Literal, Rule, RuleFacts, has_valid_medical_card,
     utc_date_from_micros,
 };
 use proptest::prelude::*;
@@ -361,14 +361,14 @@ fn check(today: Date, customers: &[Customer], expr: &Expr) -> Result<(), TestCas
     let rule = Rule::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e:?}")))?;
     prop_assert_eq!(rule.expr(), expr);
 
-    let cond = rule.to_sql(today);
+    let cond = patron_sqlite::rule_sql::compile(&rule, today);
     prop_assert_eq!(cond.sql.matches('?').count(), cond.params.len());
     let params: Vec<Value> = cond
         .params
         .iter()
         .map(|p| match p {
-            SqlParam::Int(n) => Value::Integer(*n),
-            SqlParam::Text(s) => Value::Text(s.clone()),
+            patron_sqlite::rule_sql::SqlParam::Int(n) => Value::Integer(*n),
+            patron_sqlite::rule_sql::SqlParam::Text(s) => Value::Text(s.clone()),
         })
         .collect();
     let conn = database(customers);

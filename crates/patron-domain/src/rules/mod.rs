@@ -1,25 +1,23 @@
 //! Membership rules for auto-filled customer groups: a small boolean language over
 //! customer facts, e.g. `total_spent >= 1000 and visits >= 10`.
 //!
-//! A rule is checked two ways: [`Rule::evaluate`] for one customer in memory (when
-//! a customer changes) and [`Rule::to_sql`] for the whole table (when the rule
-//! changes, or nightly for rules whose answer moves with the date). Both follow
-//! SQL's three-valued logic, so they always agree on who is a member; the
-//! agreement is checked by `patron-sqlite/tests/rule_sql_agreement.rs`.
+//! This module says what a rule means: [`Rule::evaluate`] for one customer in
+//! memory (when a customer changes), in SQL's three-valued logic. Each storage
+//! backend compiles the same tree ([`Rule::expr`]) to its own SQL dialect for
+//! the whole table (when the rule changes, or nightly for rules whose answer
+//! moves with the date), e.g. `patron-sqlite/src/rule_sql.rs`; the agreement
+//! is checked by `patron-sqlite/tests/rule_sql_agreement.rs`.
 //!
 //! The language is described for users in `docs/rules.md`.
 
 mod eval;
 mod lexer;
 mod parser;
-mod sql;
 
 use std::fmt;
 use std::str::FromStr;
 
 use time::{Date, OffsetDateTime};
-
-pub use sql::{SqlCondition, SqlParam};
 
 /// Longest accepted rule text, in characters.
 pub const MAX_RULE_CHARS: usize = 4_000;
@@ -74,13 +72,6 @@ impl Rule {
     /// The three-valued answer: `None` is SQL's NULL ("unknown").
     pub fn truth(&self, facts: &RuleFacts) -> Option<bool> {
         eval::truth(&self.expr, facts)
-    }
-
-    /// A SQLite boolean expression over a row of `customers` (referenced by that
-    /// name, not an alias) that is 1 exactly when [`Rule::evaluate`] is true,
-    /// 0 when the rule is FALSE and NULL when unknown.
-    pub fn to_sql(&self, today: Date) -> SqlCondition {
-        sql::compile(&self.expr, today)
     }
 }
 
@@ -417,7 +408,7 @@ impl fmt::Display for Literal {
 }
 
 /// `YYYY-MM-DD`, the form of date literals and of the dates SQLite stores.
-pub(crate) fn iso_date(d: Date) -> String {
+pub fn iso_date(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
@@ -789,8 +780,6 @@ mod tests {
                 Ok(rule) => {
                     let again = Rule::parse(&rule.to_string()).unwrap();
                     prop_assert_eq!(again.expr(), rule.expr());
-                    let c = rule.to_sql(date!(2024 - 01 - 01));
-                    prop_assert_eq!(c.sql.matches('?').count(), c.params.len());
                     let _ = rule.evaluate(&RuleFacts::default());
                 }
                 Err(e) => check_error(&src, &e),

@@ -1,4 +1,8 @@
-//! Compiles a rule to a SQLite expression over one `customers` row.
+//! SQLite's dialect of the auto-group rule language: compiles a rule to an
+//! expression over one `customers` row. The domain says what a rule means
+//! (`patron_domain::rules`, its evaluator); each backend says how its SQL
+//! computes the same thing, and `tests/rule_sql_agreement.rs` checks that
+//! the two agree.
 //!
 //! Every sub-expression yields 0, 1 or NULL exactly where `eval.rs` yields
 //! false, true or unknown, and the connectives are SQLite's own `AND`/`OR`/`NOT`,
@@ -7,7 +11,7 @@
 
 use time::Date;
 
-use super::{Expr, Field, Literal, iso_date};
+use patron_domain::rules::{CmpOp, Expr, Field, Literal, Rule, iso_date};
 
 /// One bound value, in placeholder order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +37,14 @@ pub struct SqlCondition {
 /// `date()` round 23:59:59.9996 up to the next day.
 const CREATED_DATE: &str = "date((customers.created_at - (customers.created_at % 1000000 + 1000000) % 1000000) / 1000000, 'unixepoch')";
 
-pub(crate) fn compile(expr: &Expr, today: Date) -> SqlCondition {
+/// A SQLite boolean expression over a row of `customers` (referenced by that
+/// name, not an alias) that is 1 exactly when [`Rule::evaluate`] is true, 0
+/// when the rule is false and NULL when unknown.
+pub fn compile(rule: &Rule, today: Date) -> SqlCondition {
+    compile_expr(rule.expr(), today)
+}
+
+fn compile_expr(expr: &Expr, today: Date) -> SqlCondition {
     let mut c = Compiler {
         sql: String::new(),
         params: Vec::new(),
@@ -92,12 +103,12 @@ impl Compiler {
                 self.push("(");
                 self.operand(*field);
                 self.push(match op {
-                    super::CmpOp::Eq => " = ",
-                    super::CmpOp::Ne => " <> ",
-                    super::CmpOp::Lt => " < ",
-                    super::CmpOp::Le => " <= ",
-                    super::CmpOp::Gt => " > ",
-                    super::CmpOp::Ge => " >= ",
+                    CmpOp::Eq => " = ",
+                    CmpOp::Ne => " <> ",
+                    CmpOp::Lt => " < ",
+                    CmpOp::Le => " <= ",
+                    CmpOp::Gt => " > ",
+                    CmpOp::Ge => " >= ",
                 });
                 self.literal(*field, value);
                 self.push(")");
@@ -221,11 +232,10 @@ impl Compiler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Rule;
     use time::macros::date;
 
     fn sql(src: &str) -> SqlCondition {
-        Rule::parse(src).unwrap().to_sql(date!(2024 - 03 - 01))
+        compile(&Rule::parse(src).unwrap(), date!(2024 - 03 - 01))
     }
 
     fn text(s: &str) -> SqlParam {
