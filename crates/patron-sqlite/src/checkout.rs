@@ -7,10 +7,8 @@ use crate::loyalty::{customer_type, limit_profile, load_settings};
 use crate::{customers, db_err, from_micros, invalid, micros};
 use patron_domain::loyalty::{
     Account, Bought, CartLine, Entry, EntryKind, LoyaltySettings, OrderMoney, Period, QuoteInput,
-    RedeemedSoFar, SoldLine, TypeTerms, age_on, benefits, is_birthday, quote, return_amounts,
-    summarize,
+    RedeemedSoFar, SoldLine, TypeTerms, age_on, benefits, is_birthday, quote, summarize,
 };
-use patron_domain::{FieldError, ValidationErrors};
 use patron_storage::{
     Actor, Balance, Balances, CheckoutRequest, CustomerActivity, CustomerKey, CustomerStats,
     LedgerEntry, MaintenanceReport, ManualEntry, OrderLineRecord, OrderRecord, OrderRequest,
@@ -238,14 +236,7 @@ fn entry_by_seq(c: &Connection, seq: i64) -> Result<LedgerEntry> {
     .map_err(db_err)
 }
 
-fn expiry(s: &LoyaltySettings, account: Account, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    match account {
-        Account::Points => s
-            .points_lifetime_days
-            .map(|d| now + Duration::days(i64::from(d))),
-        Account::Credit => None,
-    }
-}
+use patron_core::expiry;
 
 pub fn post_entry(
     c: &Connection,
@@ -293,45 +284,15 @@ pub fn post_entry_as(
             return entry_by_seq(c, found);
         }
     }
-    if m.amount == 0 {
-        return Err(invalid("amount", "must not be zero"));
-    }
-    // An adjustment a store's manager already made stands; HQ reports the
-    // overdraft it causes instead of refusing it (below).
-    if m.amount < 0 && store.is_none() {
-        let (b, _) = balance(c, seq, m.account, now)?;
-        if b.available + m.amount < 0 {
-            return Err(invalid(
-                "amount",
-                &format!(
-                    "the {} balance available is {}",
-                    m.account.as_str(),
-                    b.available
-                ),
-            ));
-        }
-    }
+    let (available, _) = balance(c, seq, m.account, now)?;
+    let plan = patron_core::plan_manual_entry(&m, available.available, store.is_some(), &s, now)
+        .map_err(StorageError::Invalid)?;
     let at = append(
         c,
         NewEntry {
             id,
-            seq,
-            account: m.account,
-            kind: m.kind,
-            amount: m.amount,
-            at: now,
-            order_id: None,
-            store,
-            actor: &actor.username,
-            reason: Some(m.reason),
-            available_at: None,
-            expires_at: if m.amount > 0 {
-                expiry(&s, m.account, now)
-            } else {
-                None
-            },
-            lot: None,
             once_key: m.idempotency_key.map(|k| format!("manual:{k}")),
+            ..planned(&plan, seq, now, None, store, &actor.username)
         },
     )?
     .ok_or_else(|| StorageError::Backend("ledger entry not written".into()))?;
@@ -361,34 +322,14 @@ pub fn post_entry_as(
 pub fn after_create(c: &Connection, seq: i64, actor: &Actor, now: OffsetDateTime) -> Result<()> {
     let s = load_settings(c)?;
     refresh_customer(c, seq, local_today(&s, now))?;
-    let gs = customer_groups(c, seq)?;
-    let terms: Vec<_> = gs.into_iter().map(|(_, t)| t).collect();
-    let bonus = benefits(&terms)
-        .registration_bonus
-        .max(s.registration_bonus);
-    if bonus > 0 {
-        append(
-            c,
-            NewEntry {
-                id: None,
-                seq,
-                account: Account::Points,
-                kind: EntryKind::Registration,
-                amount: bonus,
-                at: now,
-                order_id: None,
-                store: None,
-                actor: &actor.username,
-                reason: Some("registration bonus".into()),
-                available_at: None,
-                expires_at: expiry(&s, Account::Points, now),
-                lot: None,
-                once_key: Some(format!(
-                    "registration:{}",
-                    crate::sync::customer_id_of(c, seq)?
-                )),
-            },
-        )?;
+    let terms: Vec<_> = customer_groups(c, seq)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let id = Uuid::parse_str(&crate::sync::customer_id_of(c, seq)?)
+        .map_err(|e| StorageError::Backend(e.to_string()))?;
+    if let Some(e) = patron_core::plan_registration(id, &terms, &s, now) {
+        append(c, planned(&e, seq, now, None, None, &actor.username))?;
         refresh_customer(c, seq, local_today(&s, now))?;
     }
     Ok(())
@@ -573,13 +514,14 @@ pub fn commit(
     }
     let req = &o.checkout;
     let replay = o.from_store.is_some();
-    let mut ctx = context_for(c, &req.customer, now, replay)?;
-    // The redemption ids follow from the order id. One may already be here:
-    // HQ's authorisation of this very sale (at HQ, or its copy at the store).
-    // It is this sale's own, so it must not count against the balance the sale
-    // is checked against.
-    let mut already: [Option<i64>; 2] = [None, None];
-    for (i, account) in [Account::Points, Account::Credit].into_iter().enumerate() {
+    let ctx = context_for(c, &req.customer, now, replay)?;
+    // HQ's authorisation of this very sale may already be here (at HQ, or its
+    // copy at the store): the plan counts it as this sale's own.
+    let mut authorised = [None, None];
+    for (slot, account) in authorised
+        .iter_mut()
+        .zip([Account::Points, Account::Credit])
+    {
         let id = patron_storage::ops::redemption_id(&o.id, account.as_str());
         let amount: Option<i64> = c
             .prepare_cached("SELECT amount FROM ledger WHERE id = ?1")
@@ -588,60 +530,28 @@ pub fn commit(
             .optional()
             .map_err(db_err)?;
         if let Some(amount) = amount {
-            already[i] = Some(amount);
-            let b = match account {
-                Account::Points => &mut ctx.balances.points,
-                Account::Credit => &mut ctx.balances.credit,
-            };
-            b.available -= amount;
-            b.balance -= amount;
-            if account == Account::Points {
-                ctx.redeemed.day += amount;
-                ctx.redeemed.week += amount;
-                ctx.redeemed.month += amount;
-                ctx.redeemed.year += amount;
-            }
+            *slot = Some(patron_core::Authorisation {
+                amount,
+                released: released(c, id)?,
+            });
         }
     }
-    if replay {
-        // The store already let the customer redeem; whether HQ's balance
-        // covered it is settled below (authorised, within the offline cap, or
-        // an overdraft), never by refusing a sale that happened.
-        ctx.balances.points.available = patron_storage::MAX_AMOUNT;
-        ctx.balances.credit.available = patron_storage::MAX_AMOUNT;
-    }
-    let q = run_quote(&ctx, req, replay);
-    if !q.errors.is_empty() {
-        return Err(StorageError::Invalid(ValidationErrors(q.errors)));
-    }
-    if !replay && q.blocked(o.override_limits) {
-        let errors = q
-            .refusals
-            .iter()
-            .filter(|r| !(r.overridable && o.override_limits))
-            .map(|r| {
-                let field = if r.code == "age" { "customer" } else { "lines" };
-                let hint = if r.overridable {
-                    " (a manager may override)"
-                } else {
-                    ""
-                };
-                FieldError::new(field, format!("{}{hint}", r.message))
-            })
-            .collect();
-        return Err(StorageError::Invalid(ValidationErrors(errors)));
-    }
-    let overrides: Vec<String> = q
-        .refusals
-        .iter()
-        .map(|r| {
-            if replay && !(r.overridable && o.override_limits) {
-                format!("recorded from the store despite: {}", r.message)
-            } else {
-                r.message.clone()
-            }
-        })
-        .collect();
+    let plan = patron_core::plan_order(
+        &o,
+        &patron_core::OrderFacts {
+            groups: &ctx.terms,
+            customer_type: ctx.customer_type.as_ref(),
+            age: ctx.age,
+            balances: ctx.balances.clone(),
+            redeemed: ctx.redeemed,
+            limits: &ctx.limits,
+            settings: &ctx.settings,
+            authorised,
+        },
+        now,
+    )
+    .map_err(StorageError::Invalid)?;
+    let q = &plan.quote;
     let node = crate::sync::node(c)?;
     let order_store = node
         .store()
@@ -671,7 +581,7 @@ pub fn commit(
         q.earn,
         q.tax_exempt,
         json!(discounts).to_string(),
-        json!(overrides).to_string(),
+        json!(plan.overrides).to_string(),
         hlc,
     ])
     .map_err(db_err)?;
@@ -686,97 +596,68 @@ pub fn commit(
         .execute(params![order_seq, i as i64, l.sku, l.name, l.category, l.quantity, l.unit, l.unit_price, l.total(), net])
         .map_err(db_err)?;
     }
-    let s = &ctx.settings;
-    let base = |account, kind, amount| NewEntry {
-        id: None,
-        seq: ctx.seq,
-        account,
-        kind,
-        amount,
-        at: now,
-        order_id: Some(o.id.as_str()),
-        store: order_store.as_deref(),
-        actor: &actor.username,
-        reason: None,
-        available_at: None,
-        expires_at: None,
-        lot: None,
-        once_key: None,
-    };
-    for (i, (account, amount)) in [
-        (Account::Points, q.points_redeemed),
-        (Account::Credit, q.credit_redeemed),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let id = patron_storage::ops::redemption_id(&o.id, account.as_str());
-        match already[i] {
-            // Authorised at HQ for this order and still standing.
-            Some(_) if !released(c, id)? => {}
-            // Authorised, then released because the sale seemed lost: the
-            // sale did happen after all, so it redeems again.
-            Some(_) => {
-                let again = patron_storage::ops::derived_id(&format!(
-                    "order:{}:redeem:{}:after-release",
-                    o.id,
-                    account.as_str()
-                ));
-                append(
-                    c,
-                    NewEntry {
-                        id: Some(again),
-                        ..base(account, EntryKind::Redeem, -amount)
-                    },
-                )?;
-                if let Some(store) = &o.from_store {
-                    check_unauthorised(c, ctx.seq, account, amount, store, &again, now)?;
-                }
-            }
-            None => {
-                append(
-                    c,
-                    NewEntry {
-                        id: Some(id),
-                        ..base(account, EntryKind::Redeem, -amount)
-                    },
-                )?;
-                if let Some(store) = &o.from_store {
-                    check_unauthorised(c, ctx.seq, account, amount, store, &id, now)?;
-                }
-            }
+    for e in &plan.entries {
+        let written = append(
+            c,
+            planned(
+                e,
+                ctx.seq,
+                now,
+                Some(o.id.as_str()),
+                order_store.as_deref(),
+                &actor.username,
+            ),
+        )?;
+        if let (true, Some(_), Some(store), Some(id)) =
+            (e.unauthorised, written, &o.from_store, e.id)
+        {
+            check_unauthorised(c, ctx.seq, e.account, -e.amount, store, &id, now)?;
         }
     }
-    append(
-        c,
-        NewEntry {
-            id: Some(patron_storage::ops::derived_id(&format!(
-                "order:{}:earn",
-                o.id
-            ))),
-            reason: q.earn_reason.clone(),
-            available_at: Some(now + Duration::days(i64::from(s.return_window_days))),
-            expires_at: expiry(s, Account::Points, now),
-            ..base(Account::Points, EntryKind::Earn, q.earn)
-        },
-    )?;
     c.prepare_cached(
         "UPDATE customers SET total_spent = total_spent + ?1, visits = visits + 1, last_visit = ?2 WHERE seq = ?3",
     )
     .map_err(db_err)?
     .execute(params![q.total, date_text(ctx.today), ctx.seq])
     .map_err(db_err)?;
-    if !overrides.is_empty() {
+    if !plan.overrides.is_empty() {
         c.execute(
             "INSERT INTO customer_audit (customer_seq, at, actor, action, field, old_value, new_value)
              VALUES (?1, ?2, ?3, 'limit-override', 'order', ?4, ?5)",
-            params![ctx.seq, micros(now), actor.username, o.id, overrides.join("; ")],
+            params![ctx.seq, micros(now), actor.username, o.id, plan.overrides.join("; ")],
         )
         .map_err(db_err)?;
     }
-    apply_transition(c, ctx.seq, s)?;
+    apply_transition(c, ctx.seq, &ctx.settings)?;
     refresh_customer(c, ctx.seq, ctx.today)?;
     Ok((order(c, &o.id)?, false))
+}
+
+/// A planned entry as this backend writes it.
+fn planned<'a>(
+    e: &patron_core::PlannedEntry,
+    seq: i64,
+    at: OffsetDateTime,
+    order_id: Option<&'a str>,
+    store: Option<&'a str>,
+    actor: &'a str,
+) -> NewEntry<'a> {
+    NewEntry {
+        id: e.id,
+        seq,
+        account: e.account,
+        kind: e.kind,
+        amount: e.amount,
+        at,
+        order_id,
+        store,
+        actor,
+        reason: e.reason.clone(),
+        available_at: e.available_at,
+        expires_at: e.expires_at,
+        lot: None,
+        once_key: e.once_key.clone(),
+    }
 }
 
 /// Whether an authorised redemption was given back (its sale seemed lost).
@@ -821,16 +702,7 @@ fn check_unauthorised(
         })
         .map_err(db_err)?;
     let (b, _) = balance(c, seq, account, now)?;
-    let reason = if b.balance < 0 {
-        Some(format!("balance {} after an offline redemption", b.balance))
-    } else if unauthorised > s.offline_redeem_cap {
-        Some(format!(
-            "{unauthorised} redeemed without HQ's authorisation in a day, over the offline cap of {}",
-            s.offline_redeem_cap
-        ))
-    } else {
-        None
-    };
+    let reason = patron_core::overdraft_reason(b.balance, unauthorised, s.offline_redeem_cap);
     if let Some(reason) = reason {
         record_overdraft(c, seq, account, b.balance, entry, store, now, &reason)?;
     }
@@ -1093,9 +965,20 @@ pub fn return_order_as(
         .map_err(db_err)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db_err)?;
-    let amounts = return_amounts(&sold, &money, &req.lines)
-        .map_err(|e| StorageError::Invalid(ValidationErrors(e)))?;
     let s = load_settings(c)?;
+    let (points_now, _) = balance(c, customer_seq, Account::Points, now)?;
+    let plan = patron_core::plan_return(
+        &req,
+        &patron_core::ReturnFacts {
+            sold: &sold,
+            money: &money,
+            points_balance: points_now.balance,
+            settings: &s,
+        },
+        now,
+    )
+    .map_err(StorageError::Invalid)?;
+    let (amounts, reversal, unrecovered) = (&plan.amounts, plan.reversal, plan.unrecovered);
     for (idx, qty, _) in &amounts.lines {
         c.execute(
             "UPDATE order_lines SET returned = returned + ?1 WHERE order_seq = ?2 AND line_no = ?3",
@@ -1103,11 +986,7 @@ pub fn return_order_as(
         )
         .map_err(db_err)?;
     }
-    // Earned points come back from the order's own lot first; whatever was
-    // already spent cannot be taken back and is reported, never driven negative.
-    let (points_now, _) = balance(c, customer_seq, Account::Points, now)?;
-    let reversal = amounts.earned_reversal.min(points_now.balance.max(0));
-    let unrecovered = amounts.earned_reversal - reversal;
+    // Earned points come back from the order's own lot first.
     let earn_lot: Option<i64> = c
         .query_row(
             "SELECT seq FROM ledger WHERE order_id = ?1 AND kind = 'earn' ORDER BY seq LIMIT 1",
@@ -1117,45 +996,20 @@ pub fn return_order_as(
         .optional()
         .map_err(db_err)?;
     let entry_store = from_store.map(str::to_owned).or(store);
-    let base = |account: Account, kind: EntryKind, amount| NewEntry {
-        id: Some(patron_storage::ops::derived_id(&format!(
-            "return:{}:{}:{}",
-            req.id,
-            kind.as_str(),
-            account.as_str()
-        ))),
-        seq: customer_seq,
-        account,
-        kind,
-        amount,
-        at: now,
-        order_id: Some(req.order_id.as_str()),
-        store: entry_store.as_deref(),
-        actor: &actor.username,
-        reason: Some(format!("return {}", req.id)),
-        available_at: None,
-        expires_at: None,
-        lot: None,
-        once_key: None,
-    };
-    append(
-        c,
-        NewEntry {
-            lot: earn_lot,
-            ..base(Account::Points, EntryKind::Reverse, -reversal)
-        },
-    )?;
-    append(
-        c,
-        NewEntry {
-            expires_at: expiry(&s, Account::Points, now),
-            ..base(Account::Points, EntryKind::Refund, amounts.points_refund)
-        },
-    )?;
-    append(
-        c,
-        base(Account::Credit, EntryKind::Refund, amounts.credit_refund),
-    )?;
+    for e in &plan.entries {
+        let mut entry = planned(
+            e,
+            customer_seq,
+            now,
+            Some(req.order_id.as_str()),
+            entry_store.as_deref(),
+            &actor.username,
+        );
+        if e.kind == EntryKind::Reverse {
+            entry.lot = earn_lot;
+        }
+        append(c, entry)?;
+    }
     c.execute(
         "UPDATE orders SET refunded_net = refunded_net + ?1, points_refunded = points_refunded + ?2,
             credit_refunded = credit_refunded + ?3, earned_reversed = earned_reversed + ?4 WHERE seq = ?5",
@@ -1452,13 +1306,6 @@ pub fn authorize(
         StorageError::NotFound => invalid("customer", "HQ does not know this customer yet"),
         e => e,
     })?;
-    let field = |a: Account| {
-        if a == Account::Points {
-            "redeem_points"
-        } else {
-            "redeem_credit"
-        }
-    };
     let order_known: bool = c
         .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")
         .map_err(db_err)?
@@ -1466,13 +1313,8 @@ pub fn authorize(
         .optional()
         .map_err(db_err)?
         .is_some();
-    if order_known {
-        return Err(invalid("order_id", "this order is already recorded at HQ"));
-    }
+    let mut wanted = Vec::with_capacity(entries.len());
     for (account, amount) in entries {
-        if *amount <= 0 {
-            continue;
-        }
         let id = patron_storage::ops::redemption_id(order_id, account.as_str());
         let existing: Option<(i64, i64, Option<String>)> = c
             .prepare_cached("SELECT customer_seq, amount, store FROM ledger WHERE id = ?1")
@@ -1480,28 +1322,27 @@ pub fn authorize(
             .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()
             .map_err(db_err)?;
-        if let Some((owner, recorded, by)) = existing {
-            if owner == seq && recorded == -amount && by.as_deref() == Some(store) {
-                continue;
-            }
-            return Err(invalid(
-                field(*account),
-                "this order already has a different authorisation",
-            ));
-        }
         let (b, _) = balance(c, seq, *account, now)?;
-        if b.available < *amount {
-            return Err(invalid(
-                field(*account),
-                &format!("HQ shows {} available", b.available.max(0)),
-            ));
-        }
+        wanted.push((
+            *account,
+            *amount,
+            patron_core::AuthorisationState {
+                available: b.available,
+                existing: existing.map(|(owner, amount, by)| {
+                    (owner == seq, amount, by.as_deref() == Some(store))
+                }),
+            },
+        ));
+    }
+    let plan = patron_core::plan_authorisation(order_id, order_known, &wanted)
+        .map_err(StorageError::Invalid)?;
+    for (id, account, amount) in plan {
         append(
             c,
             NewEntry {
                 id: Some(id),
                 seq,
-                account: *account,
+                account,
                 kind: EntryKind::Redeem,
                 amount: -amount,
                 at: now,

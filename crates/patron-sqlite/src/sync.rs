@@ -140,6 +140,7 @@ pub fn skew_bound(c: &Connection) -> Result<u64> {
     Ok(wall_ms(c)?.saturating_add(max_skew))
 }
 
+use patron_core::merge::{FieldSides, merge_fields};
 use patron_domain::replication::newer;
 
 /// Puts an entity at the end of the feed.
@@ -785,70 +786,77 @@ fn apply_customer(
             return Ok(());
         }
     };
-    // Merge field by field: the newer stamp wins; the loser is kept in the audit trail.
+    // Merge field by field (patron_core::merge): the newer stamp wins; the
+    // loser is kept in the audit trail.
     let current = customers::by_seq(c, seq)?;
     let (local_base, mut local_clocks) = field_clocks(c, seq)?;
-    let local_clock = |clocks: &Map<String, Value>, name: &str| {
-        clocks
+    let local_clock = |name: &str| {
+        local_clocks
             .get(name)
             .and_then(Value::as_str)
             .map_or(local_base.clone(), str::to_owned)
     };
-    let mut patch = Vec::new();
-    let mut changed = false;
-    let mut lost = Vec::new();
-    for f in Field::ALL {
-        let (rv, lv) = (value_of(f), current.data.get(f));
-        let (rc, lc) = (clock_of(f.name()), local_clock(&local_clocks, f.name()));
-        if rv == lv {
-            if newer(&rc, &lc, bound) {
-                local_clocks.insert(f.name().to_owned(), Value::String(rc));
-                changed = true;
-            }
-            continue;
-        }
-        if newer(&rc, &lc, bound) {
-            patch.push((f, rv.map_or(Patch::Clear, Patch::Set)));
-            local_clocks.insert(f.name().to_owned(), Value::String(rc));
-            changed = true;
-        } else {
-            lost.push((f.name().to_owned(), rv, lv));
-        }
-    }
-    let (rc, lc) = (clock_of("active"), local_clock(&local_clocks, "active"));
-    if remote_active != current.active {
-        if newer(&rc, &lc, bound) {
-            customers::set_active_replica(c, seq, actor, remote_active)?;
-            local_clocks.insert("active".into(), Value::String(rc));
-            changed = true;
-        } else {
-            lost.push((
-                "active".into(),
-                Some(remote_active.to_string()),
-                Some(current.active.to_string()),
-            ));
-        }
-    }
     let local_type: Option<String> = c
         .query_row("SELECT type_id FROM customers WHERE seq = ?1", [seq], |r| {
             r.get(0)
         })
         .map_err(db_err)?;
-    let (rc, lc) = (clock_of("type"), local_clock(&local_clocks, "type"));
-    if remote_type != local_type && newer(&rc, &lc, bound) {
-        let known = match &remote_type {
-            Some(t) => crate::loyalty::customer_type(c, t)?.is_some(),
-            None => true,
-        };
-        if known {
-            exec(
-                c,
-                "UPDATE customers SET type_id = ?1 WHERE seq = ?2",
-                params![remote_type, seq],
-            )?;
-            local_clocks.insert("type".into(), Value::String(rc));
-            changed = true;
+    let mut sides: Vec<FieldSides> = Field::ALL
+        .iter()
+        .map(|f| FieldSides {
+            name: f.name().to_owned(),
+            remote: value_of(*f),
+            remote_clock: clock_of(f.name()),
+            local: current.data.get(*f),
+            local_clock: local_clock(f.name()),
+        })
+        .collect();
+    sides.push(FieldSides {
+        name: "active".into(),
+        remote: Some(remote_active.to_string()),
+        remote_clock: clock_of("active"),
+        local: Some(current.active.to_string()),
+        local_clock: local_clock("active"),
+    });
+    sides.push(FieldSides {
+        name: "type".into(),
+        remote: remote_type.clone(),
+        remote_clock: clock_of("type"),
+        local: local_type,
+        local_clock: local_clock("type"),
+    });
+    let plan = merge_fields(sides, bound);
+    let mut patch = Vec::new();
+    for (name, value, clock) in plan.take {
+        match name.as_str() {
+            "active" => {
+                customers::set_active_replica(c, seq, actor, value.as_deref() == Some("true"))?;
+            }
+            "type" => {
+                // A type this node does not know yet keeps the old one.
+                let known = match &value {
+                    Some(t) => crate::loyalty::customer_type(c, t)?.is_some(),
+                    None => true,
+                };
+                if !known {
+                    continue;
+                }
+                exec(
+                    c,
+                    "UPDATE customers SET type_id = ?1 WHERE seq = ?2",
+                    params![value, seq],
+                )?;
+            }
+            field => {
+                if let Some(f) = Field::from_name(field) {
+                    patch.push((f, value.map_or(Patch::Clear, Patch::Set)));
+                }
+            }
         }
+        local_clocks.insert(name, Value::String(clock));
+    }
+    for (name, clock) in plan.clocks {
+        local_clocks.insert(name, Value::String(clock));
     }
     if !patch.is_empty() {
         customers::update_replica(
@@ -862,13 +870,14 @@ fn apply_customer(
             },
         )?;
     }
-    for (field, theirs, ours) in lost {
+    // A lost type change is not an edit anyone typed: nothing to keep.
+    for (field, theirs, ours) in plan.lost.into_iter().filter(|(n, _, _)| n != "type") {
         if customers::record_lost_write(c, seq, actor, &field, theirs.as_deref(), ours.as_deref())?
         {
             report.conflicts += 1;
         }
     }
-    if changed {
+    if local_clocks != field_clocks(c, seq)?.1 {
         save_field_clocks(c, seq, &local_clocks)?;
         refresh_customer(c, seq, today)?;
         report.applied += 1;
