@@ -739,3 +739,51 @@ async fn a_refused_operation_is_shown_at_the_store_and_the_link_keeps_going() {
     })
     .await;
 }
+
+/// An auto group on `points_balance`: points credited at HQ reach the store
+/// through the feed, and the store re-checks the group, so both quote the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_groups_follow_replicated_ledger_entries() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    let r = hq
+        .post(
+            &th,
+            "/api/v1/groups",
+            &json!({"name": "Savers", "kind": "auto", "rule": "points_balance >= 50",
+                    "program": {"kind": "discount", "percent": 10}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    let s1 = spawn_store(&hq, "S01").await;
+    let t1 = s1.app.login("admin").await;
+    let c = hq
+        .create(&th, json!({"first_name": "Sam", "last_name": "Saver"}))
+        .await;
+    let cid = c["id"].as_str().unwrap().to_owned();
+    eventually("customer at store", || async {
+        !get_customer(&s1.app, &t1, &cid).await.is_null()
+    })
+    .await;
+    let r = hq
+        .post(
+            &th,
+            &format!("/api/v1/customers/{cid}/ledger"),
+            &json!({"account": "points", "kind": "adjust", "amount": 6_000, "reason": "welcome"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let cart = json!({"customer": cid, "lines": [{"sku": "A", "name": "A", "quantity": 1, "unit_price": 10_000}]});
+    for (app, t) in [(&hq, &th), (&s1.app, &t1)] {
+        eventually("the 10 % discount", || async {
+            let v: Value = app
+                .post(t, "/api/v1/checkout/quote", &cart)
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["total"] == 9_000
+        })
+        .await;
+    }
+}

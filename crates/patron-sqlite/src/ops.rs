@@ -419,6 +419,7 @@ fn apply_one(c: &Connection, page: &Page<'_>, op: &Op) -> Result<()> {
                 redeem_credit: *redeem_credit,
                 store: Some(page.store.to_owned()),
             };
+            patron_storage::validate_order_id(id, fingerprint).map_err(StorageError::Invalid)?;
             patron_storage::validate_checkout(&checkout).map_err(StorageError::Invalid)?;
             customer_seq(c, *customer)?;
             checkout::commit(

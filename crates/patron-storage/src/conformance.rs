@@ -13,6 +13,7 @@ use time::macros::date;
 
 mod loyalty;
 mod replication;
+pub mod simulation;
 pub use loyalty::*;
 pub use replication::*;
 

@@ -56,6 +56,14 @@ pub fn validate_manual_entry(e: &ManualEntry) -> Result<(), ValidationErrors> {
     errors.into_result()
 }
 
+/// An order's own fields: its client-chosen id and body fingerprint.
+pub fn validate_order_id(id: &str, fingerprint: &str) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    text_len(&mut errors, "id", id.trim(), 1, 100);
+    text_len(&mut errors, "fingerprint", fingerprint, 1, 128);
+    errors.into_result()
+}
+
 pub fn validate_checkout(r: &CheckoutRequest) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::default();
     if r.lines.is_empty() {
@@ -103,6 +111,7 @@ pub fn validate_return(r: &ReturnRequest) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::default();
     text_len(&mut errors, "id", r.id.trim(), 1, 100);
     text_len(&mut errors, "order_id", &r.order_id, 1, 100);
+    text_len(&mut errors, "fingerprint", &r.fingerprint, 1, 128);
     if r.lines.is_empty() || r.lines.len() > MAX_LINES {
         errors.push(FieldError::new("lines", "a return names 1 to 500 lines"));
     }

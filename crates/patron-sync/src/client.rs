@@ -283,6 +283,19 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
         if !link.is_up() {
             continue;
         }
+        // The store's clock follows HQ's: the offset keeps its stamps comparable
+        // (set before the page is applied, so a clock that jumped while the
+        // link was down is corrected before its own stamps are weighed),
+        // with everyone else's even when the shop PC's clock is wrong.
+        let rtt = now_ms() - sent_at;
+        let offset = page.hq_time_ms - now_ms() + rtt.min(1_000) / 2;
+        let current = c.cursor("clock_offset_ms").await;
+        if (offset - current).abs() > 500 {
+            let _ = c
+                .storage
+                .set_sync_value("clock_offset_ms", &offset.to_string())
+                .await;
+        }
         let changes: Vec<_> = page.changes.into_iter().map(Into::into).collect();
         if (page.last > after || !changes.is_empty())
             && let Err(e) = c
@@ -294,17 +307,6 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
             failure(&status, "apply", e.to_string());
             backoff(&mut delay, &link).await;
             continue;
-        }
-        // The store's clock follows HQ's: the offset keeps its stamps comparable
-        // with everyone else's even when the shop PC's clock is wrong.
-        let rtt = now_ms() - sent_at;
-        let offset = page.hq_time_ms - now_ms() + rtt.min(1_000) / 2;
-        let current = c.cursor("clock_offset_ms").await;
-        if (offset - current).abs() > 500 {
-            let _ = c
-                .storage
-                .set_sync_value("clock_offset_ms", &offset.to_string())
-                .await;
         }
         contact(&status);
         update(&status, |s| {
