@@ -7,7 +7,7 @@ use patron_domain::loyalty::{
     QuoteInput, RedeemedSoFar, SoldLine, TypeTerms, quote, return_amounts,
 };
 use patron_domain::{FieldError, ValidationErrors};
-use patron_storage::ops::{derived_id, redemption_id};
+use patron_storage::ops::{derived_id, derived_id_at, redemption_id};
 use patron_storage::{Balances, OrderRequest, ReturnRequest};
 use time::{Duration, OffsetDateTime};
 
@@ -159,7 +159,10 @@ pub fn plan_order(
     if q.earn > 0 {
         let s = facts.settings;
         entries.push(PlannedEntry {
-            id: Some(derived_id(&format!("order:{}:earn", order.id))),
+            id: Some(derived_id_at(
+                &format!("order:{}:earn", order.id),
+                order.placed_at.unwrap_or(now),
+            )),
             reason: q.earn_reason.clone(),
             // Locked for the return window, so a return can take them back.
             available_at: now.checked_add(Duration::days(i64::from(s.return_window_days))),
@@ -259,6 +262,7 @@ mod tests {
             override_limits: false,
             fingerprint: "f".into(),
             from_store: from_store.map(str::to_owned),
+            placed_at: None,
         }
     }
 

@@ -282,6 +282,7 @@ async fn loyalty(storage: &Arc<dyn Storage>, codes: &[String]) -> anyhow::Result
                 },
                 override_limits: true,
                 from_store: None,
+                placed_at: None,
                 fingerprint: format!("demo-{i}-{k}"),
             };
             // Under-age customers are refused, as at a real register.

@@ -99,6 +99,7 @@ impl SqliteStorage {
             .map_err(db_err)?;
         configure(&writer).map_err(db_err)?;
         migrate(&mut writer)?;
+        sync::forget_cached_state(&writer);
         let head = writer::feed_head(&writer);
         let (head_tx, feed_head) = tokio::sync::watch::channel(head);
         Ok(Self {
@@ -732,7 +733,7 @@ impl Storage for SqliteStorage {
         self.write(move |tx| {
             let (record, replay) = checkout::commit(tx, &actor, order.clone(), now)?;
             if !replay {
-                ops::record(tx, &actor, ops::order_body(&order, record.customer_id))?;
+                ops::record_at(tx, &actor, ops::order_body(&order, record.customer_id), now)?;
             }
             Ok((record, replay))
         })
@@ -1044,6 +1045,7 @@ impl Storage for SqliteStorage {
                  UPDATE users SET op_key = NULL;",
             )
             .map_err(db_err)?;
+            sync::forget_cached_state(tx);
             sync::put(tx, "role", "store")?;
             sync::put(tx, "node_id", store.as_str())?;
             sync::put(tx, "pull_cursor", &head.to_string())?;

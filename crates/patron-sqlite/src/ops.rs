@@ -27,6 +27,11 @@ use uuid::Uuid;
 /// At a store, records what `actor` just did, in the transaction that did it.
 /// Elsewhere a no-op: HQ's own writes reach stores through its feed.
 pub fn record(c: &Connection, actor: &Actor, body: OpBody) -> Result<()> {
+    record_at(c, actor, body, OffsetDateTime::now_utc())
+}
+
+/// [`record`], dated `at` (a sale: the moment its entries' ids follow from).
+pub fn record_at(c: &Connection, actor: &Actor, body: OpBody, at: OffsetDateTime) -> Result<()> {
     let node = sync::node(c)?;
     let Some(store) = node.store() else {
         return Ok(());
@@ -35,7 +40,7 @@ pub fn record(c: &Connection, actor: &Actor, body: OpBody) -> Result<()> {
         id: Uuid::now_v7(),
         store: store.to_owned(),
         actor: actor.username.clone(),
-        at: micros(OffsetDateTime::now_utc()),
+        at: micros(at),
         hlc: sync::stamp(c)?.to_string(),
         seen: sync::get(c, "hq_seen")?,
         body,
@@ -431,6 +436,9 @@ fn apply_one(c: &Connection, page: &Page<'_>, op: &Op) -> Result<()> {
                     override_limits: *override_limits,
                     fingerprint: fingerprint.clone(),
                     from_store: Some(page.store.to_owned()),
+                    // The moment the store recorded the sale: its entries'
+                    // ids follow from it, the same as the store's own.
+                    placed_at: Some(crate::from_micros(op.at)),
                 },
                 op_time(op, page.now),
             )

@@ -21,7 +21,8 @@ use patron_storage::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -29,12 +30,52 @@ use uuid::Uuid;
 /// own wall clock, and how far ahead HQ accepts a stamp before re-stamping it.
 pub const DEFAULT_MAX_SKEW_MS: u64 = 60_000;
 
+/// Sync-state keys read by nearly every write (the node's identity, its clock
+/// and its bounds: a dozen reads per sale), kept in memory per database file
+/// and written through by [`put`]. Cursors are never cached: a transaction
+/// rolled back must not leave one moved. A stale clock or bound after a
+/// rollback is harmless (clocks only move forward).
+const CACHED: [&str; 5] = ["role", "node_id", "max_skew_ms", "clock_offset_ms", "hlc"];
+
+type StateCache = Mutex<HashMap<(String, &'static str), Option<String>>>;
+
+fn state_cache() -> &'static StateCache {
+    static CACHE: OnceLock<StateCache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn cache_key(c: &Connection, key: &str) -> Option<(String, &'static str)> {
+    let path = c.path().filter(|p| !p.is_empty())?;
+    let k = CACHED.iter().find(|k| **k == key)?;
+    Some((path.to_owned(), *k))
+}
+
+/// Drops what is cached of a database's sync state (it was opened, or its
+/// sync state was replaced wholesale).
+pub fn forget_cached_state(c: &Connection) {
+    if let (Some(path), Ok(mut cache)) = (c.path(), state_cache().lock()) {
+        cache.retain(|(p, _), _| p != path);
+    }
+}
+
 pub fn get(c: &Connection, key: &str) -> Result<Option<String>> {
-    c.prepare_cached("SELECT value FROM sync_state WHERE key = ?1")
+    let cached = cache_key(c, key);
+    if let Some(k) = &cached
+        && let Ok(cache) = state_cache().lock()
+        && let Some(v) = cache.get(k)
+    {
+        return Ok(v.clone());
+    }
+    let v: Option<String> = c
+        .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")
         .map_err(db_err)?
         .query_row([key], |r| r.get(0))
         .optional()
-        .map_err(db_err)
+        .map_err(db_err)?;
+    if let (Some(k), Ok(mut cache)) = (cached, state_cache().lock()) {
+        cache.insert(k, v.clone());
+    }
+    Ok(v)
 }
 
 pub fn put(c: &Connection, key: &str, value: &str) -> Result<()> {
@@ -45,6 +86,9 @@ pub fn put(c: &Connection, key: &str, value: &str) -> Result<()> {
     .map_err(db_err)?
     .execute(params![key, value])
     .map_err(db_err)?;
+    if let (Some(k), Ok(mut cache)) = (cache_key(c, key), state_cache().lock()) {
+        cache.insert(k, Some(value.to_owned()));
+    }
     Ok(())
 }
 

@@ -188,6 +188,10 @@ pub struct OrderRequest {
     /// would have refused it (a redemption beyond the balance or the offline
     /// cap, a limit counted across stores), and the exception is reported.
     pub from_store: Option<String>,
+    /// When the sale was made where it was made (`None`: now). The ids of the
+    /// entries it implies follow from it and the order id, so they sort by
+    /// time (cheap to index) and are the same at the store and at HQ.
+    pub placed_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -244,6 +244,16 @@ pub fn derived_id(name: &str) -> Uuid {
     Uuid::from_bytes(b)
 }
 
+/// [`derived_id`] whose first 48 bits are `at`'s milliseconds, like a version 7
+/// UUID: ids made in time order land at the end of an index instead of at
+/// random places in it.
+pub fn derived_id_at(name: &str, at: time::OffsetDateTime) -> Uuid {
+    let mut b = *derived_id(name).as_bytes();
+    let ms = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    Uuid::from_bytes(b)
+}
+
 /// The id of an order's redemption from `account` (`points` or `credit`): the
 /// same at the store, in HQ's authorisation and in HQ's copy of the order.
 pub fn redemption_id(order_id: &str, account: &str) -> Uuid {

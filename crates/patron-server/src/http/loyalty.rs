@@ -1342,6 +1342,7 @@ pub async fn commit_order(
                 checkout,
                 override_limits: input.override_limits,
                 from_store: None,
+                placed_at: None,
                 fingerprint: fp,
             },
             OffsetDateTime::now_utc(),

@@ -51,6 +51,7 @@ pub fn order(id: &str, checkout: CheckoutRequest) -> OrderRequest {
         checkout,
         override_limits: false,
         from_store: None,
+        placed_at: None,
     }
 }
 

@@ -235,6 +235,7 @@ pub async fn an_authorised_redemption_and_its_sale_are_one_entry(hq: Store, stor
         override_limits: false,
         fingerprint: "f".into(),
         from_store: None,
+        placed_at: None,
     };
     store.commit_order(&actor(), order, now).await.unwrap();
     let results = push_all(&hq, &store, "S01").await;

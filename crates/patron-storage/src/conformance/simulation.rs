@@ -565,6 +565,7 @@ pub async fn run_simulation(seed: u64, make: &Maker) {
                                 checkout,
                                 override_limits: false,
                                 from_store: None,
+                                placed_at: None,
                             },
                             OffsetDateTime::now_utc(),
                         )
