@@ -92,6 +92,23 @@ pub fn plan_manual_entry(
     })
 }
 
+/// A store's top-ups of store credit are limited per day (HQ's setting,
+/// checked the same way at the store and at HQ from the store's own entries);
+/// `today` is what the store topped up in the last 24 hours.
+pub fn topup_within_cap(today: i64, amount: i64, cap: i64) -> Result<(), ValidationErrors> {
+    if today.saturating_add(amount) > cap {
+        return Err(FieldError::new(
+            "amount",
+            format!(
+                "a store may top up at most {cap} of store credit a day; {} left today",
+                cap.saturating_sub(today).max(0)
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// The sign-up bonus: the larger of the settings' and the customer's groups'.
 /// Once per customer, whichever node computes it.
 pub fn plan_registration(
@@ -171,6 +188,13 @@ mod tests {
             expiry(&settings(), Account::Credit, OffsetDateTime::now_utc()),
             None
         );
+    }
+
+    #[test]
+    fn a_store_tops_up_within_its_daily_cap() {
+        assert!(topup_within_cap(0, 100, 100).is_ok());
+        assert!(topup_within_cap(50, 51, 100).is_err());
+        assert!(topup_within_cap(i64::MAX, 1, 100).is_err());
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub mod merge;
 pub mod order;
 pub mod redemption;
 
-pub use ledger::{PlannedEntry, expiry, overdraft_reason, plan_manual_entry, plan_registration};
+pub use ledger::{
+    PlannedEntry, expiry, overdraft_reason, plan_manual_entry, plan_registration, topup_within_cap,
+};
 pub use order::{
     Authorisation, OrderFacts, OrderPlan, ReturnFacts, ReturnPlan, plan_order, plan_return,
 };

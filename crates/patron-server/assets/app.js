@@ -391,6 +391,7 @@ async function loyaltyPage() {
       field("points_lifetime_days", "Points expire after (days; empty = never)", h("input", { value: x.points_lifetime_days ?? "" })),
       field("return_window_days", "Return window (days)", h("input", { value: x.return_window_days })),
       field("offline_redeem_cap", "Offline redemption cap per customer", h("input", { value: money(x.offline_redeem_cap) })),
+      field("store_topup_daily_cap", "Store-credit top-ups per store per day", h("input", { value: money(x.store_topup_daily_cap) })),
       field("stack_discounts", "Group and type discounts", (() => { const e = h("select", {}, h("option", { value: "false" }, "the larger applies"), h("option", { value: "true" }, "both apply")); e.value = String(!!x.stack_discounts); return e; })()),
       field("transitions_enabled", "Automatic transitions", (() => { const e = h("select", {}, h("option", { value: "false" }, "off"), h("option", { value: "true" }, "on")); e.value = String(!!x.transitions_enabled); return e; })()),
       field("transitions", "Thresholds (one per line: amount → group)", h("textarea", { rows: 3, value: (x.transitions || []).map((t) => `${money(t.threshold)} ${(groups.data?.items || []).find((g) => g.id === t.group_id)?.name || t.group_id}`).join("\n") }))),
@@ -405,7 +406,7 @@ async function loyaltyPage() {
     const r = await api("PATCH", "/loyalty/settings", {
       max_redeem_percent: Number(v("max_redeem_percent")), registration_bonus: toMinor(v("registration_bonus") || "0"),
       points_lifetime_days: v("points_lifetime_days") ? Number(v("points_lifetime_days")) : null,
-      return_window_days: Number(v("return_window_days")), offline_redeem_cap: toMinor(v("offline_redeem_cap") || "0"),
+      return_window_days: Number(v("return_window_days")), offline_redeem_cap: toMinor(v("offline_redeem_cap") || "0"), store_topup_daily_cap: toMinor(v("store_topup_daily_cap") || "0"),
       stack_discounts: v("stack_discounts") === "true", transitions_enabled: v("transitions_enabled") === "true", transitions });
     showErrors(settings, r.ok ? null : r.data);
     settings.querySelector(".msg").textContent = r.ok ? "Saved." : "";

@@ -304,6 +304,30 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
         "cannot be topped up",
     )
     .await;
+    // A store manager may top up store credit, within the store's daily cap
+    // (1,000.00 by default): the second 600.00 today is refused.
+    let results = push(
+        &hq,
+        &evil,
+        vec![signed(
+            40,
+            &op("S01", "s1manager", topup(60_000)),
+            Some("s1manager"),
+        )],
+    )
+    .await;
+    assert!(results[0]["refused"].is_null(), "{results:?}");
+    refused(
+        &hq,
+        &evil,
+        signed(
+            41,
+            &op("S01", "s1manager", topup(60_000)),
+            Some("s1manager"),
+        ),
+        "a store may top up at most",
+    )
+    .await;
     // Amounts out of range.
     refused(
         &hq,
@@ -480,7 +504,11 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
     let results = push(&hq, &evil, vec![spend]).await;
     assert!(results[0]["refused"].is_null(), "{results:?}");
     let after = balances(&hq, &th, &vid).await;
-    assert_eq!(after.1, before.1 - 10_000, "credit spent once");
+    assert_eq!(
+        after.1,
+        before.1 + 60_000 - 10_000,
+        "topped up once, spent once"
+    );
     let overdrafts: Value = hq
         .get(&th, "/api/v1/reports/overdrafts")
         .await

@@ -43,3 +43,6 @@ ALTER TABLE overdrafts ADD COLUMN reason TEXT;
 -- clock beyond the skew bound cannot have been made before this moment, and
 -- is dated no later than it (docs/sync.md, "Clock skew").
 ALTER TABLE stores ADD COLUMN pushed_at INTEGER;
+
+-- A store's store-credit top-ups in the last day, against its daily cap.
+CREATE INDEX ledger_topups_by_store ON ledger (store, at) WHERE kind = 'top-up';

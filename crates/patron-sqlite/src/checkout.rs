@@ -284,6 +284,28 @@ pub fn post_entry_as(
             return entry_by_seq(c, found);
         }
     }
+    // A store's top-ups, made there or re-applied at HQ, count against its
+    // daily cap the same way in both places.
+    let at_store = crate::sync::node(c)?
+        .store()
+        .map(str::to_owned)
+        .or(store.map(str::to_owned));
+    if m.kind == EntryKind::TopUp
+        && let Some(at_store) = &at_store
+    {
+        let today: i64 = c
+            .prepare_cached(
+                "SELECT coalesce(sum(amount), 0) FROM ledger
+                 WHERE kind = 'top-up' AND store = ?1 AND at >= ?2",
+            )
+            .map_err(db_err)?
+            .query_row(params![at_store, micros(now - Duration::days(1))], |r| {
+                r.get(0)
+            })
+            .map_err(db_err)?;
+        patron_core::topup_within_cap(today, m.amount, s.store_topup_daily_cap)
+            .map_err(StorageError::Invalid)?;
+    }
     let (available, _) = balance(c, seq, m.account, now)?;
     let plan = patron_core::plan_manual_entry(&m, available.available, store.is_some(), &s, now)
         .map_err(StorageError::Invalid)?;

@@ -30,6 +30,7 @@ pub fn settings_to_json(s: &LoyaltySettings) -> Value {
         "stack_discounts": s.stack_discounts,
         "utc_offset_minutes": s.utc_offset_minutes,
         "offline_redeem_cap": s.offline_redeem_cap,
+        "store_topup_daily_cap": s.store_topup_daily_cap,
     })
 }
 
@@ -67,6 +68,9 @@ fn settings_from_json(v: &Value) -> LoyaltySettings {
         offline_redeem_cap: v["offline_redeem_cap"]
             .as_i64()
             .unwrap_or(d.offline_redeem_cap),
+        store_topup_daily_cap: v["store_topup_daily_cap"]
+            .as_i64()
+            .unwrap_or(d.store_topup_daily_cap),
     }
 }
 

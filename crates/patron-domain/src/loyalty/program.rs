@@ -141,6 +141,9 @@ pub struct LoyaltySettings {
     /// What a store may let one customer redeem (points and credit together)
     /// while it cannot reach HQ to authorise redemptions.
     pub offline_redeem_cap: i64,
+    /// The most store credit one store may top up in 24 hours (all its
+    /// customers together). HQ's own top-ups are not limited.
+    pub store_topup_daily_cap: i64,
 }
 
 impl Default for LoyaltySettings {
@@ -155,6 +158,7 @@ impl Default for LoyaltySettings {
             stack_discounts: false,
             utc_offset_minutes: 0,
             offline_redeem_cap: 5_000,
+            store_topup_daily_cap: 100_000,
         }
     }
 }

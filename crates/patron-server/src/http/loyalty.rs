@@ -78,6 +78,7 @@ pub struct LoyaltySettingsInput {
     stack_discounts: Option<bool>,
     utc_offset_minutes: Option<i32>,
     offline_redeem_cap: Option<i64>,
+    store_topup_daily_cap: Option<i64>,
 }
 
 mod serde_with_none {
@@ -100,6 +101,7 @@ fn settings_view(s: &LoyaltySettings) -> Value {
         "stack_discounts": s.stack_discounts,
         "utc_offset_minutes": s.utc_offset_minutes,
         "offline_redeem_cap": s.offline_redeem_cap,
+        "store_topup_daily_cap": s.store_topup_daily_cap,
     })
 }
 
@@ -182,6 +184,9 @@ pub async fn update_settings(
     }
     if let Some(cap) = input.offline_redeem_cap {
         s.offline_redeem_cap = money("offline_redeem_cap", cap, &mut errors);
+    }
+    if let Some(cap) = input.store_topup_daily_cap {
+        s.store_topup_daily_cap = money("store_topup_daily_cap", cap, &mut errors);
     }
     if let Some(m) = input.utc_offset_minutes {
         if !(-14 * 60..=14 * 60).contains(&m) {
