@@ -1058,50 +1058,25 @@ pub async fn post_entry(
             None
         }
     };
-    if kind == Some(EntryKind::TopUp) {
-        if account != Some(Account::Credit) {
-            errors.push(FieldError::new("account", "top-ups are for store credit"));
-        }
-        if input.amount <= 0 {
-            errors.push(FieldError::new("amount", "a top-up must be more than zero"));
-        }
-    }
-    if input.amount == 0 || input.amount.unsigned_abs() > 10_000_000_000 {
-        errors.push(FieldError::new(
-            "amount",
-            "must be non-zero and at most 100,000,000.00",
-        ));
-    }
-    let reason = input.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        errors.push(FieldError::new("reason", "must be 1 to 500 characters"));
-    }
-    if input
-        .idempotency_key
-        .as_ref()
-        .is_some_and(|k| k.is_empty() || k.len() > 200)
-    {
-        errors.push(FieldError::new(
-            "idempotency_key",
-            "must be 1 to 200 characters",
-        ));
-    }
     errors.into_result()?;
     let (Some(account), Some(kind)) = (account, kind) else {
         return Err(ApiError::Internal("validated entry missing".into()));
     };
+    let entry = ManualEntry {
+        account,
+        kind,
+        amount: input.amount,
+        reason: input.reason.trim().to_owned(),
+        idempotency_key: input.idempotency_key,
+    };
+    // The same ranges as a store's entry re-applied at HQ.
+    patron_storage::validate_manual_entry(&entry)?;
     let e = state
         .storage
         .post_entry(
             &user.actor(),
             &CustomerKey::parse(&key),
-            ManualEntry {
-                account,
-                kind,
-                amount: input.amount,
-                reason,
-                idempotency_key: input.idempotency_key,
-            },
+            entry,
             OffsetDateTime::now_utc(),
         )
         .await?;
@@ -1168,32 +1143,9 @@ pub struct CartInput {
 
 fn checkout_request(input: &CartInput) -> std::result::Result<CheckoutRequest, ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    if input.lines.is_empty() {
-        errors.push(FieldError::new("lines", "a cart needs at least one line"));
-    }
-    if input.lines.len() > 500 {
-        errors.push(FieldError::new("lines", "at most 500 lines"));
-    }
     let mut lines = Vec::new();
     for (i, l) in input.lines.iter().enumerate() {
-        let f = |s: &str| format!("lines[{i}].{s}");
-        if l.sku.trim().is_empty() || l.sku.len() > 100 {
-            errors.push(FieldError::new(f("sku"), "must be 1 to 100 characters"));
-        }
-        if l.name.len() > 200 {
-            errors.push(FieldError::new(f("name"), "must be at most 200 characters"));
-        }
-        if !(0..=100_000_000).contains(&l.unit_price) {
-            errors.push(FieldError::new(
-                f("unit_price"),
-                "must be from 0 to 1,000,000.00 in minor units",
-            ));
-        }
-        let q = errors.take(quantity(&f("quantity"), &l.quantity));
-        if q.is_some_and(|q| q > 1_000_000_000) {
-            errors.push(FieldError::new(f("quantity"), "must be at most 1,000,000"));
-        }
-        if let Some(q) = q {
+        if let Some(q) = errors.take(quantity(&format!("lines[{i}].quantity"), &l.quantity)) {
             lines.push(CartLine {
                 sku: l.sku.trim().to_owned(),
                 name: l.name.trim().to_owned(),
@@ -1203,12 +1155,6 @@ fn checkout_request(input: &CartInput) -> std::result::Result<CheckoutRequest, V
                 unit_price: l.unit_price,
             });
         }
-    }
-    if input.redeem_points < 0 {
-        errors.push(FieldError::new("redeem_points", "must not be negative"));
-    }
-    if input.redeem_credit < 0 {
-        errors.push(FieldError::new("redeem_credit", "must not be negative"));
     }
     let store = match input
         .store
@@ -1221,14 +1167,21 @@ fn checkout_request(input: &CartInput) -> std::result::Result<CheckoutRequest, V
             .map(|s| s.as_str().to_owned()),
         None => None,
     };
-    errors.into_result()?;
-    Ok(CheckoutRequest {
+    let request = CheckoutRequest {
         customer: CustomerKey::parse(&input.customer),
         lines,
         redeem_points: input.redeem_points,
         redeem_credit: input.redeem_credit,
         store,
-    })
+    };
+    // The ranges every cart meets, from a register or a store's operation.
+    if input.lines.len() == request.lines.len()
+        && let Err(e) = patron_storage::validate_checkout(&request)
+    {
+        errors.0.extend(e.0);
+    }
+    errors.into_result()?;
+    Ok(request)
 }
 
 /// Price a cart for a customer: discounts, tax exemption, redeemable maximum, earnings, refusals.
