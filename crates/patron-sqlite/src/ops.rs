@@ -153,7 +153,14 @@ fn refusal_text(e: StorageError) -> std::result::Result<Refused, StorageError> {
         StorageError::Conflict { field, message } => Ok(format!("{field}: {message}")),
         StorageError::NotFound => Ok("refers to something HQ does not have".into()),
         StorageError::BadCursor => Ok("bad cursor".into()),
-        // The database itself failed: the whole page is retried.
+        // A constraint the checks above did not foresee: this operation can
+        // never apply, so it is refused rather than failing the page (which
+        // the store would send again forever).
+        StorageError::Backend(m) if m.contains("constraint failed") || m.contains("immutable") => {
+            Ok(format!("conflicts with what HQ holds ({m})"))
+        }
+        // The database itself failed (I/O, disk full): the whole page is
+        // retried, nothing of it kept.
         e @ StorageError::Backend(_) => Err(e),
     }
 }
