@@ -787,3 +787,84 @@ async fn auto_groups_follow_replicated_ledger_entries() {
         .await;
     }
 }
+
+/// HQ changes a group's program while a store is cut off; the store sells on
+/// the old terms. HQ re-prices the sale when it arrives, and its record
+/// replaces the store's provisional one: afterwards both show the same order
+/// and the same balance, each equal to its ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hqs_record_of_a_store_sale_replaces_the_stores() {
+    let hq = spawn_app().await;
+    let th = hq.login("admin").await;
+    let r = hq
+        .post(
+            &th,
+            "/api/v1/groups",
+            &json!({"name": "Earners", "kind": "auto", "rule": "visits >= 0",
+                    "program": {"kind": "points", "percent": 10, "max_redeem_percent": 50}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    let group: Value = r.json().await.unwrap();
+    let s1 = spawn_store(&hq, "S01").await;
+    let t1 = s1.app.login("admin").await;
+    let c = hq
+        .create(&th, json!({"first_name": "Ria", "last_name": "Reprice"}))
+        .await;
+    let cid = c["id"].as_str().unwrap().to_owned();
+    eventually("customer at store", || async {
+        !get_customer(&s1.app, &t1, &cid).await.is_null()
+    })
+    .await;
+    s1.cut();
+    let r = hq
+        .client
+        .put(hq.url(&format!("/api/v1/groups/{}", group["id"].as_str().unwrap())))
+        .bearer_auth(&th)
+        .json(
+            &json!({"name": "Earners", "kind": "auto", "rule": "visits >= 0",
+                      "program": {"kind": "points", "percent": 20, "max_redeem_percent": 50}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    let r = s1
+        .app
+        .post(
+            &t1,
+            "/api/v1/orders",
+            &json!({"id": "re-1", "customer": cid, "lines": [{"sku": "A", "name": "A", "quantity": 1, "unit_price": 10_000}]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let local: Value = r.json().await.unwrap();
+    assert_eq!(local["earned"], 1_000, "10 % on the store's terms");
+    s1.heal();
+    for (app, t) in [(&hq, &th), (&s1.app, &t1)] {
+        eventually("HQ's 20 % everywhere", || async {
+            let o: Value = app
+                .get(t, "/api/v1/orders/re-1")
+                .await
+                .json()
+                .await
+                .unwrap_or(Value::Null);
+            let cust = get_customer(app, t, &cid).await;
+            o["earned"] == 2_000 && cust["balances"]["points"]["balance"] == 2_000
+        })
+        .await;
+        let v: Value = app
+            .get(t, &format!("/api/v1/customers/{cid}/ledger?account=points"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let sum: i64 = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["amount"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sum, 2_000);
+    }
+}

@@ -46,3 +46,13 @@ ALTER TABLE stores ADD COLUMN pushed_at INTEGER;
 
 -- A store's store-credit top-ups in the last day, against its daily cap.
 CREATE INDEX ledger_topups_by_store ON ledger (store, at) WHERE kind = 'top-up';
+
+-- A store's own sales and entries are provisional until HQ's copy arrives: HQ
+-- re-prices a store's sale against its own data, and its record replaces the
+-- store's. Only a provisional entry may change, once; the ledger stays
+-- append-only for everything HQ has confirmed (and at HQ for everything).
+ALTER TABLE ledger ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER ledger_no_update;
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger WHEN OLD.provisional = 0
+BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END;

@@ -187,8 +187,8 @@ fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
     let n = c
         .prepare_cached(
             "INSERT INTO ledger (id, customer_seq, account, kind, amount, at, order_id, store, actor,
-                reason, available_at, expires_at, lot_seq, once_key, hlc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                reason, available_at, expires_at, lot_seq, once_key, hlc, provisional)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
              ON CONFLICT (once_key) DO NOTHING",
         )
         .map_err(db_err)?
@@ -208,6 +208,8 @@ fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
             e.lot,
             e.once_key,
             hlc,
+            // A store's own entries stand until HQ's record of them arrives.
+            node.role == patron_storage::NodeRole::Store,
         ])
         .map_err(db_err)?;
     if n == 0 {
@@ -584,8 +586,8 @@ pub fn commit(
     let discounts: Vec<String> = q.discounts.iter().map(|d| d.reason.clone()).collect();
     c.prepare_cached(
         "INSERT INTO orders (id, customer_seq, fingerprint, at, store, actor, subtotal, discount, total,
-            points_redeemed, credit_redeemed, earned, tax_exempt, discounts, overrides, hlc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            points_redeemed, credit_redeemed, earned, tax_exempt, discounts, overrides, hlc, provisional)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )
     .map_err(db_err)?
     .execute(params![
@@ -605,6 +607,7 @@ pub fn commit(
         json!(discounts).to_string(),
         json!(plan.overrides).to_string(),
         hlc,
+        node.role == patron_storage::NodeRole::Store,
     ])
     .map_err(db_err)?;
     let order_seq = c.last_insert_rowid();

@@ -937,7 +937,7 @@ fn apply_ledger(
 ) -> Result<()> {
     let id = text(b, "id").ok_or_else(|| bad("ledger", "no id"))?;
     if known(c, "ledger", id)? {
-        return Ok(());
+        return confirm_entry(c, id, b, now, report);
     }
     let store = text(b, "store");
     let customer = text(b, "customer_id").ok_or_else(|| bad("ledger", "no customer"))?;
@@ -996,6 +996,158 @@ fn apply_ledger(
     Ok(())
 }
 
+/// HQ's record of an entry this store wrote itself: HQ's amount is the book of
+/// record (HQ re-priced the sale with its own data); the store's provisional
+/// entry takes it, once.
+fn confirm_entry(
+    c: &Connection,
+    id: &str,
+    b: &Value,
+    now: OffsetDateTime,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    let local: Option<(i64, i64, String, bool)> = c
+        .prepare_cached(
+            "SELECT customer_seq, amount, account, provisional FROM ledger WHERE id = ?1",
+        )
+        .map_err(db_err)?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()
+        .map_err(db_err)?;
+    let Some((seq, amount, account, true)) = local else {
+        return Ok(());
+    };
+    let theirs = int(b, "amount").unwrap_or(amount);
+    set_provisional_amount(c, id, seq, &account, amount, theirs)?;
+    if theirs != amount {
+        report.applied += 1;
+        let settings = load_settings(c)?;
+        refresh_customer(c, seq, local_today(&settings, now))?;
+    }
+    Ok(())
+}
+
+/// Gives a provisional entry HQ's amount and makes it final; the points
+/// balance cache follows.
+fn set_provisional_amount(
+    c: &Connection,
+    id: &str,
+    seq: i64,
+    account: &str,
+    ours: i64,
+    theirs: i64,
+) -> Result<()> {
+    exec(
+        c,
+        "UPDATE ledger SET amount = ?1, provisional = 0 WHERE id = ?2 AND provisional = 1",
+        params![theirs, id],
+    )?;
+    if account == "points" && theirs != ours {
+        exec(
+            c,
+            "UPDATE customers SET points_balance = points_balance + ?1 WHERE seq = ?2",
+            params![theirs - ours, seq],
+        )?;
+    }
+    Ok(())
+}
+
+/// HQ's record of a sale this store made: its totals replace the store's, and
+/// the sale's provisional entries that HQ's record has no counterpart for
+/// (HQ earned nothing, redeemed nothing) are set to what HQ says.
+fn confirm_order(
+    c: &Connection,
+    id: &str,
+    b: &Value,
+    settings: &patron_domain::loyalty::LoyaltySettings,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    let local: Option<(i64, i64, i64)> = c
+        .prepare_cached(
+            "SELECT seq, customer_seq, total FROM orders WHERE id = ?1 AND provisional = 1",
+        )
+        .map_err(db_err)?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .map_err(db_err)?;
+    let Some((order_seq, seq, our_total)) = local else {
+        return Ok(());
+    };
+    let total = int(b, "total").unwrap_or(our_total);
+    let (earned, points, credit) = (
+        int(b, "earned").unwrap_or(0),
+        int(b, "points_redeemed").unwrap_or(0),
+        int(b, "credit_redeemed").unwrap_or(0),
+    );
+    exec(
+        c,
+        "UPDATE orders SET subtotal = ?1, discount = ?2, total = ?3, points_redeemed = ?4,
+            credit_redeemed = ?5, earned = ?6, tax_exempt = ?7, discounts = ?8, overrides = ?9,
+            provisional = 0 WHERE seq = ?10",
+        params![
+            int(b, "subtotal").unwrap_or(0),
+            int(b, "discount").unwrap_or(0),
+            total,
+            points,
+            credit,
+            earned,
+            b.get("tax_exempt")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            text(b, "discounts").unwrap_or("[]"),
+            text(b, "overrides").unwrap_or("[]"),
+            order_seq
+        ],
+    )?;
+    for l in b
+        .get("lines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(no), Some(net)) = (
+            l.get(0).and_then(Value::as_i64),
+            l.get(8).and_then(Value::as_i64),
+        ) {
+            exec(
+                c,
+                "UPDATE order_lines SET net = ?1 WHERE order_seq = ?2 AND line_no = ?3",
+                params![net, order_seq, no],
+            )?;
+        }
+    }
+    if total != our_total {
+        exec(
+            c,
+            "UPDATE customers SET total_spent = max(0, total_spent + ?1) WHERE seq = ?2",
+            params![total - our_total, seq],
+        )?;
+    }
+    // What HQ's record implies for the sale's own entries still provisional
+    // here (entries HQ wrote arrive on their own and confirm theirs).
+    let provisional: Vec<(String, i64, String, String)> = c
+        .prepare_cached(
+            "SELECT id, amount, account, kind FROM ledger
+             WHERE order_id = ?1 AND provisional = 1 AND kind IN ('earn', 'redeem')",
+        )
+        .map_err(db_err)?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    for (entry, amount, account, kind) in provisional {
+        let theirs = match (kind.as_str(), account.as_str()) {
+            ("earn", _) => earned,
+            (_, "points") => -points,
+            _ => -credit,
+        };
+        set_provisional_amount(c, &entry, seq, &account, amount, theirs)?;
+    }
+    refresh_customer(c, seq, local_today(settings, OffsetDateTime::now_utc()))?;
+    report.applied += 1;
+    Ok(())
+}
+
 fn apply_order(
     c: &Connection,
     b: &Value,
@@ -1004,7 +1156,7 @@ fn apply_order(
 ) -> Result<()> {
     let id = text(b, "id").ok_or_else(|| bad("order", "no id"))?;
     if known(c, "orders", id)? {
-        return Ok(());
+        return confirm_order(c, id, b, settings, report);
     }
     let store = text(b, "store");
     let customer = text(b, "customer_id").ok_or_else(|| bad("order", "no customer"))?;
