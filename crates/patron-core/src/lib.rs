@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod merge;
 pub mod order;
 pub mod redemption;
+pub mod schedule;
 
 pub use ledger::{
     PlannedEntry, expiry, overdraft_reason, plan_manual_entry, plan_registration, topup_within_cap,
@@ -24,3 +25,4 @@ pub use order::{
     Authorisation, OrderFacts, OrderPlan, ReturnFacts, ReturnPlan, plan_order, plan_return,
 };
 pub use redemption::{AuthorisationState, plan_authorisation};
+pub use schedule::{TransitionPlan, plan_birthday, plan_expiry, plan_transition};

@@ -7,7 +7,7 @@ use crate::loyalty::{customer_type, limit_profile, load_settings};
 use crate::{customers, db_err, from_micros, invalid, micros};
 use patron_domain::loyalty::{
     Account, Bought, CartLine, Entry, EntryKind, LoyaltySettings, OrderMoney, Period, QuoteInput,
-    RedeemedSoFar, SoldLine, TypeTerms, age_on, benefits, is_birthday, quote, summarize,
+    RedeemedSoFar, SoldLine, TypeTerms, age_on, quote, summarize,
 };
 use patron_storage::{
     Actor, Balance, Balances, CheckoutRequest, CustomerActivity, CustomerKey, CustomerStats,
@@ -237,8 +237,6 @@ fn entry_by_seq(c: &Connection, seq: i64) -> Result<LedgerEntry> {
     .map(|(e, _)| e)
     .map_err(db_err)
 }
-
-use patron_core::expiry;
 
 pub fn post_entry(
     c: &Connection,
@@ -767,6 +765,9 @@ fn record_overdraft(
 
 /// Moves a customer up to the transition group their total now reaches.
 fn apply_transition(c: &Connection, seq: i64, s: &LoyaltySettings) -> Result<()> {
+    if !s.transitions_enabled {
+        return Ok(());
+    }
     let total: i64 = c
         .query_row(
             "SELECT total_spent FROM customers WHERE seq = ?1",
@@ -774,46 +775,37 @@ fn apply_transition(c: &Connection, seq: i64, s: &LoyaltySettings) -> Result<()>
             |r| r.get(0),
         )
         .map_err(db_err)?;
-    let Some(target) = s.transition_for(total) else {
-        return Ok(());
-    };
-    // Already at or above this level (e.g. placed there by hand): stay.
-    for t in s
-        .transitions
-        .iter()
-        .filter(|t| t.threshold >= target.threshold)
-    {
-        let member: Option<i64> = c
-            .query_row(
-                "SELECT 1 FROM group_members WHERE group_id = ?1 AND customer_seq = ?2",
-                params![t.group_id, seq],
-                |r| r.get(0),
-            )
+    let mut member = std::collections::HashSet::new();
+    for t in &s.transitions {
+        let found: Option<i64> = c
+            .prepare_cached("SELECT 1 FROM group_members WHERE group_id = ?1 AND customer_seq = ?2")
+            .map_err(db_err)?
+            .query_row(params![t.group_id, seq], |r| r.get(0))
             .optional()
             .map_err(db_err)?;
-        if member.is_some() {
-            return Ok(());
+        if found.is_some() {
+            member.insert(t.group_id.clone());
         }
     }
-    for t in &s.transitions {
-        let removed = c
-            .execute(
-                "DELETE FROM group_members WHERE group_id = ?1 AND customer_seq = ?2",
-                params![t.group_id, seq],
-            )
-            .map_err(db_err)?;
-        if removed > 0 {
-            crate::sync::membership_changed(c, &t.group_id, seq, false)?;
-        }
+    let Some(plan) = patron_core::plan_transition(total, s, |g| member.contains(g)) else {
+        return Ok(());
+    };
+    for g in plan.leave.iter().filter(|g| member.contains(*g)) {
+        c.execute(
+            "DELETE FROM group_members WHERE group_id = ?1 AND customer_seq = ?2",
+            params![g, seq],
+        )
+        .map_err(db_err)?;
+        crate::sync::membership_changed(c, g, seq, false)?;
     }
     let added = c
         .execute(
             "INSERT OR IGNORE INTO group_members (group_id, customer_seq) SELECT id, ?2 FROM groups WHERE id = ?1",
-            params![target.group_id, seq],
+            params![plan.join, seq],
         )
         .map_err(db_err)?;
     if added > 0 {
-        crate::sync::membership_changed(c, &target.group_id, seq, true)?;
+        crate::sync::membership_changed(c, &plan.join, seq, true)?;
     }
     Ok(())
 }
@@ -1193,40 +1185,16 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
             .map_err(db_err)?;
         for seq in seqs {
             let dob = customers::by_seq(c, seq)?.data.date_of_birth;
-            if !dob.is_some_and(|d| is_birthday(d, today)) {
-                continue;
-            }
             let terms: Vec<_> = customer_groups(c, seq)?
                 .into_iter()
                 .map(|(_, t)| t)
                 .collect();
-            let bonus = benefits(&terms).birthday_bonus;
-            if bonus <= 0 {
+            let id = Uuid::parse_str(&crate::sync::customer_id_of(c, seq)?)
+                .map_err(|e| StorageError::Backend(e.to_string()))?;
+            let Some(plan) = patron_core::plan_birthday(id, dob, today, &terms, &s, now) else {
                 continue;
-            }
-            let written = append(
-                c,
-                NewEntry {
-                    id: None,
-                    seq,
-                    account: Account::Points,
-                    kind: EntryKind::Birthday,
-                    amount: bonus,
-                    at: now,
-                    order_id: None,
-                    store: None,
-                    actor,
-                    reason: Some(format!("birthday bonus {}", today.year())),
-                    available_at: None,
-                    expires_at: expiry(&s, Account::Points, now),
-                    lot: None,
-                    once_key: Some(format!(
-                        "birthday:{}:{}",
-                        crate::sync::customer_id_of(c, seq)?,
-                        today.year()
-                    )),
-                },
-            )?;
+            };
+            let written = append(c, planned(&plan, seq, now, None, None, actor))?;
             if written.is_some() {
                 report.birthday_bonuses += 1;
                 refresh_customer(c, seq, today)?;
@@ -1253,23 +1221,16 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
     for seq in seqs {
         let (_, pending) = balance(c, seq, Account::Points, now)?;
         for (lot, amount) in pending {
+            let lot_uuid = Uuid::parse_str(&lot_id(c, lot)?)
+                .map_err(|e| StorageError::Backend(e.to_string()))?;
+            let Some(plan) = patron_core::plan_expiry(lot_uuid, amount) else {
+                continue;
+            };
             let written = append(
                 c,
                 NewEntry {
-                    id: None,
-                    seq,
-                    account: Account::Points,
-                    kind: EntryKind::Expire,
-                    amount: -amount,
-                    at: now,
-                    order_id: None,
-                    store: None,
-                    actor,
-                    reason: Some("points expired".into()),
-                    available_at: None,
-                    expires_at: None,
                     lot: Some(lot),
-                    once_key: Some(format!("expire:{}", lot_id(c, lot)?)),
+                    ..planned(&plan, seq, now, None, None, actor)
                 },
             )?;
             if written.is_some() {
