@@ -255,6 +255,9 @@ async function openCustomer(id, reload) {
   const panel = h("aside", { class: "panel", "data-testid": "customer-panel" },
     h("button", { class: "close", onclick: () => panel.remove() }, "Close"),
     h("h2", {}, `${x.first_name} ${x.last_name}`), h("div", { class: "muted" }, `${x.code} · ${x.origin_store || "HQ"} · `, x.active ? "active" : "deactivated"),
+    // A change made here that HQ did not accept: shown plainly, with HQ's reason.
+    (x.refused || []).map((r) => h("div", { class: "notice", "data-testid": "panel-refused" },
+      `HQ refused a change made at ${r.store} by ${r.actor} (${(r.kind || "").replace("_", " ")}): ${r.reason}`)),
     h("div", { class: "row", style: "margin:.75rem 0" },
       can("customers.edit") ? h("button", { "data-testid": "edit-customer", onclick: () => { const m = modal("Edit customer", customerForm(x, () => { m.remove(); openCustomer(id, reload); reload && reload(); })); } }, "Edit") : null,
       can("customers.deactivate") ? h("button", { class: x.active ? "danger" : "", "data-testid": "toggle-active", onclick: async () => {

@@ -82,6 +82,11 @@ pub struct CustomerView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub balances: Option<serde_json::Value>,
+    /// On single-customer reads, when HQ refused a change made to this
+    /// customer at a store: what and why (docs/sync.md, "Trust").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub refused: Vec<serde_json::Value>,
 }
 
 impl From<&Customer> for CustomerView {
@@ -123,6 +128,7 @@ impl From<&Customer> for CustomerView {
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
             balances: None,
+            refused: Vec::new(),
         }
     }
 }

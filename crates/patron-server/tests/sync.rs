@@ -679,6 +679,7 @@ async fn a_refused_operation_is_shown_at_the_store_and_the_link_keeps_going() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
+    let not_counted: Value = r.json().await.unwrap();
     let r = s1
         .app
         .post(
@@ -707,6 +708,15 @@ async fn a_refused_operation_is_shown_at_the_store_and_the_link_keeps_going() {
         })
     })
     .await;
+    // The customer itself says so at the store.
+    let c = get_customer(&s1.app, &t1, not_counted["id"].as_str().unwrap()).await;
+    assert!(
+        c["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no signing key"),
+        "{c}"
+    );
     let st: Value = s1
         .app
         .get(&t1, "/api/v1/sync/status")

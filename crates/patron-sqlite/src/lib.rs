@@ -1001,6 +1001,11 @@ impl Storage for SqliteStorage {
         self.read(move |c| ops::refusals(c, limit)).await
     }
 
+    async fn refusals_of(&self, entity: &str) -> Result<Vec<Refusal>> {
+        let entity = entity.to_owned();
+        self.read(move |c| ops::refusals_of(c, &entity)).await
+    }
+
     async fn user_op_key(&self, username: &Username) -> Result<Option<(User, Option<String>)>> {
         let username = username.clone();
         self.read(move |c| users::with_op_key(c, &username)).await

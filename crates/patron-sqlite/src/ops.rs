@@ -113,28 +113,40 @@ pub fn record_refusal(c: &Connection, r: &Refusal) -> Result<()> {
     Ok(())
 }
 
+fn row_to_refusal(r: &rusqlite::Row<'_>) -> rusqlite::Result<Refusal> {
+    Ok(Refusal {
+        op_id: r
+            .get::<_, Option<String>>(0)?
+            .and_then(|s| Uuid::parse_str(&s).ok()),
+        store: r.get(1)?,
+        kind: r.get(2)?,
+        entity: r.get(3)?,
+        actor: r.get(4)?,
+        reason: r.get(5)?,
+        at: crate::from_micros(r.get(6)?),
+    })
+}
+
 pub fn refusals(c: &Connection, limit: usize) -> Result<Vec<Refusal>> {
-    let mut st = c
-        .prepare_cached(
-            "SELECT op_id, store, kind, entity, actor, reason, at FROM refusals ORDER BY id DESC LIMIT ?1",
-        )
-        .map_err(db_err)?;
-    let rows = st
-        .query_map([limit.clamp(1, 10_000) as i64], |r| {
-            Ok(Refusal {
-                op_id: r
-                    .get::<_, Option<String>>(0)?
-                    .and_then(|s| Uuid::parse_str(&s).ok()),
-                store: r.get(1)?,
-                kind: r.get(2)?,
-                entity: r.get(3)?,
-                actor: r.get(4)?,
-                reason: r.get(5)?,
-                at: crate::from_micros(r.get(6)?),
-            })
-        })
-        .map_err(db_err)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+    c.prepare_cached(
+        "SELECT op_id, store, kind, entity, actor, reason, at FROM refusals ORDER BY id DESC LIMIT ?1",
+    )
+    .map_err(db_err)?
+    .query_map([limit.clamp(1, 10_000) as i64], row_to_refusal)
+    .map_err(db_err)?
+    .collect::<rusqlite::Result<_>>()
+    .map_err(db_err)
+}
+
+pub fn refusals_of(c: &Connection, entity: &str) -> Result<Vec<Refusal>> {
+    c.prepare_cached(
+        "SELECT op_id, store, kind, entity, actor, reason, at FROM refusals WHERE entity = ?1 ORDER BY id DESC LIMIT 100",
+    )
+    .map_err(db_err)?
+    .query_map([entity], row_to_refusal)
+    .map_err(db_err)?
+    .collect::<rusqlite::Result<_>>()
+    .map_err(db_err)
 }
 
 // --- HQ: applying a store's operations ----------------------------------------------

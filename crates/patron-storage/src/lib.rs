@@ -288,6 +288,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn record_refusals(&self, refusals: Vec<Refusal>) -> Result<()>;
     /// Refused operations, newest first.
     async fn refusals(&self, limit: usize) -> Result<Vec<Refusal>>;
+    /// Refused operations about one entity (a customer id, an order id).
+    async fn refusals_of(&self, entity: &str) -> Result<Vec<Refusal>>;
     /// HQ: the user and the hex operation key HQ holds for them.
     async fn user_op_key(&self, username: &Username) -> Result<Option<(User, Option<String>)>>;
     /// HQ: stores a user's operation key (never replicated to stores).

@@ -223,6 +223,13 @@ pub async fn get(
         .await?;
     let mut view = CustomerView::from(&c);
     view.balances = Some(super::loyalty::balances_view(&balances));
+    view.refused = state
+        .storage
+        .refusals_of(&c.id.to_string())
+        .await?
+        .iter()
+        .map(super::sync::refusal_view)
+        .collect();
     Ok(Json(view))
 }
 

@@ -1416,7 +1416,12 @@ pub async fn get_order(
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
-    Ok(Json(order_view(&state.storage.order(&id).await?)))
+    let mut view = order_view(&state.storage.order(&id).await?);
+    let refused = state.storage.refusals_of(&id).await?;
+    if !refused.is_empty() {
+        view["refused"] = Value::Array(refused.iter().map(super::sync::refusal_view).collect());
+    }
+    Ok(Json(view))
 }
 
 #[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]

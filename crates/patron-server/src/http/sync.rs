@@ -211,6 +211,13 @@ async fn check_op(
     Ok(Ok(op))
 }
 
+pub fn refusal_view(r: &Refusal) -> Value {
+    json!({
+        "op_id": r.op_id, "store": r.store, "kind": r.kind, "entity": r.entity,
+        "actor": r.actor, "reason": r.reason, "at": ts(Some(r.at)),
+    })
+}
+
 /// Refused operations: at HQ, every store's; at a store, its own.
 pub async fn refusals(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
@@ -219,12 +226,7 @@ pub async fn refusals(State(state): State<AppState>, user: Authed) -> Result<Jso
         .refusals(1_000)
         .await?
         .iter()
-        .map(|r| {
-            json!({
-                "op_id": r.op_id, "store": r.store, "kind": r.kind, "entity": r.entity,
-                "actor": r.actor, "reason": r.reason, "at": ts(Some(r.at)),
-            })
-        })
+        .map(refusal_view)
         .collect();
     Ok(Json(json!({"items": items})))
 }
