@@ -1,8 +1,10 @@
 -- Stores send operations, HQ re-checks them (docs/sync.md, "Trust").
 
--- A store: what its users did, in order, signed, waiting for HQ.
+-- A store: what its users did, in order, signed, waiting for HQ. Rows HQ has
+-- acknowledged are deleted; AUTOINCREMENT keeps positions from ever being
+-- reused after that.
 CREATE TABLE outbox (
-    seq  INTEGER PRIMARY KEY,
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
     id   TEXT NOT NULL UNIQUE,
     op   TEXT NOT NULL,
     sig  TEXT NOT NULL

@@ -970,6 +970,10 @@ impl Storage for SqliteStorage {
         self.read(ops::outbox_head).await
     }
 
+    async fn acknowledge_outbox(&self, up_to: i64) -> Result<()> {
+        self.write(move |tx| ops::acknowledge(tx, up_to)).await
+    }
+
     async fn apply_ops(
         &self,
         store: &str,

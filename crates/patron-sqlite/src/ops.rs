@@ -87,9 +87,24 @@ pub fn outbox(c: &Connection, after: i64, max_ops: usize, max_bytes: usize) -> R
     Ok(page)
 }
 
+/// The newest outbox position ever recorded (acknowledged rows are deleted).
 pub fn outbox_head(c: &Connection) -> Result<i64> {
-    c.query_row("SELECT coalesce(max(seq), 0) FROM outbox", [], |r| r.get(0))
-        .map_err(db_err)
+    c.query_row(
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
+}
+
+/// HQ answered for everything up to `up_to`: those operations leave the
+/// outbox, and the push cursor moves, in one transaction.
+pub fn acknowledge(c: &Connection, up_to: i64) -> Result<()> {
+    c.prepare_cached("DELETE FROM outbox WHERE seq <= ?1")
+        .map_err(db_err)?
+        .execute([up_to])
+        .map_err(db_err)?;
+    sync::put(c, "push_cursor", &up_to.to_string())
 }
 
 // --- refusals ---------------------------------------------------------------------------

@@ -103,7 +103,8 @@ impl Writer {
 /// every commit that gives them something to send.
 pub(crate) fn feed_head(conn: &Connection) -> i64 {
     conn.query_row(
-        "SELECT max((SELECT coalesce(max(seq), 0) FROM feed), (SELECT coalesce(max(seq), 0) FROM outbox))",
+        "SELECT max((SELECT coalesce(max(seq), 0) FROM feed),
+                    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0))",
         [],
         |r| r.get(0),
     )

@@ -273,6 +273,9 @@ pub trait Storage: Send + Sync + 'static {
     async fn outbox(&self, after: i64, max_ops: usize, max_bytes: usize) -> Result<OutboxPage>;
     /// A store: the newest outbox position.
     async fn outbox_head(&self) -> Result<i64>;
+    /// A store: HQ answered for the operations up to `up_to`; they leave the
+    /// outbox and the push cursor moves, together.
+    async fn acknowledge_outbox(&self, up_to: i64) -> Result<()>;
     /// HQ: applies operations `store` sent (signatures and the actors' rights
     /// already checked by the caller), each on its own: one refused leaves the
     /// others applied, and the refusal recorded. An operation id seen before is

@@ -390,11 +390,7 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
                         continue;
                     }
                 }
-                if let Err(e) = c
-                    .storage
-                    .set_sync_value(PUSH_CURSOR, &page.last.to_string())
-                    .await
-                {
+                if let Err(e) = c.storage.acknowledge_outbox(page.last).await {
                     tracing::error!(error = %e, "saving the push cursor failed");
                 }
                 contact(&status);

@@ -79,6 +79,24 @@ pub async fn store_operations_are_reapplied_at_hq(hq: Store, store: Store) {
     let again = push_all(&hq, &store, "S01").await;
     assert_eq!(again, results);
     assert_eq!(hq.count_customers().await.unwrap(), 1);
+    // Acknowledged, the operations leave the outbox; positions are never reused.
+    let head = store.outbox_head().await.unwrap();
+    store.acknowledge_outbox(head).await.unwrap();
+    assert!(
+        store
+            .outbox(0, 100, usize::MAX)
+            .await
+            .unwrap()
+            .ops
+            .is_empty()
+    );
+    store
+        .create_customer(&actor(), person("Nora", "Next"))
+        .await
+        .unwrap();
+    let page = store.outbox(head, 100, usize::MAX).await.unwrap();
+    assert_eq!(page.ops.len(), 1);
+    assert!(page.ops[0].seq > head);
     // HQ's feed brings it back unchanged.
     pull_all(&hq, &store).await;
     assert_eq!(

@@ -109,9 +109,7 @@ async fn push(hq: &Node, s: &Node, lose_ack: bool) -> bool {
         );
     }
     if !lose_ack {
-        s.db.set_sync_value("push_cursor", &page.last.to_string())
-            .await
-            .unwrap();
+        s.db.acknowledge_outbox(page.last).await.unwrap();
     }
     true
 }
