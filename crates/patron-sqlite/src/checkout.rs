@@ -228,6 +228,19 @@ fn append(c: &Connection, e: NewEntry<'_>) -> Result<Option<i64>> {
     Ok(Some(seq))
 }
 
+/// One column (`seq`, `amount`) of the ledger entry `id`, if it is here.
+fn entry_column<T: rusqlite::types::FromSql>(
+    c: &Connection,
+    column: &str,
+    id: Uuid,
+) -> Result<Option<T>> {
+    c.prepare_cached(&format!("SELECT {column} FROM ledger WHERE id = ?1"))
+        .map_err(db_err)?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()
+        .map_err(db_err)
+}
+
 fn entry_by_seq(c: &Connection, seq: i64) -> Result<LedgerEntry> {
     c.prepare_cached(&format!(
         "SELECT {ENTRY_COLUMNS} FROM ledger WHERE seq = ?1"
@@ -260,16 +273,10 @@ pub fn post_entry_as(
     now: OffsetDateTime,
 ) -> Result<LedgerEntry> {
     let s = load_settings(c)?;
-    if let Some(id) = id {
-        let found: Option<i64> = c
-            .prepare_cached("SELECT seq FROM ledger WHERE id = ?1")
-            .map_err(db_err)?
-            .query_row([id.to_string()], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
-        if let Some(found) = found {
-            return entry_by_seq(c, found);
-        }
+    if let Some(id) = id
+        && let Some(found) = entry_column::<i64>(c, "seq", id)?
+    {
+        return entry_by_seq(c, found);
     }
     if let Some(k) = &m.idempotency_key {
         let found: Option<i64> = c
@@ -545,13 +552,7 @@ pub fn commit(
         .zip([Account::Points, Account::Credit])
     {
         let id = patron_storage::ops::redemption_id(&o.id, account.as_str());
-        let amount: Option<i64> = c
-            .prepare_cached("SELECT amount FROM ledger WHERE id = ?1")
-            .map_err(db_err)?
-            .query_row([id.to_string()], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
-        if let Some(amount) = amount {
+        if let Some(amount) = entry_column::<i64>(c, "amount", id)? {
             *slot = Some(patron_core::Authorisation {
                 amount,
                 released: released(c, id)?,

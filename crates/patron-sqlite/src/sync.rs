@@ -989,11 +989,14 @@ fn apply_ledger(
         .map_err(db_err)?;
     }
     report.applied += 1;
-    // A balance is a rule fact (`points_balance`): auto groups follow it here
-    // as they do where the entry was written.
+    balance_moved(c, seq, now)
+}
+
+/// A balance is a rule fact (`points_balance`): auto groups follow a
+/// replicated entry here as they do where the entry was written.
+fn balance_moved(c: &Connection, seq: i64, now: OffsetDateTime) -> Result<()> {
     let settings = load_settings(c)?;
-    refresh_customer(c, seq, local_today(&settings, now))?;
-    Ok(())
+    refresh_customer(c, seq, local_today(&settings, now))
 }
 
 /// HQ's record of an entry this store wrote itself: HQ's amount is the book of
@@ -1021,8 +1024,7 @@ fn confirm_entry(
     set_provisional_amount(c, id, seq, &account, amount, theirs)?;
     if theirs != amount {
         report.applied += 1;
-        let settings = load_settings(c)?;
-        refresh_customer(c, seq, local_today(&settings, now))?;
+        balance_moved(c, seq, now)?;
     }
     Ok(())
 }

@@ -696,6 +696,41 @@ pub fn converge_seeds(make: Arc<Maker>) {
     }
 }
 
+/// HQ, a store following it, and a customer of HQ's both hold.
+async fn hq_store_and_customer(
+    make: &Maker,
+    actor: &Actor,
+    first: &str,
+    last: &str,
+) -> (Node, Node, CustomerKey) {
+    let hq = Node::new(None, make);
+    let s = Node::new(Some("S1"), make);
+    s.db.become_store(&StoreId::parse("S1").unwrap())
+        .await
+        .unwrap();
+    let data = CustomerDraft::parse(
+        [
+            (Field::FirstName, first.to_owned()),
+            (Field::LastName, last.to_owned()),
+        ],
+        &ctx(),
+    )
+    .unwrap();
+    let c = hq
+        .db
+        .create_customer(
+            actor,
+            NewCustomer {
+                data,
+                origin_store: None,
+            },
+        )
+        .await
+        .unwrap();
+    while pull(&hq, &s, false).await {}
+    (hq, s, CustomerKey::Id(c.id))
+}
+
 /// A store whose clock runs three hours fast: HQ accepts its writes (never
 /// rejects them) but stamps them with its own time, so a later write anywhere
 /// still wins, on every node; and HQ's own clock is not dragged ahead.
@@ -706,32 +741,7 @@ pub fn a_store_clock_hours_ahead_cannot_win_later_conflicts(make: &Maker) {
         .unwrap();
     rt.block_on(async {
         let actor = Actor::new("skew");
-        let hq = Node::new(None, make);
-        let s = Node::new(Some("S1"), make);
-        s.db.become_store(&StoreId::parse("S1").unwrap())
-            .await
-            .unwrap();
-        let data = CustomerDraft::parse(
-            [
-                (Field::FirstName, "Tim".to_owned()),
-                (Field::LastName, "Skew".to_owned()),
-            ],
-            &ctx(),
-        )
-        .unwrap();
-        let c = hq
-            .db
-            .create_customer(
-                &actor,
-                NewCustomer {
-                    data,
-                    origin_store: None,
-                },
-            )
-            .await
-            .unwrap();
-        while pull(&hq, &s, false).await {}
-        let key = CustomerKey::Id(c.id);
+        let (hq, s, key) = hq_store_and_customer(make, &actor, "Tim", "Skew").await;
         let note = |v: &str| vec![(Field::Notes, Patch::Set(v.to_owned()))];
 
         // Offline, with a clock three hours fast.
@@ -797,32 +807,7 @@ pub fn an_edit_from_a_clock_that_jumped_never_beats_a_later_one(make: &Maker) {
         .unwrap();
     rt.block_on(async {
         let actor = Actor::new("jump");
-        let hq = Node::new(None, make);
-        let s = Node::new(Some("S1"), make);
-        s.db.become_store(&StoreId::parse("S1").unwrap())
-            .await
-            .unwrap();
-        let data = CustomerDraft::parse(
-            [
-                (Field::FirstName, "Jo".to_owned()),
-                (Field::LastName, "Jump".to_owned()),
-            ],
-            &ctx(),
-        )
-        .unwrap();
-        let c = hq
-            .db
-            .create_customer(
-                &actor,
-                NewCustomer {
-                    data,
-                    origin_store: None,
-                },
-            )
-            .await
-            .unwrap();
-        while pull(&hq, &s, false).await {}
-        let key = CustomerKey::Id(c.id);
+        let (hq, s, key) = hq_store_and_customer(make, &actor, "Jo", "Jump").await;
         let note = |v: &str| vec![(Field::Notes, Patch::Set(v.to_owned()))];
         // Cut off; the shop PC's clock jumps an hour ahead; the cashier edits.
         s.db.set_sync_value("clock_offset_ms", &(3_600_000).to_string())
