@@ -525,6 +525,75 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
         "{overdrafts}"
     );
 
+    // Holding a customer's balance through HQ's authorisation needs a
+    // cashier's signature too; a release as well.
+    for (path, body) in [
+        (
+            "/api/v1/sync/authorize",
+            json!({"customer_id": vid, "order_id": "hold-1", "entries": [{"account": "credit", "amount": 1_000}],
+                   "actor": "s1cashier", "sig": ""}),
+        ),
+        (
+            "/api/v1/sync/authorize",
+            json!({"customer_id": vid, "order_id": "hold-2", "entries": [{"account": "credit", "amount": 1_000}],
+                   "actor": "admin", "sig": "00"}),
+        ),
+        (
+            "/api/v1/sync/release",
+            json!({"order_id": "s2-sale-1", "actor": "s1cashier", "sig": ""}),
+        ),
+    ] {
+        let r = hq
+            .client
+            .post(hq.url(path))
+            .bearer_auth(&evil)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{path}: {:?}",
+            r.text().await
+        );
+    }
+    // A real cashier's signature (their key comes only from their password).
+    let mut hold = patron_sync::AuthorizeRequest {
+        customer_id: vid.clone(),
+        order_id: "hold-3".into(),
+        entries: vec![patron_sync::AuthorizeEntry {
+            account: "credit".into(),
+            amount: 1_000,
+        }],
+        actor: "s1cashier".into(),
+        sig: String::new(),
+    };
+    hold.sig = sign(
+        &key_from_hex(&common::op_key("s1cashier")).unwrap(),
+        &patron_sync::authorize_text("S01", &hold),
+    );
+    let r = hq
+        .client
+        .post(hq.url("/api/v1/sync/authorize"))
+        .bearer_auth(&evil)
+        .json(&hold)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    // Signed for S01, it cannot be replayed with another store's token.
+    let s2_token = register(&hq, "S03").await;
+    let r = hq
+        .client
+        .post(hq.url("/api/v1/sync/authorize"))
+        .bearer_auth(&s2_token)
+        .json(&hold)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
     // A malformed page is a 4xx, not a 5xx.
     let r = hq
         .client

@@ -141,15 +141,13 @@ impl SyncHandle {
 
     /// Gives back an order's authorised redemption whose sale failed (best
     /// effort: HQ also releases authorisations whose sale never arrives).
-    pub async fn release(&self, order_id: &str) {
+    pub async fn release(&self, req: &crate::ReleaseRequest) {
         let c = &self.client;
         let r = c
             .http
             .post(format!("{}/api/v1/sync/release", c.hq))
             .bearer_auth(&c.token)
-            .json(&crate::ReleaseRequest {
-                order_id: order_id.to_owned(),
-            })
+            .json(req)
             .timeout(Duration::from_secs(2))
             .send()
             .await;

@@ -96,19 +96,48 @@ pub struct AuthorizeEntry {
 }
 
 /// Asks HQ to authorise an order's redemption. The entries' ids follow from
-/// the order id, so asking twice is asking once.
+/// the order id, so asking twice is asking once. Signed by the cashier making
+/// the sale, like their operations: a store's token alone cannot hold a
+/// customer's balance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
     pub customer_id: String,
     pub order_id: String,
     pub entries: Vec<AuthorizeEntry>,
+    pub actor: String,
+    /// [`authorize_text`] signed with the actor's operation key.
+    pub sig: String,
+}
+
+/// What an authorisation's signature covers.
+pub fn authorize_text(store: &str, req: &AuthorizeRequest) -> String {
+    let entries: Vec<String> = req
+        .entries
+        .iter()
+        .map(|e| format!("{}={}", e.account, e.amount))
+        .collect();
+    format!(
+        "authorize\n{store}\n{}\n{}\n{}\n{}",
+        req.actor,
+        req.customer_id,
+        req.order_id,
+        entries.join(",")
+    )
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     pub order_id: String,
+    pub actor: String,
+    /// [`release_text`] signed with the actor's operation key.
+    pub sig: String,
+}
+
+/// What a release's signature covers.
+pub fn release_text(store: &str, req: &ReleaseRequest) -> String {
+    format!("release\n{store}\n{}\n{}", req.actor, req.order_id)
 }
 
 /// Downloads HQ's snapshot to `dest` (a new store's first start). Written to a

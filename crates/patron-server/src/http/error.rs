@@ -31,6 +31,10 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("this needs the {0} permission")]
     Forbidden(&'static str),
+    /// Refused for a reason other than a missing permission (a store's
+    /// request nobody signed, say).
+    #[error("{0}")]
+    Refused(String),
     #[error("not found")]
     NotFound,
     #[error("{message}")]
@@ -55,7 +59,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::RuleSyntax { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -71,7 +75,7 @@ impl ApiError {
             ApiError::RuleSyntax { .. } => "rule-syntax",
             ApiError::Invalid(_) => "validation",
             ApiError::Unauthenticated(_) => "unauthenticated",
-            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Forbidden(_) | ApiError::Refused(_) => "forbidden",
             ApiError::NotFound => "not-found",
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooLarge(_) => "body-too-large",

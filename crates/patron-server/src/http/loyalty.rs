@@ -1290,7 +1290,7 @@ pub async fn commit_order(
         store: input.store,
     };
     let checkout = checkout_request(&cart)?;
-    let authorized = authorize_at_hq(&state, &id, &checkout).await?;
+    let authorized = authorize_at_hq(&state, &user, &id, &checkout).await?;
     let result = state
         .storage
         .commit_order(
@@ -1311,7 +1311,18 @@ pub async fn commit_order(
         Err(e) => {
             // HQ recorded the redemption, but the sale failed here: give it back.
             if let (true, Some(sync)) = (authorized, &state.sync) {
-                sync.release(&id).await;
+                let mut req = patron_sync::ReleaseRequest {
+                    order_id: id.clone(),
+                    actor: user.0.username.as_str().to_owned(),
+                    sig: String::new(),
+                };
+                if let Some(k) = user.1 {
+                    req.sig = patron_storage::ops::sign(
+                        &k.0,
+                        &patron_sync::release_text(&state.node.id, &req),
+                    );
+                }
+                sync.release(&req).await;
             }
             return Err(e.into());
         }
@@ -1335,6 +1346,7 @@ pub async fn commit_order(
 /// Returns whether HQ authorised it.
 async fn authorize_at_hq(
     state: &AppState,
+    user: &Authed,
     order_id: &str,
     checkout: &CheckoutRequest,
 ) -> Result<bool> {
@@ -1354,7 +1366,9 @@ async fn authorize_at_hq(
         // The commit refuses it with these errors; HQ need not be asked.
         return Ok(false);
     }
-    let req = patron_sync::AuthorizeRequest {
+    let mut req = patron_sync::AuthorizeRequest {
+        actor: user.0.username.as_str().to_owned(),
+        sig: String::new(),
         customer_id: quote.customer_id.to_string(),
         order_id: order_id.to_owned(),
         entries: vec![
@@ -1371,6 +1385,10 @@ async fn authorize_at_hq(
         .filter(|e| e.amount > 0)
         .collect(),
     };
+    if let Some(k) = user.1 {
+        req.sig =
+            patron_storage::ops::sign(&k.0, &patron_sync::authorize_text(&state.node.id, &req));
+    }
     match sync.authorize(&req).await {
         patron_sync::AuthorizeOutcome::Authorized => Ok(true),
         patron_sync::AuthorizeOutcome::Refused(field, message) => Err(ApiError::field(

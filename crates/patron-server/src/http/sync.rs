@@ -329,6 +329,14 @@ pub async fn authorize(
     if req.order_id.is_empty() || req.order_id.len() > 100 {
         return Err(ApiError::field("order_id", "must be 1 to 100 characters"));
     }
+    signed_by_a_user(
+        &state,
+        &store.id,
+        &req.actor,
+        &req.sig,
+        &patron_sync::authorize_text(&store.id, &req),
+    )
+    .await?;
     if req.entries.len() > 2 {
         return Err(ApiError::field("entries", "at most one per account"));
     }
@@ -372,11 +380,53 @@ pub async fn release(
     if req.order_id.is_empty() || req.order_id.len() > 100 {
         return Err(ApiError::field("order_id", "must be 1 to 100 characters"));
     }
+    signed_by_a_user(
+        &state,
+        &store.id,
+        &req.actor,
+        &req.sig,
+        &patron_sync::release_text(&store.id, &req),
+    )
+    .await?;
     let n = state
         .storage
         .release_redemption(&store.id, &req.order_id, OffsetDateTime::now_utc())
         .await?;
     Ok(Json(json!({"released": n})))
+}
+
+/// Refuses a request a store makes for a cashier (an authorisation, a release)
+/// unless that user signed it and may sell at this store: a store's token
+/// alone cannot hold or free a customer's balance.
+async fn signed_by_a_user(
+    state: &AppState,
+    store: &str,
+    actor: &str,
+    sig: &str,
+    text: &str,
+) -> Result<()> {
+    let refuse = ApiError::Refused;
+    let username = Username::parse(actor).map_err(|_| refuse("unknown user".into()))?;
+    let Some((user, Some(key))) = state.storage.user_op_key(&username).await? else {
+        return Err(refuse(format!("HQ cannot check a signature of {username}")));
+    };
+    let key = patron_storage::ops::key_from_hex(&key)
+        .ok_or_else(|| refuse(format!("HQ cannot check a signature of {username}")))?;
+    if !patron_storage::ops::verify(&key, text, sig) {
+        return Err(refuse(format!(
+            "not signed by {username}: a store's token alone cannot redeem"
+        )));
+    }
+    replication::may_act(
+        &replication::ActingUser {
+            role: user.role,
+            active: user.active,
+            store: user.store.as_deref(),
+        },
+        store,
+        &[Permission::OrdersCreate],
+    )
+    .map_err(|why| refuse(format!("{username}: {why}")))
 }
 
 /// A consistent copy of HQ's database for a new store: much faster than
