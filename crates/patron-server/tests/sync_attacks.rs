@@ -594,6 +594,25 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
+    // A token cannot burn HQ's numbering: leases are capped per store and day.
+    let mut refused_lease = false;
+    for _ in 0..5 {
+        let r = hq
+            .client
+            .post(hq.url("/api/v1/sync/codes"))
+            .bearer_auth(&evil)
+            .json(&json!({"count": 10_000}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::UNPROCESSABLE_ENTITY {
+            refused_lease = true;
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert!(refused_lease, "leases were never capped");
+
     // A malformed page is a 4xx, not a 5xx.
     let r = hq
         .client

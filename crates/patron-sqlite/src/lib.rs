@@ -40,6 +40,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_ops.sql"),
 ];
 
+/// Customer codes HQ leases to one store in 24 hours at most.
+pub const MAX_CODES_LEASED_A_DAY: u64 = 20_000;
+
 /// The file name of the database inside a data directory.
 pub const DB_FILE: &str = "patron.db";
 
@@ -897,6 +900,21 @@ impl Storage for SqliteStorage {
     async fn lease_codes(&self, store: &str, count: u64) -> Result<(u64, u64)> {
         let store = store.to_owned();
         self.write(move |tx| {
+            // A store signs up a few hundred customers a day; a token that
+            // asks for far more is not a store at work.
+            let leased_today: i64 = tx
+                .query_row(
+                    "SELECT coalesce(sum(last - first + 1), 0) FROM code_blocks WHERE store = ?1 AND leased_at >= ?2",
+                    rusqlite::params![store, micros(OffsetDateTime::now_utc() - time::Duration::days(1))],
+                    |r| r.get(0),
+                )
+                .map_err(db_err)?;
+            if u64::try_from(leased_today).unwrap_or(0).saturating_add(count) > MAX_CODES_LEASED_A_DAY {
+                return Err(invalid(
+                    "count",
+                    &format!("a store may lease at most {MAX_CODES_LEASED_A_DAY} customer codes a day"),
+                ));
+            }
             let first = settings::take_code_numbers(tx, count)?;
             let last = first + count - 1;
             tx.execute(

@@ -477,8 +477,8 @@ pub async fn codes(
     SyncPeer(store): SyncPeer,
     ApiJson(req): ApiJson<CodesRequest>,
 ) -> Result<Json<CodesResponse>> {
-    if !(1..=100_000).contains(&req.count) {
-        return Err(ApiError::field("count", "must be from 1 to 100,000"));
+    if !(1..=10_000).contains(&req.count) {
+        return Err(ApiError::field("count", "must be from 1 to 10,000"));
     }
     let (first, last) = state.storage.lease_codes(&store.id, req.count).await?;
     tracing::info!(store = %store.id, first, last, "leased customer codes");
