@@ -12,6 +12,7 @@
 //! SQL. The pure money maths (quotes, returns, lots) is `patron_domain::loyalty`;
 //! this crate turns it into what to write.
 
+pub mod customer;
 pub mod ledger;
 pub mod merge;
 pub mod order;

@@ -186,10 +186,10 @@ fn email_taken(c: &Connection, email_key: &str, except_seq: Option<i64>) -> Resu
         .map(|found| found.is_some_and(|s| Some(s) != except_seq))
 }
 
-fn email_conflict(email: &str) -> StorageError {
+fn taken_email(e: FieldError) -> StorageError {
     StorageError::Conflict {
-        field: "email".into(),
-        message: format!("{email} is already used by another customer"),
+        field: e.field,
+        message: e.message,
     }
 }
 
@@ -288,24 +288,17 @@ pub fn create_idempotent(
 }
 
 fn create_with_id(c: &Connection, actor: &Actor, new: NewCustomer, id: Uuid) -> Result<Customer> {
-    if let Some(e) = &new.data.email
-        && email_taken(c, &e.key(), None)?
-    {
-        return Err(email_conflict(e.as_str()));
-    }
+    patron_core::customer::check_email(&new.data, |key| email_taken(c, key, None))?
+        .map_err(taken_email)?;
     let settings = load_settings(c)?;
     let node = crate::sync::node(c)?;
-    let code = match node.store() {
-        // A store draws from the blocks HQ leased to it, then from its own
-        // overflow series, so it can sign customers up while offline.
-        Some(store) => match crate::sync::take_block_number(c)? {
-            Some(n) => settings.code_format.format(n),
-            None => settings
-                .code_format
-                .overflow(store, crate::sync::take_overflow_number(c)?),
-        },
-        None => settings.code_format.format(take_code_numbers(c, 1)?),
-    };
+    let code = patron_core::customer::plan_code(
+        &settings.code_format,
+        node.store(),
+        || crate::sync::take_block_number(c),
+        || crate::sync::take_overflow_number(c),
+        || take_code_numbers(c, 1),
+    )?;
     let now = micros(OffsetDateTime::now_utc());
     let mut new = new;
     if let Some(store) = node.store() {
@@ -499,11 +492,9 @@ fn update_inner(
     if changes.is_empty() {
         return Ok((current, Vec::new()));
     }
-    if check_email
-        && let Some(e) = &next.email
-        && email_taken(c, &e.key(), Some(seq))?
-    {
-        return Err(email_conflict(e.as_str()));
+    if check_email {
+        patron_core::customer::check_email(&next, |key| email_taken(c, key, Some(seq)))?
+            .map_err(taken_email)?;
     }
     let now = micros(OffsetDateTime::now_utc());
     let cols = write_columns();
