@@ -5,8 +5,9 @@
 //! Skew is bounded, not trusted: a stamp from a peer can move this node's clock
 //! forward by at most `max_skew_ms` beyond its own wall clock, so one shop PC set
 //! hours ahead cannot drag every node into its future; its stamps are still
-//! accepted (never rejected), and HQ re-stamps changes that arrive too far
-//! ahead (see docs/sync.md).
+//! accepted (never rejected), and HQ dates an operation stamped too far ahead
+//! from the last HQ stamp the store had seen (`replication::merge_field`,
+//! docs/sync.md).
 
 use std::fmt;
 

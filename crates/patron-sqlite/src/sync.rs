@@ -1,12 +1,12 @@
-//! Replication: this node's identity and clock, the change feed, and applying a
-//! peer's changes (docs/sync.md).
+//! Replication: this node's identity and clock, HQ's change feed, and a store
+//! applying it (docs/sync.md). What stores send HQ is operations (`ops.rs`).
 //!
 //! The feed is state-based: a row names an entity that changed, and a reader
 //! gets the entity's current state with its clocks. Customers merge field by
-//! field on hybrid logical clocks; manual memberships per (group, customer);
-//! ledger entries, orders and returns are immutable and simply unioned by id;
-//! configuration (users, groups, types, limit profiles, settings) flows from HQ
-//! only.
+//! field on hybrid logical clocks (`patron_core::merge`); manual memberships
+//! per (group, customer); ledger entries, orders and returns are unioned by id,
+//! a store's own provisional ones taking HQ's record once; configuration
+//! (users, groups, types, limit profiles, settings) flows from HQ only.
 
 use crate::checkout::local_today;
 use crate::groups::{self, refresh_customer};

@@ -3,8 +3,9 @@
 //! - pull: long-polls HQ's feed after the durable pull cursor and applies each
 //!   page with the cursor in one transaction (a new store starts at 0: HQ's
 //!   compacted feed is its snapshot);
-//! - push: sends the store's own feed after the push cursor, woken by every
-//!   local commit, and moves the cursor only after HQ answered;
+//! - push: sends the store's outbox (its users' signed operations) after the
+//!   push cursor, in pages HQ accepts, woken by every local commit; records
+//!   HQ's refusals and moves the cursor only after HQ answered;
 //! - codes: keeps a reserve of leased customer codes.
 //!
 //! Errors never stop a loop: the link is marked offline, logged once, and
