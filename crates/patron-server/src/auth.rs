@@ -218,6 +218,12 @@ impl Sessions {
         Ok((token, expires_at))
     }
 
+    pub fn forget_op_key(&self, token: &str) {
+        if let Ok(mut keys) = self.op_keys.lock() {
+            keys.remove(&hash_token(token));
+        }
+    }
+
     /// The operation key of a session started here, if this process holds it.
     pub fn op_key(&self, token: &str) -> Option<patron_storage::OpKey> {
         let hash = hash_token(token);

@@ -147,6 +147,8 @@ impl FromRequestParts<AppState> for Authed {
             }
             Some(user) => Ok(Authed(user, None)),
             None => {
+                // An expired session's signing key goes with it.
+                state.sessions.forget_op_key(token);
                 tracing::warn!("refused: unknown or expired token");
                 Err(ApiError::Unauthenticated(
                     "the token is unknown or has expired; sign in again",
