@@ -34,7 +34,14 @@ pub struct OrderFacts<'a> {
     /// Per account, points then credit: the redemption already recorded under
     /// this order's id, if any.
     pub authorised: [Option<Authorisation>; 2],
+    /// What the customer has spent so far, for the lifetime bound.
+    pub lifetime_spent: i64,
 }
+
+/// The most one customer's purchases may add up to (100 trillion in major
+/// units): far beyond any real customer, and far enough below the integer
+/// limit that no sum over a customer's sales or ledger can overflow.
+pub const MAX_LIFETIME_SPEND: i64 = 10_000_000_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderPlan {
@@ -100,6 +107,17 @@ pub fn plan_order(
     });
     if !q.errors.is_empty() {
         return Err(ValidationErrors(q.errors.clone()));
+    }
+    if facts
+        .lifetime_spent
+        .checked_add(q.total)
+        .is_none_or(|t| t > MAX_LIFETIME_SPEND)
+    {
+        return Err(FieldError::new(
+            "lines",
+            "this sale would take the customer's lifetime spend past 100,000,000,000,000.00",
+        )
+        .into());
     }
     if !replay && q.blocked(order.override_limits) {
         let errors = q
@@ -287,6 +305,7 @@ mod tests {
             limits: &[],
             settings,
             authorised: [authorised, None],
+            lifetime_spent: 0,
         }
     }
 
@@ -349,6 +368,18 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_ne!(r[0].0, Some(redemption_id("o-1", "points")));
         assert!(r[0].2, "checked against the offline cap");
+    }
+
+    #[test]
+    fn a_lifetime_spend_cannot_overflow() {
+        let s = settings();
+        let mut f = facts(&s, 0, None);
+        f.lifetime_spent = MAX_LIFETIME_SPEND - 1;
+        assert!(plan_order(&order(0, None), &f, OffsetDateTime::UNIX_EPOCH).is_err());
+        f.lifetime_spent = i64::MAX;
+        assert!(plan_order(&order(0, Some("S01")), &f, OffsetDateTime::UNIX_EPOCH).is_err());
+        f.lifetime_spent = 0;
+        assert!(plan_order(&order(0, None), &f, OffsetDateTime::UNIX_EPOCH).is_ok());
     }
 
     #[test]

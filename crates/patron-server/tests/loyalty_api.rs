@@ -820,3 +820,72 @@ async fn customers_filter_by_type() {
     )
     .await;
 }
+
+/// Every number a setting or program takes has a range: values that would
+/// later overflow a date or a sum are refused when set, and checkout keeps
+/// working.
+#[tokio::test]
+async fn settings_and_programs_beyond_their_ranges_are_refused() {
+    let app = spawn_app().await;
+    let t = app.login("admin").await;
+    for (body, field) in [
+        (
+            json!({"points_lifetime_days": 3_000_000}),
+            "points_lifetime_days",
+        ),
+        (json!({"points_lifetime_days": 0}), "points_lifetime_days"),
+        (
+            json!({"registration_bonus": 9_200_000_000_000_000_000i64}),
+            "registration_bonus",
+        ),
+        (json!({"offline_redeem_cap": -1}), "offline_redeem_cap"),
+        (
+            json!({"store_topup_daily_cap": 10_000_000_001i64}),
+            "store_topup_daily_cap",
+        ),
+        (
+            json!({"transitions": [{"threshold": 9_000_000_000_000_000_000i64, "group_id": "0190f5d2-0000-7000-8000-000000000000"}]}),
+            "transitions[0].threshold",
+        ),
+    ] {
+        let r = app.patch(&t, "/api/v1/loyalty/settings", &body).await;
+        assert_problem(r, 422, Some(field)).await;
+    }
+    let r = app
+        .post(
+            &t,
+            "/api/v1/groups",
+            &json!({"name": "Huge", "program": {"kind": "points", "percent": 2, "max_redeem_percent": 50,
+                    "birthday_bonus": 9_200_000_000_000_000_000i64}}),
+        )
+        .await;
+    assert_problem(r, 422, Some("program.birthday_bonus")).await;
+    // The longest lifetime allowed still works for orders that earn points.
+    let r = app
+        .patch(
+            &t,
+            "/api/v1/loyalty/settings",
+            &json!({"points_lifetime_days": 36_500, "registration_bonus": 10_000_000_000i64}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(
+            &t,
+            "/api/v1/groups",
+            &json!({"name": "Everyone earns", "kind": "auto", "rule": "visits >= 0",
+                    "program": {"kind": "points", "percent": 100, "max_redeem_percent": 100}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    let c = app
+        .create(&t, json!({"first_name": "Max", "last_name": "Range"}))
+        .await;
+    let r = order(
+        &app,
+        &t,
+        &json!({"id": "range-1", "customer": c["id"], "lines": [{"sku": "A", "name": "A", "quantity": 1_000_000, "unit_price": 100_000_000}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+}

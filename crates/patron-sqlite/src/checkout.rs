@@ -570,6 +570,11 @@ pub fn commit(
             limits: &ctx.limits,
             settings: &ctx.settings,
             authorised,
+            lifetime_spent: c
+                .prepare_cached("SELECT total_spent FROM customers WHERE seq = ?1")
+                .map_err(db_err)?
+                .query_row([ctx.seq], |r| r.get(0))
+                .map_err(db_err)?,
         },
         now,
     )

@@ -43,12 +43,20 @@ fn pct_json(p: Percent) -> Value {
     Value::String(p.to_string())
 }
 
+/// A money setting or parameter: 0 to 100,000,000.00, so that no sum of them
+/// can overflow a later order.
 fn money(field: &str, v: i64, errors: &mut ValidationErrors) -> i64 {
-    if v < 0 {
-        errors.push(FieldError::new(field, "must not be negative"));
+    if !(0..=patron_storage::MAX_AMOUNT).contains(&v) {
+        errors.push(FieldError::new(
+            field,
+            "must be from 0 to 100,000,000.00 in minor units",
+        ));
     }
     v
 }
+
+/// The longest points lifetime: 100 years.
+const MAX_LIFETIME_DAYS: u32 = 36_500;
 
 fn uuid(field: &str, s: &str) -> std::result::Result<Uuid, FieldError> {
     Uuid::parse_str(s.trim()).map_err(|_| FieldError::new(field, "is not an id"))
@@ -141,10 +149,10 @@ pub async fn update_settings(
     if let Some(ts) = input.transitions {
         let mut out = Vec::new();
         for (i, t) in ts.into_iter().enumerate() {
-            if t.threshold <= 0 {
+            if !(1..=patron_storage::MAX_AMOUNT).contains(&t.threshold) {
                 errors.push(FieldError::new(
                     format!("transitions[{i}].threshold"),
-                    "must be more than zero",
+                    "must be from 0.01 to 100,000,000.00 in minor units",
                 ));
             }
             if let Some(id) = errors.take(uuid(&format!("transitions[{i}].group_id"), &t.group_id))
@@ -165,10 +173,10 @@ pub async fn update_settings(
         s.transitions = out;
     }
     if let Some(d) = input.points_lifetime_days {
-        if d == Some(0) {
+        if d.is_some_and(|d| !(1..=MAX_LIFETIME_DAYS).contains(&d)) {
             errors.push(FieldError::new(
                 "points_lifetime_days",
-                "must be at least 1, or null for never",
+                "must be from 1 to 36,500, or null for never",
             ));
         }
         s.points_lifetime_days = d;
