@@ -506,3 +506,29 @@ async fn a_retried_create_with_the_clients_id_makes_one_customer() {
         .await;
     assert_problem(r, 422, Some("id")).await;
 }
+
+/// The back office's pages and assets cannot be framed or sniffed, and run no
+/// script but the server's own file.
+#[tokio::test]
+async fn html_and_assets_carry_security_headers() {
+    let app = spawn_app().await;
+    for path in [
+        "/",
+        "/login",
+        "/customers",
+        "/assets/app.js",
+        "/assets/app.css",
+    ] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+    }
+}

@@ -14,6 +14,8 @@ const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 page.setDefaultTimeout(10_000);
 const failures = [];
 page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
+// The pages' Content-Security-Policy must never block the app's own code.
+page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/i.test(m.text())) failures.push(`CSP: ${m.text()}`); });
 const shot = (name) => page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
 const step = async (name, fn) => {
   try { await fn(); console.log(`ok   ${name}`); }
