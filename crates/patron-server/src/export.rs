@@ -19,6 +19,25 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a
+/// leading tab or carriage return) is written with a leading `'`, as OWASP's
+/// CSV-injection guidance recommends; `patron import` takes it off again.
+pub fn neutralise(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// The inverse of [`neutralise`] for a cell read back.
+pub fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
 pub fn header() -> Vec<String> {
     let mut h = vec!["code".to_owned(), "id".to_owned()];
     h.extend(Field::ALL.iter().map(|f| f.name().to_owned()));
@@ -55,7 +74,7 @@ pub async fn export_to(storage: &Arc<dyn Storage>, out: impl Write) -> anyhow::R
             let fmt = time::format_description::well_known::Rfc3339;
             row.push(c.created_at.format(&fmt).unwrap_or_default());
             row.push(c.updated_at.format(&fmt).unwrap_or_default());
-            w.write_record(&row)?;
+            w.write_record(row.into_iter().map(neutralise))?;
             n += 1;
         }
         match page.next_cursor {
@@ -79,4 +98,27 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     };
     eprintln!("exported {n} customers");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_restored() {
+        for cell in [
+            "=cmd|' /C calc'!A0",
+            "+15125550100",
+            "-5",
+            "@SUM(A1)",
+            "\tx",
+        ] {
+            let out = neutralise(cell.to_owned());
+            assert!(out.starts_with('\''), "{out}");
+            assert_eq!(restore(&out), cell);
+        }
+        assert_eq!(neutralise("Ann".into()), "Ann");
+        assert_eq!(restore("'plain"), "'plain");
+        assert_eq!(restore("O'Brien"), "O'Brien");
+    }
 }

@@ -136,6 +136,7 @@ fn map_columns(
 fn row_fields(record: &csv::StringRecord, targets: &[Option<Target>]) -> Vec<(Field, String)> {
     let mut out = Vec::with_capacity(targets.len());
     for (value, target) in record.iter().zip(targets) {
+        let value = crate::export::restore(value);
         match target {
             Some(Target::Field(f)) => out.push((*f, value.to_owned())),
             Some(Target::FullName) => {
