@@ -441,3 +441,30 @@ async fn shared_app() -> TestApp {
         .await;
     app
 }
+
+/// Permission comes before the body: a cashier's malformed body to a
+/// manager's endpoint is refused as forbidden, not read.
+#[tokio::test]
+async fn permission_is_checked_before_the_body_is_read() {
+    let app = spawn_app().await;
+    let t = app.login("cashier").await;
+    for (method, path) in [
+        ("PATCH", "/api/v1/loyalty/settings"),
+        ("POST", "/api/v1/groups"),
+        ("POST", "/api/v1/users"),
+        ("POST", "/api/v1/stores"),
+        ("PATCH", "/api/v1/settings"),
+        ("POST", "/api/v1/customer-types"),
+    ] {
+        let r = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(r, 403, None).await;
+    }
+}

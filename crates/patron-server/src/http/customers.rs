@@ -1,6 +1,6 @@
 use super::error::ProblemResponses;
 use super::error::{ApiError, Result};
-use super::extract::{ApiJson, Authed};
+use super::extract::{Allowed, ApiJson, Authed, perm};
 use crate::app::AppState;
 use crate::wire::{AuditView, CustomerInput, CustomerPage, CustomerView};
 use axum::Json;
@@ -31,10 +31,9 @@ async fn parse_context(state: &AppState) -> Result<ParseContext> {
     responses((status = 201, description = "Created", body = CustomerView), ProblemResponses))]
 pub async fn create(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::CustomersCreate>,
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> Result<(StatusCode, HeaderMap, Json<CustomerView>)> {
-    user.require(Permission::CustomersCreate)?;
     let ctx = parse_context(&state).await?;
     let id = match input.id.as_deref().map(str::trim) {
         Some(s) => Some(
@@ -240,11 +239,10 @@ pub async fn get(
     responses((status = 200, body = CustomerView), ProblemResponses))]
 pub async fn update(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::CustomersEdit>,
     Path(key): Path<String>,
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> Result<Json<CustomerView>> {
-    user.require(Permission::CustomersEdit)?;
     if input.id.is_some() {
         return Err(ApiError::field("id", "a customer's id never changes"));
     }

@@ -87,6 +87,54 @@ fn field_from_message(msg: &str) -> Option<String> {
     None
 }
 
+/// A permission as a type, so a handler can ask for it in its signature and
+/// have it checked before its body is read (a cashier's malformed body to a
+/// manager's endpoint is a 403, not a 422).
+pub trait Perm {
+    const P: Permission;
+}
+
+macro_rules! perm_types {
+    ($($name:ident),* $(,)?) => {
+        /// One type per permission, for [`Allowed`].
+        pub mod perm {
+            $(
+                pub struct $name;
+                impl super::Perm for $name {
+                    const P: patron_domain::Permission = patron_domain::Permission::$name;
+                }
+            )*
+        }
+    };
+}
+
+perm_types!(
+    CustomersView,
+    CustomersCreate,
+    CustomersEdit,
+    CustomersDeactivate,
+    UsersManage,
+    SettingsManage,
+    GroupsManage,
+    LoyaltyManage,
+    OrdersCreate,
+    OrdersRefund,
+    StoresManage,
+);
+
+/// A signed-in user holding permission `P`, checked from the request's head.
+pub struct Allowed<P>(pub Authed, pub std::marker::PhantomData<P>);
+
+impl<P: Perm + Send + Sync> FromRequestParts<AppState> for Allowed<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = Authed::from_request_parts(parts, state).await?;
+        user.require(P::P)?;
+        Ok(Allowed(user, std::marker::PhantomData))
+    }
+}
+
 /// The signed-in user of a request, from its `Authorization: Bearer` token,
 /// and (at a store) the key their operations are signed with for HQ.
 pub struct Authed(pub User, pub Option<patron_storage::OpKey>);

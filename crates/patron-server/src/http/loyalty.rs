@@ -4,7 +4,7 @@
 //! most three.
 
 use super::error::{ApiError, Result};
-use super::extract::{ApiJson, Authed};
+use super::extract::{Allowed, ApiJson, Authed, perm};
 use crate::app::AppState;
 use crate::wire::CustomerView;
 use axum::Json;
@@ -128,10 +128,9 @@ pub async fn get_settings(State(state): State<AppState>, user: Authed) -> Result
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn update_settings(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::LoyaltyManage>,
     ApiJson(input): ApiJson<LoyaltySettingsInput>,
 ) -> Result<Json<Value>> {
-    user.require(Permission::LoyaltyManage)?;
     super::sync::hq_only(&state)?;
     let mut s = state.storage.loyalty_settings().await?;
     let mut errors = ValidationErrors::default();
@@ -280,10 +279,9 @@ pub async fn list_types(State(state): State<AppState>, user: Authed) -> Result<J
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn create_type(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::LoyaltyManage>,
     ApiJson(input): ApiJson<CustomerTypeInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    user.require(Permission::LoyaltyManage)?;
     super::sync::hq_only(&state)?;
     let t = state
         .storage
@@ -297,11 +295,10 @@ pub async fn create_type(
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn update_type(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::LoyaltyManage>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<CustomerTypeInput>,
 ) -> Result<Json<Value>> {
-    user.require(Permission::LoyaltyManage)?;
     super::sync::hq_only(&state)?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     let t = state
@@ -322,11 +319,10 @@ pub struct SetTypeInput {
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn set_customer_type(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::LoyaltyManage>,
     Path(key): Path<String>,
     ApiJson(input): ApiJson<SetTypeInput>,
 ) -> Result<Json<CustomerView>> {
-    user.require(Permission::LoyaltyManage)?;
     let type_id = input.type_id.map(|t| uuid("type_id", &t)).transpose()?;
     let c = state
         .storage
@@ -400,10 +396,9 @@ pub async fn list_profiles(State(state): State<AppState>, user: Authed) -> Resul
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn create_profile(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::GroupsManage>,
     ApiJson(input): ApiJson<LimitProfileInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    user.require(Permission::GroupsManage)?;
     super::sync::hq_only(&state)?;
     let mut errors = ValidationErrors::default();
     if input.name.trim().is_empty() {
@@ -729,10 +724,9 @@ pub async fn list_groups(
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn create_group(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::GroupsManage>,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    user.require(Permission::GroupsManage)?;
     super::sync::hq_only(&state)?;
     let spec = group_spec(input, GroupKind::Manual)?;
     let g = state
@@ -765,11 +759,10 @@ pub async fn get_group(
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn update_group(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::GroupsManage>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<Json<Value>> {
-    user.require(Permission::GroupsManage)?;
     super::sync::hq_only(&state)?;
     let id = group_id(&id)?;
     let current = state.storage.group(id).await?;
@@ -890,11 +883,10 @@ async fn change_members(
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn add_members(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::GroupsManage>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<MembersInput>,
 ) -> Result<Json<Value>> {
-    user.require(Permission::GroupsManage)?;
     if input.groups.is_some() || input.all_manual {
         return Err(ApiError::field(
             "groups",
@@ -911,10 +903,9 @@ pub async fn add_members(
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn bulk_members(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::GroupsManage>,
     ApiJson(input): ApiJson<MembersInput>,
 ) -> Result<Json<Value>> {
-    user.require(Permission::GroupsManage)?;
     let target = match (&input.groups, input.all_manual) {
         (Some(_), true) => {
             return Err(ApiError::field(
@@ -958,10 +949,9 @@ pub struct RulePreviewInput {
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn rule_preview(
     State(state): State<AppState>,
-    user: Authed,
+    _user: Allowed<perm::CustomersView>,
     ApiJson(input): ApiJson<RulePreviewInput>,
 ) -> Result<Json<Value>> {
-    user.require(Permission::CustomersView)?;
     let rule = Rule::parse(&input.rule).map_err(rule_error)?;
     let (count, sample) = state
         .storage
@@ -1048,11 +1038,10 @@ pub struct EntryInput {
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn post_entry(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::LoyaltyManage>,
     Path(key): Path<String>,
     ApiJson(input): ApiJson<EntryInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    user.require(Permission::LoyaltyManage)?;
     let mut errors = ValidationErrors::default();
     let account = Account::parse(&input.account);
     if account.is_none() {
@@ -1197,10 +1186,9 @@ fn checkout_request(input: &CartInput) -> std::result::Result<CheckoutRequest, V
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn quote(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::OrdersCreate>,
     ApiJson(input): ApiJson<CartInput>,
 ) -> Result<Json<Value>> {
-    user.require(Permission::OrdersCreate)?;
     let req = checkout_request(&input)?;
     let out = state.storage.quote(&req, OffsetDateTime::now_utc()).await?;
     let q = &out.quote;
@@ -1278,10 +1266,9 @@ pub fn order_view(o: &OrderRecord) -> Value {
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn commit_order(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::OrdersCreate>,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    user.require(Permission::OrdersCreate)?;
     let fp = fingerprint(&input);
     let id = input.id.trim().to_owned();
     if id.is_empty() || id.len() > 100 {
@@ -1480,11 +1467,10 @@ pub fn return_view(r: &ReturnRecord) -> Value {
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn return_order(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::OrdersRefund>,
     Path(order_id): Path<String>,
     ApiJson(input): ApiJson<ReturnInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    user.require(Permission::OrdersRefund)?;
     let fp = fingerprint(&input);
     let id = input.id.trim().to_owned();
     let mut errors = ValidationErrors::default();

@@ -1,10 +1,10 @@
 use super::error::{ProblemResponses, Result};
-use super::extract::{ApiJson, Authed};
+use super::extract::{Allowed, ApiJson, Authed, perm};
 use crate::app::AppState;
 use crate::wire::{SettingsInput, SettingsView};
 use axum::Json;
 use axum::extract::State;
-use patron_domain::{CodeFormat, Permission, PhoneRegion, ValidationErrors};
+use patron_domain::{CodeFormat, PhoneRegion, ValidationErrors};
 use patron_storage::Settings;
 
 fn view(s: &Settings) -> SettingsView {
@@ -28,10 +28,9 @@ pub async fn get(State(state): State<AppState>, _user: Authed) -> Result<Json<Se
     responses((status = 200, body = SettingsView), ProblemResponses))]
 pub async fn update(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::SettingsManage>,
     ApiJson(input): ApiJson<SettingsInput>,
 ) -> Result<Json<SettingsView>> {
-    user.require(Permission::SettingsManage)?;
     super::sync::hq_only(&state)?;
     let current = state.storage.settings().await?;
     let mut errors = ValidationErrors::default();

@@ -2,7 +2,7 @@
 //! sync status of any node, store registration and the overdraft report.
 
 use super::error::{ApiError, Result};
-use super::extract::{ApiJson, Authed};
+use super::extract::{Allowed, ApiJson, Authed, perm};
 use crate::app::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -594,10 +594,9 @@ pub fn new_store_token() -> anyhow::Result<String> {
 
 pub async fn register_store(
     State(state): State<AppState>,
-    user: Authed,
+    _user: Allowed<perm::StoresManage>,
     ApiJson(input): ApiJson<StoreInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    user.require(Permission::StoresManage)?;
     if state.node.role != NodeRole::Hq {
         return Err(ApiError::Conflict {
             field: "node".into(),

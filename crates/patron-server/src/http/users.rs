@@ -1,5 +1,5 @@
 use super::error::{ApiError, ProblemResponses, Result};
-use super::extract::{ApiJson, Authed};
+use super::extract::{Allowed, ApiJson, Authed, perm};
 use crate::app::AppState;
 use crate::auth::hash_password;
 use crate::wire::{NewUserInput, UserView};
@@ -24,10 +24,9 @@ pub async fn list(State(state): State<AppState>, user: Authed) -> Result<Json<Ve
     responses((status = 201, body = UserView), ProblemResponses))]
 pub async fn create(
     State(state): State<AppState>,
-    user: Authed,
+    Allowed(user, _): Allowed<perm::UsersManage>,
     ApiJson(input): ApiJson<NewUserInput>,
 ) -> Result<(StatusCode, Json<UserView>)> {
-    user.require(Permission::UsersManage)?;
     super::sync::hq_only(&state)?;
     let mut errors = ValidationErrors::default();
     let username = errors.take(Username::parse(&input.username));
