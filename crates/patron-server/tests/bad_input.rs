@@ -468,3 +468,14 @@ async fn permission_is_checked_before_the_body_is_read() {
         assert_problem(r, 403, None).await;
     }
 }
+
+/// A path that does not decode (invalid UTF-8) is a problem+json 400 too.
+#[tokio::test]
+async fn an_undecodable_path_is_a_problem() {
+    let app = spawn_app().await;
+    let t = app.login("admin").await;
+    let r = app.get(&t, "/api/v1/customers/%FF%FE").await;
+    assert_problem(r, 400, None).await;
+    let r = app.get(&t, "/api/v1/orders/%C3%28").await;
+    assert_problem(r, 400, None).await;
+}

@@ -1,11 +1,11 @@
 use super::error::ProblemResponses;
 use super::error::{ApiError, Result};
-use super::extract::{Allowed, ApiJson, Authed, perm};
+use super::extract::{Allowed, ApiJson, ApiPath, Authed, perm};
 use crate::app::AppState;
 use crate::wire::{AuditView, CustomerInput, CustomerPage, CustomerView};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use patron_domain::customer::ParseContext;
 use patron_domain::search::SearchQuery;
@@ -211,7 +211,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     user: Authed,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<CustomerView>> {
     user.require(Permission::CustomersView)?;
     let key = CustomerKey::parse(&key);
@@ -240,7 +240,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::CustomersEdit>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> Result<Json<CustomerView>> {
     if input.id.is_some() {
@@ -267,7 +267,7 @@ pub async fn update(
 pub async fn deactivate(
     State(state): State<AppState>,
     user: Authed,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<CustomerView>> {
     set_active(state, user, key, false).await
 }
@@ -280,7 +280,7 @@ pub async fn deactivate(
 pub async fn reactivate(
     State(state): State<AppState>,
     user: Authed,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<CustomerView>> {
     set_active(state, user, key, true).await
 }
@@ -307,7 +307,7 @@ async fn set_active(
 pub async fn audit(
     State(state): State<AppState>,
     user: Authed,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Vec<AuditView>>> {
     user.require(Permission::CustomersView)?;
     let entries = state

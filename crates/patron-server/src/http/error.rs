@@ -35,6 +35,9 @@ pub enum ApiError {
     /// request nobody signed, say).
     #[error("{0}")]
     Refused(String),
+    /// A request that cannot be read at all (its path does not decode).
+    #[error("{0}")]
+    BadRequest(String),
     #[error("not found")]
     NotFound,
     #[error("{message}")]
@@ -56,7 +59,7 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::RuleSyntax { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Refused(_) => StatusCode::FORBIDDEN,
@@ -72,6 +75,7 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             ApiError::MalformedJson(_) => "malformed-json",
+            ApiError::BadRequest(_) => "bad-request",
             ApiError::RuleSyntax { .. } => "rule-syntax",
             ApiError::Invalid(_) => "validation",
             ApiError::Unauthenticated(_) => "unauthenticated",

@@ -87,6 +87,25 @@ fn field_from_message(msg: &str) -> Option<String> {
     None
 }
 
+/// A path parameter whose decoding errors (invalid UTF-8, say) are a
+/// problem+json 400 like every other error, not axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|e| ApiError::BadRequest(format!("the path is not valid: {}", e.body_text())))
+    }
+}
+
 /// A permission as a type, so a handler can ask for it in its signature and
 /// have it checked before its body is read (a cashier's malformed body to a
 /// manager's endpoint is a 403, not a 422).

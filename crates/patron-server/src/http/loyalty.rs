@@ -4,12 +4,12 @@
 //! most three.
 
 use super::error::{ApiError, Result};
-use super::extract::{Allowed, ApiJson, Authed, perm};
+use super::extract::{Allowed, ApiJson, ApiPath, Authed, perm};
 use crate::app::AppState;
 use crate::wire::CustomerView;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use patron_domain::loyalty::money::parse_decimal;
 use patron_domain::loyalty::{
@@ -296,7 +296,7 @@ pub async fn create_type(
 pub async fn update_type(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<CustomerTypeInput>,
 ) -> Result<Json<Value>> {
     super::sync::hq_only(&state)?;
@@ -320,7 +320,7 @@ pub struct SetTypeInput {
 pub async fn set_customer_type(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(input): ApiJson<SetTypeInput>,
 ) -> Result<Json<CustomerView>> {
     let type_id = input.type_id.map(|t| uuid("type_id", &t)).transpose()?;
@@ -746,7 +746,7 @@ fn group_id(s: &str) -> Result<Uuid> {
 pub async fn get_group(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     Ok(Json(group_view(
@@ -760,7 +760,7 @@ pub async fn get_group(
 pub async fn update_group(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<Json<Value>> {
     super::sync::hq_only(&state)?;
@@ -780,7 +780,7 @@ pub async fn update_group(
 pub async fn group_members(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
@@ -884,7 +884,7 @@ async fn change_members(
 pub async fn add_members(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<MembersInput>,
 ) -> Result<Json<Value>> {
     if input.groups.is_some() || input.all_manual {
@@ -993,7 +993,7 @@ pub fn balances_view(b: &Balances) -> Value {
 pub async fn ledger(
     State(state): State<AppState>,
     user: Authed,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
@@ -1039,7 +1039,7 @@ pub struct EntryInput {
 pub async fn post_entry(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(input): ApiJson<EntryInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let mut errors = ValidationErrors::default();
@@ -1086,7 +1086,7 @@ pub async fn post_entry(
 pub async fn activity(
     State(state): State<AppState>,
     user: Authed,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     let a = state
@@ -1426,7 +1426,7 @@ async fn authorize_at_hq(
 pub async fn get_order(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     let mut view = order_view(&state.storage.order(&id).await?);
@@ -1468,7 +1468,7 @@ pub fn return_view(r: &ReturnRecord) -> Value {
 pub async fn return_order(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::OrdersRefund>,
-    Path(order_id): Path<String>,
+    ApiPath(order_id): ApiPath<String>,
     ApiJson(input): ApiJson<ReturnInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let fp = fingerprint(&input);
