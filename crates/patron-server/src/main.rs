@@ -362,6 +362,19 @@ async fn user_add(
     let password = input.lines().next().unwrap_or("").to_owned();
     check_password_policy(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let storage = open_storage(&data)?;
+    if let Some(s) = &store
+        && !storage
+            .stores()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .iter()
+            .any(|known| known.id == s.as_str())
+    {
+        anyhow::bail!(
+            "store {} is not registered here; register it first with `patron store add`",
+            s.as_str()
+        );
+    }
     let password_hash = auth::hash_password(&password)?;
     let op_key = Some(auth::op_key_hex(username.as_str(), &password));
     let user = storage

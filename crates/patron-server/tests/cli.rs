@@ -362,6 +362,24 @@ fn store_add_prints_the_token_last_and_store_nodes_refuse_foreign_data() {
         "",
     );
     assert!(!out.status.success());
+    // A user of a store that was never registered is refused.
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            hq,
+            "--username",
+            "stray",
+            "--role",
+            "cashier",
+            "--store",
+            "S99",
+            "--password-stdin",
+        ],
+        "long-enough-pw\n",
+    );
+    assert_one_line_error(&out, "store S99 is not registered");
     // A data directory with customers of its own cannot become a store's replica.
     let out = patron(
         &[

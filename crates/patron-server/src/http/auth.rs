@@ -46,10 +46,10 @@ pub async fn login(
     if let Some(home) = &user.store
         && state.node.store() != Some(home.as_str())
     {
+        // The same answer as a wrong password: a right password must not be
+        // told apart from a wrong one where it cannot be used.
         tracing::warn!(user = %user.username, store = %home, node = %state.node.id, "refused: user belongs to another store");
-        return Err(ApiError::Unauthenticated(
-            "this user signs in at their own store only",
-        ));
+        return Err(refused);
     }
     // At a store, the user's operation key signs what they do for HQ; at HQ,
     // a user created before keys existed gets theirs now.
