@@ -21,6 +21,8 @@ pub struct AppState {
     pub feed_cache: Arc<tokio::sync::Mutex<Option<FeedCache>>>,
     /// HQ: when each store's contact was last written down.
     pub contacts: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+    /// Failed sign-ins per client address and per account from an address.
+    pub login_throttle: Arc<crate::auth::LoginThrottle>,
 }
 
 /// A serialised feed page and what it answers.
@@ -60,6 +62,7 @@ impl Application {
             sync,
             feed_cache: Arc::default(),
             contacts: Arc::default(),
+            login_throttle: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -78,9 +81,13 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         crate::scheduler::spawn(self.storage.clone());
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         Ok(())
     }
 
@@ -89,7 +96,10 @@ impl Application {
     pub fn spawn(self) -> anyhow::Result<SocketAddr> {
         let addr = self.local_addr()?;
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(self.listener, self.router).await {
+            let app = self
+                .router
+                .into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(self.listener, app).await {
                 tracing::error!(error = %e, "server stopped");
             }
         });

@@ -165,6 +165,66 @@ pub async fn op_key_async(username: String, password: String) -> Option<patron_s
     }
 }
 
+/// Failed sign-ins, counted per client address and per (account, address):
+/// after a few free tries each further failure doubles the wait before the
+/// next attempt from there (up to 15 minutes). Keyed by address too, so an
+/// attacker's guesses never lock the real user out from their own register.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// Attempts allowed before waits begin: per account from one address, and per address.
+const FREE_TRIES_ACCOUNT: u32 = 5;
+const FREE_TRIES_ADDRESS: u32 = 20;
+const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+
+impl LoginThrottle {
+    fn keys(username: &str, addr: std::net::IpAddr) -> [(String, u32); 2] {
+        [
+            (format!("{username}@{addr}"), FREE_TRIES_ACCOUNT),
+            (format!("@{addr}"), FREE_TRIES_ADDRESS),
+        ]
+    }
+
+    /// How long the caller must wait before trying again, if at all.
+    pub fn wait(&self, username: &str, addr: std::net::IpAddr) -> Option<Duration> {
+        let map = self.failures.lock().ok()?;
+        let now = Instant::now();
+        Self::keys(username, addr)
+            .iter()
+            .filter_map(|(k, _)| map.get(k))
+            .filter_map(|(_, until)| until.checked_duration_since(now))
+            .filter(|d| !d.is_zero())
+            .max()
+    }
+
+    pub fn failed(&self, username: &str, addr: std::net::IpAddr) {
+        let Ok(mut map) = self.failures.lock() else {
+            return;
+        };
+        if map.len() > 100_000 {
+            let now = Instant::now();
+            map.retain(|_, (_, until)| until.checked_duration_since(now).is_some());
+        }
+        let now = Instant::now();
+        for (key, free) in Self::keys(username, addr) {
+            let e = map.entry(key).or_insert((0, now));
+            e.0 = e.0.saturating_add(1);
+            if e.0 > free {
+                let wait = Duration::from_secs(1u64 << (e.0 - free - 1).min(10)).min(MAX_WAIT);
+                e.1 = now + wait;
+            }
+        }
+    }
+
+    pub fn succeeded(&self, username: &str, addr: std::net::IpAddr) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&format!("{username}@{addr}"));
+        }
+    }
+}
+
 pub fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     URL_SAFE_NO_PAD.encode(digest)

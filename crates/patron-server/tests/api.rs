@@ -532,3 +532,40 @@ async fn html_and_assets_carry_security_headers() {
         assert_eq!(h["referrer-policy"], "no-referrer");
     }
 }
+
+/// Guessing a password is throttled: after a few wrong tries for an account
+/// from one address, the next waits (429 with Retry-After), growing; the
+/// other accounts still sign in.
+#[tokio::test]
+async fn failed_sign_ins_are_throttled() {
+    let app = spawn_app().await;
+    let login = |user: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({"username": user, "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            login("admin", "wrong-guess-1").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login("admin", "wrong-guess-2").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = login("admin", common::PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        login("manager", common::PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}

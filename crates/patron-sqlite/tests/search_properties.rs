@@ -134,10 +134,20 @@ proptest! {
                 }
                 prop_assert!(finds(&store, &q, code).await, "{q:?} did not find {:?}", c.data);
             }
-            // Substring of a longer last name.
+            // Substring of a longer last name. The substring tier answers only
+            // queries nothing matches by prefix (README, "search"): when another
+            // customer's name starts with the same letters, the prefix tier
+            // answers instead, by design.
             let folded = patron_domain::search::fold(&target.last);
             if folded.len() >= 5 && !folded.contains(' ') {
-                prop_assert!(finds(&store, &folded[1..4], code).await, "substring of {folded}");
+                let sub = &folded[1..4];
+                let fold = patron_domain::search::fold;
+                let prefix_elsewhere = others.iter().chain([&target]).any(|o| {
+                    fold(&o.first).starts_with(sub) || fold(&o.last).starts_with(sub)
+                });
+                if !prefix_elsewhere {
+                    prop_assert!(finds(&store, sub, code).await, "substring of {folded}");
+                }
             }
             Ok(())
         })?;

@@ -3,7 +3,7 @@ use super::extract::{ApiJson, Authed};
 use crate::app::AppState;
 use crate::wire::{LoginInput, LoginView, UserView};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use patron_domain::Username;
 use time::format_description::well_known::Rfc3339;
@@ -22,9 +22,22 @@ fn dummy_hash() -> String {
     responses((status = 200, body = LoginView), ProblemResponses))]
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
     ApiJson(input): ApiJson<LoginInput>,
 ) -> Result<Json<LoginView>> {
     let refused = ApiError::Unauthenticated("wrong username or password");
+    let name: String = input
+        .username
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(64)
+        .collect();
+    let ip = client.ip();
+    if let Some(wait) = state.login_throttle.wait(&name, ip) {
+        tracing::warn!(username = %name, client = %ip, "refused: sign-in throttled");
+        return Err(ApiError::TooManyRequests(wait.as_secs().max(1)));
+    }
     let found = match Username::parse(&input.username) {
         Ok(u) => state.storage.user_credentials(&u).await?,
         Err(_) => None,
@@ -39,9 +52,11 @@ pub async fn login(
     let hash = if hash.is_empty() { dummy_hash() } else { hash };
     let ok = crate::auth::verify_password_async(password, hash).await;
     let Some(user) = user.filter(|_| ok) else {
-        tracing::warn!(username = %input.username.chars().take(64).collect::<String>(), "refused: failed sign-in");
+        state.login_throttle.failed(&name, ip);
+        tracing::warn!(username = %name, client = %ip, "refused: failed sign-in");
         return Err(refused);
     };
+    state.login_throttle.succeeded(&name, ip);
     // A store's own users work at that store only; HQ users anywhere.
     if let Some(home) = &user.store
         && state.node.store() != Some(home.as_str())

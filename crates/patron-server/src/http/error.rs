@@ -38,6 +38,9 @@ pub enum ApiError {
     /// A request that cannot be read at all (its path does not decode).
     #[error("{0}")]
     BadRequest(String),
+    /// Too many failed attempts from here: try again after this many seconds.
+    #[error("too many failed sign-ins from here; try again in {0} s")]
+    TooManyRequests(u64),
     #[error("not found")]
     NotFound,
     #[error("{message}")]
@@ -60,6 +63,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Invalid(_) | ApiError::RuleSyntax { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Refused(_) => StatusCode::FORBIDDEN,
@@ -76,6 +80,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => "malformed-json",
             ApiError::BadRequest(_) => "bad-request",
+            ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::RuleSyntax { .. } => "rule-syntax",
             ApiError::Invalid(_) => "validation",
             ApiError::Unauthenticated(_) => "unauthenticated",
@@ -197,6 +202,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::TooManyRequests(secs) = &self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
