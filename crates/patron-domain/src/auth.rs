@@ -155,7 +155,82 @@ impl std::fmt::Display for Username {
 /// The shortest password accepted (NIST SP 800-63B's floor for user-chosen secrets).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-pub fn check_password_policy(password: &str) -> Result<(), FieldError> {
+/// Passwords people pick first and attackers try first (8 characters or more,
+/// from published lists of the most common passwords), compared ignoring case.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "11111111",
+    "00000000",
+    "88888888",
+    "87654321",
+    "987654321",
+    "12341234",
+    "11223344",
+    "123123123",
+    "qwertyuiop",
+    "qwertyui",
+    "qwerty123",
+    "qwerty12",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "q1w2e3r4",
+    "qwer1234",
+    "asdfghjk",
+    "asdfghjkl",
+    "zxcvbnm1",
+    "password1",
+    "password12",
+    "password123",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "iloveyou",
+    "iloveyou1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "superman",
+    "starwars",
+    "trustno1",
+    "whatever",
+    "letmein1",
+    "welcome1",
+    "welcome123",
+    "changeme",
+    "computer",
+    "internet",
+    "michelle",
+    "jennifer",
+    "abcd1234",
+    "abc12345",
+    "aa123456",
+    "a1234567",
+    "admin123",
+    "administrator",
+    "master123",
+    "monkey123",
+    "dragon123",
+    "shadow123",
+    "football1",
+    "baseball1",
+    "1password",
+    "secret123",
+    "default1",
+    "letmein123",
+    "welcomewelcome",
+    "passwordpassword",
+    "administrator1",
+];
+
+/// NIST SP 800-63B's rules for a chosen password: long enough, not the
+/// username, not blank, not one of the most common ones.
+pub fn check_password_policy(username: &str, password: &str) -> Result<(), FieldError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
         return Err(FieldError::new(
@@ -167,6 +242,19 @@ pub fn check_password_policy(password: &str) -> Result<(), FieldError> {
         return Err(FieldError::new(
             "password",
             "must be at most 1024 characters",
+        ));
+    }
+    if password.trim().is_empty() {
+        return Err(FieldError::new("password", "must not be only spaces"));
+    }
+    let lower = password.to_lowercase();
+    if lower == username.trim().to_lowercase() {
+        return Err(FieldError::new("password", "must not be the username"));
+    }
+    if COMMON_PASSWORDS.contains(&lower.as_str()) {
+        return Err(FieldError::new(
+            "password",
+            "is one of the most commonly used passwords; choose another",
         ));
     }
     Ok(())
@@ -199,7 +287,10 @@ mod tests {
         );
         assert!(Username::parse("ab").is_err());
         assert!(Username::parse("ann lee").is_err());
-        assert!(check_password_policy("short").is_err());
-        assert!(check_password_policy("long enough").is_ok());
+        assert!(check_password_policy("ann", "short").is_err());
+        assert!(check_password_policy("ann", "long enough").is_ok());
+        for weak in ["password", "12345678", "        ", "PassWord1", "annalee1"] {
+            assert!(check_password_policy("annalee1", weak).is_err(), "{weak:?}");
+        }
     }
 }

@@ -360,7 +360,7 @@ async fn user_add(
         .read_to_string(&mut input)
         .context("cannot read the password from standard input")?;
     let password = input.lines().next().unwrap_or("").to_owned();
-    check_password_policy(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    check_password_policy(username.as_str(), &password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let storage = open_storage(&data)?;
     if let Some(s) = &store
         && !storage

@@ -569,3 +569,20 @@ async fn failed_sign_ins_are_throttled() {
         StatusCode::OK
     );
 }
+
+/// A new user's password is not the username, not blank, not a common one.
+#[tokio::test]
+async fn weak_passwords_are_refused() {
+    let app = spawn_app().await;
+    let t = app.login("admin").await;
+    for password in ["password", "12345678", "        ", "till.two", "Passw0rd"] {
+        let r = app
+            .post(
+                &t,
+                "/api/v1/users",
+                &json!({"username": "till.two", "password": password, "role": "cashier"}),
+            )
+            .await;
+        assert_problem(r, 422, Some("password")).await;
+    }
+}

@@ -31,7 +31,7 @@ pub async fn create(
     let mut errors = ValidationErrors::default();
     let username = errors.take(Username::parse(&input.username));
     let role = errors.take(Role::parse(&input.role));
-    errors.take(check_password_policy(&input.password));
+    errors.take(check_password_policy(&input.username, &input.password));
     errors.into_result()?;
     let (Some(username), Some(role)) = (username, role) else {
         return Err(ApiError::Internal("validated fields missing".into()));
