@@ -85,8 +85,7 @@ pub struct CustomerView {
     /// On single-customer reads, when HQ refused a change made to this
     /// customer at a store: what and why (docs/sync.md, "Trust").
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
-    pub refused: Vec<serde_json::Value>,
+    pub refused: Vec<RefusalView>,
 }
 
 impl From<&Customer> for CustomerView {
@@ -428,4 +427,37 @@ mod tests {
         assert!(p.contains(&(Field::MedicalExpiry, Patch::Clear)));
         assert!(!p.iter().any(|(f, _)| *f == Field::LastName));
     }
+}
+
+/// An operation HQ refused, and why (docs/sync.md, "Trust").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusalView {
+    pub op_id: Option<Uuid>,
+    pub store: String,
+    /// `create_customer`, `edit_customer`, `entry`, `order`, `return`, …
+    pub kind: String,
+    /// The customer or order it was about.
+    pub entity: String,
+    pub actor: String,
+    pub reason: String,
+    pub at: String,
+}
+
+impl From<&patron_storage::Refusal> for RefusalView {
+    fn from(r: &patron_storage::Refusal) -> Self {
+        RefusalView {
+            op_id: r.op_id,
+            store: r.store.clone(),
+            kind: r.kind.clone(),
+            entity: r.entity.clone(),
+            actor: r.actor.clone(),
+            reason: r.reason.clone(),
+            at: r.at.format(&Rfc3339).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusalList {
+    pub items: Vec<RefusalView>,
 }

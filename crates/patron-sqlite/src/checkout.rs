@@ -1298,13 +1298,7 @@ pub fn authorize(
         StorageError::NotFound => invalid("customer", "HQ does not know this customer yet"),
         e => e,
     })?;
-    let order_known: bool = c
-        .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")
-        .map_err(db_err)?
-        .query_row([order_id], |r| r.get::<_, i64>(0))
-        .optional()
-        .map_err(db_err)?
-        .is_some();
+    let order_known = crate::sync::known(c, "orders", order_id)?;
     let mut wanted = Vec::with_capacity(entries.len());
     for (account, amount) in entries {
         let id = patron_storage::ops::redemption_id(order_id, account.as_str());
@@ -1358,14 +1352,7 @@ type RedeemRow = (i64, String, i64, Option<String>);
 /// HQ: gives back the redemptions authorised for `order_id` whose sale did
 /// not go through. Once only; a sale that arrives afterwards redeems again.
 pub fn release(c: &Connection, store: &str, order_id: &str, now: OffsetDateTime) -> Result<u64> {
-    let sold: bool = c
-        .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")
-        .map_err(db_err)?
-        .query_row([order_id], |r| r.get::<_, i64>(0))
-        .optional()
-        .map_err(db_err)?
-        .is_some();
-    if sold {
+    if crate::sync::known(c, "orders", order_id)? {
         // The sale reached HQ: its redemption stands.
         return Ok(0);
     }

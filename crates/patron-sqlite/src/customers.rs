@@ -528,15 +528,15 @@ pub fn set_active(
     actor: &Actor,
     key: &CustomerKey,
     active: bool,
-) -> Result<Customer> {
+) -> Result<(Customer, bool)> {
     let seq = seq_of(c, key)?;
     let current = by_seq(c, seq)?;
     if current.active == active {
-        return Ok(current);
+        return Ok((current, false));
     }
     set_active_replica(c, seq, actor, active)?;
     crate::sync::customer_edited(c, seq, &["active".to_owned()])?;
-    by_seq(c, seq)
+    Ok((by_seq(c, seq)?, true))
 }
 
 pub fn set_active_replica(c: &Connection, seq: i64, actor: &Actor, active: bool) -> Result<()> {

@@ -341,7 +341,7 @@ impl Storage for SqliteStorage {
             }
             let seq = customers::seq_of(tx, &CustomerKey::Id(created.id))?;
             checkout::after_create(tx, seq, &actor, now)?;
-            ops::record(tx, &actor, ops::create_body(&created))?;
+            ops::record(tx, &actor, || Ok(ops::create_body(&created)))?;
             Ok((created, false))
         })
         .await
@@ -386,7 +386,7 @@ impl Storage for SqliteStorage {
             let (updated, changes) = customers::update(tx, &actor, &key, &patch, &ctx)?;
             refresh_after_edit(tx, updated.id)?;
             if !changes.is_empty() {
-                ops::record(tx, &actor, ops::edit_body(&updated, &changes))?;
+                ops::record(tx, &actor, || Ok(ops::edit_body(&updated, &changes)))?;
             }
             Ok(updated)
         })
@@ -401,15 +401,12 @@ impl Storage for SqliteStorage {
     ) -> Result<Customer> {
         let (actor, key) = (actor.clone(), key.clone());
         self.write(move |tx| {
-            let before = customers::get(tx, &key)?.active;
-            let c = customers::set_active(tx, &actor, &key, active)?;
+            let (c, changed) = customers::set_active(tx, &actor, &key, active)?;
             refresh_after_edit(tx, c.id)?;
-            if before != active {
-                ops::record(
-                    tx,
-                    &actor,
-                    patron_storage::ops::OpBody::SetActive { id: c.id, active },
-                )?;
+            if changed {
+                ops::record(tx, &actor, || {
+                    Ok(patron_storage::ops::OpBody::SetActive { id: c.id, active })
+                })?;
             }
             Ok(c)
         })
@@ -539,11 +536,9 @@ impl Storage for SqliteStorage {
             let c = customers::by_seq(tx, seq)?;
             refresh_after_edit(tx, c.id)?;
             if old != new {
-                ops::record(
-                    tx,
-                    &actor,
-                    patron_storage::ops::OpBody::SetType { id: c.id, type_id },
-                )?;
+                ops::record(tx, &actor, || {
+                    Ok(patron_storage::ops::OpBody::SetType { id: c.id, type_id })
+                })?;
             }
             Ok(c)
         })
@@ -609,22 +604,19 @@ impl Storage for SqliteStorage {
                 }
             }
             let change = groups::change_members(tx, &target, &seqs, add)?;
-            let ids = seqs
-                .iter()
-                .map(|s| customers::by_seq(tx, *s).map(|c| c.id))
-                .collect::<Result<Vec<_>>>()?;
-            ops::record(
-                tx,
-                &actor,
-                patron_storage::ops::OpBody::Members {
+            ops::record(tx, &actor, || {
+                Ok(patron_storage::ops::OpBody::Members {
                     groups: match &target {
                         MemberTarget::Groups(g) => Some(g.clone()),
                         MemberTarget::AllManual => None,
                     },
-                    customers: ids,
+                    customers: seqs
+                        .iter()
+                        .map(|s| customers::by_seq(tx, *s).map(|c| c.id))
+                        .collect::<Result<_>>()?,
                     add,
-                },
-            )?;
+                })
+            })?;
             Ok(change)
         })
         .await
@@ -701,20 +693,17 @@ impl Storage for SqliteStorage {
         let (actor, key) = (actor.clone(), key.clone());
         self.write(move |tx| {
             let e = checkout::post_entry(tx, &actor, &key, entry.clone(), now)?;
-            let customer = customers::get(tx, &key)?.id;
-            ops::record(
-                tx,
-                &actor,
-                patron_storage::ops::OpBody::Entry {
+            ops::record(tx, &actor, || {
+                Ok(patron_storage::ops::OpBody::Entry {
                     entry_id: e.id,
-                    customer,
+                    customer: customers::get(tx, &key)?.id,
                     account: entry.account.as_str().to_owned(),
                     kind: entry.kind.as_str().to_owned(),
                     amount: entry.amount,
                     reason: entry.reason,
                     idempotency_key: entry.idempotency_key,
-                },
-            )?;
+                })
+            })?;
             Ok(e)
         })
         .await
@@ -736,7 +725,12 @@ impl Storage for SqliteStorage {
         self.write(move |tx| {
             let (record, replay) = checkout::commit(tx, &actor, order.clone(), now)?;
             if !replay {
-                ops::record_at(tx, &actor, ops::order_body(&order, record.customer_id), now)?;
+                ops::record_at(
+                    tx,
+                    &actor,
+                    || Ok(ops::order_body(&order, record.customer_id)),
+                    now,
+                )?;
             }
             Ok((record, replay))
         })
@@ -758,7 +752,7 @@ impl Storage for SqliteStorage {
         self.write(move |tx| {
             let (record, replay) = checkout::return_order(tx, &actor, request.clone(), now)?;
             if !replay {
-                ops::record(tx, &actor, ops::return_body(&request))?;
+                ops::record(tx, &actor, || Ok(ops::return_body(&request)))?;
             }
             Ok((record, replay))
         })
@@ -1021,6 +1015,10 @@ impl Storage for SqliteStorage {
 
     async fn refusals(&self, limit: usize) -> Result<Vec<Refusal>> {
         self.read(move |c| ops::refusals(c, limit)).await
+    }
+
+    async fn refusal_counts(&self) -> Result<Vec<(String, u64)>> {
+        self.read(ops::refusal_counts).await
     }
 
     async fn refusals_of(&self, entity: &str) -> Result<Vec<Refusal>> {

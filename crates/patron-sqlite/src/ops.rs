@@ -25,17 +25,24 @@ use uuid::Uuid;
 // --- the store's outbox -------------------------------------------------------------
 
 /// At a store, records what `actor` just did, in the transaction that did it.
-/// Elsewhere a no-op: HQ's own writes reach stores through its feed.
-pub fn record(c: &Connection, actor: &Actor, body: OpBody) -> Result<()> {
+/// Elsewhere a no-op: HQ's own writes reach stores through its feed. `body`
+/// is only built at a store, so HQ's writes pay nothing for it.
+pub fn record(c: &Connection, actor: &Actor, body: impl FnOnce() -> Result<OpBody>) -> Result<()> {
     record_at(c, actor, body, OffsetDateTime::now_utc())
 }
 
 /// [`record`], dated `at` (a sale: the moment its entries' ids follow from).
-pub fn record_at(c: &Connection, actor: &Actor, body: OpBody, at: OffsetDateTime) -> Result<()> {
+pub fn record_at(
+    c: &Connection,
+    actor: &Actor,
+    body: impl FnOnce() -> Result<OpBody>,
+    at: OffsetDateTime,
+) -> Result<()> {
     let node = sync::node(c)?;
     let Some(store) = node.store() else {
         return Ok(());
     };
+    let body = body()?;
     let op = Op {
         id: Uuid::now_v7(),
         store: store.to_owned(),
@@ -151,6 +158,17 @@ pub fn refusals(c: &Connection, limit: usize) -> Result<Vec<Refusal>> {
     .map_err(db_err)?
     .collect::<rusqlite::Result<_>>()
     .map_err(db_err)
+}
+
+pub fn refusal_counts(c: &Connection) -> Result<Vec<(String, u64)>> {
+    c.prepare_cached("SELECT store, count(*) FROM refusals GROUP BY store")
+        .map_err(db_err)?
+        .query_map([], |r| {
+            Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+        })
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)
 }
 
 pub fn refusals_of(c: &Connection, entity: &str) -> Result<Vec<Refusal>> {

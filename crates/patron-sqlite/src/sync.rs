@@ -722,7 +722,7 @@ pub fn apply(
 
 /// The immutable entity `id` of `table` is already here: applying it again
 /// is a no-op (union by id).
-fn known(c: &Connection, table: &str, id: &str) -> Result<bool> {
+pub(crate) fn known(c: &Connection, table: &str, id: &str) -> Result<bool> {
     Ok(
         c.prepare_cached(&format!("SELECT 1 FROM {table} WHERE id = ?1"))
             .map_err(db_err)?

@@ -291,6 +291,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn record_refusals(&self, refusals: Vec<Refusal>) -> Result<()>;
     /// Refused operations, newest first.
     async fn refusals(&self, limit: usize) -> Result<Vec<Refusal>>;
+    /// How many operations were refused, per store.
+    async fn refusal_counts(&self) -> Result<Vec<(String, u64)>>;
     /// Refused operations about one entity (a customer id, an order id).
     async fn refusals_of(&self, entity: &str) -> Result<Vec<Refusal>>;
     /// HQ: the user and the hex operation key HQ holds for them.

@@ -2,7 +2,7 @@ use super::error::ProblemResponses;
 use super::error::{ApiError, Result};
 use super::extract::{Allowed, ApiJson, ApiPath, Authed, perm};
 use crate::app::AppState;
-use crate::wire::{AuditView, CustomerInput, CustomerPage, CustomerView};
+use crate::wire::{AuditView, CustomerInput, CustomerPage, CustomerView, RefusalView};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -227,7 +227,7 @@ pub async fn get(
         .refusals_of(&c.id.to_string())
         .await?
         .iter()
-        .map(super::sync::refusal_view)
+        .map(RefusalView::from)
         .collect();
     Ok(Json(view))
 }

@@ -1432,7 +1432,13 @@ pub async fn get_order(
     let mut view = order_view(&state.storage.order(&id).await?);
     let refused = state.storage.refusals_of(&id).await?;
     if !refused.is_empty() {
-        view["refused"] = Value::Array(refused.iter().map(super::sync::refusal_view).collect());
+        view["refused"] = serde_json::to_value(
+            refused
+                .iter()
+                .map(crate::wire::RefusalView::from)
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     }
     Ok(Json(view))
 }

@@ -172,26 +172,6 @@ async fn check_op(
         let found = state.storage.user_op_key(&username).await?;
         users.insert(username.as_str().to_owned(), found);
     }
-    let Some((user, key)) = users.get(username.as_str()).and_then(Option::as_ref) else {
-        return Ok(Err(refuse(
-            Some(&op),
-            format!("HQ knows no user {username}"),
-        )));
-    };
-    let Some(key) = key.as_deref().and_then(patron_storage::ops::key_from_hex) else {
-        return Ok(Err(refuse(
-            Some(&op),
-            format!(
-                "HQ holds no signing key for {username} yet: they sign in once at HQ, or their password is set again"
-            ),
-        )));
-    };
-    if !patron_storage::ops::verify(&key, &signed.op, &signed.sig) {
-        return Ok(Err(refuse(
-            Some(&op),
-            format!("not signed by {username}: a store's token alone cannot act for a user"),
-        )));
-    }
     let mut needed = vec![replication::permission_for(op.body.kind())];
     if let patron_storage::ops::OpBody::Order {
         override_limits: true,
@@ -200,35 +180,60 @@ async fn check_op(
     {
         needed.push(Permission::LimitsOverride);
     }
+    let found = users.get(username.as_str()).and_then(Option::as_ref);
+    Ok(
+        match signed_and_allowed(&username, found, store, &signed.op, &signed.sig, &needed) {
+            Ok(()) => Ok(op),
+            Err(reason) => Err(refuse(Some(&op), reason)),
+        },
+    )
+}
+
+/// Whether `username` (as HQ holds them, with their operation key) signed
+/// `text`, and may do what needs `needed` at `store`; otherwise why not.
+fn signed_and_allowed(
+    username: &Username,
+    found: Option<&(patron_storage::User, Option<String>)>,
+    store: &str,
+    text: &str,
+    sig: &str,
+    needed: &[Permission],
+) -> std::result::Result<(), String> {
+    let Some((user, key)) = found else {
+        return Err(format!("HQ knows no user {username}"));
+    };
+    let Some(key) = key.as_deref().and_then(patron_storage::ops::key_from_hex) else {
+        return Err(format!(
+            "HQ holds no signing key for {username} yet: they sign in once at HQ, or their password is set again"
+        ));
+    };
+    if !patron_storage::ops::verify(&key, text, sig) {
+        return Err(format!(
+            "not signed by {username}: a store's token alone cannot act for a user"
+        ));
+    }
     let acting = replication::ActingUser {
         role: user.role,
         active: user.active,
         store: user.store.as_deref(),
     };
-    if let Err(reason) = replication::may_act(&acting, store, &needed) {
-        return Ok(Err(refuse(Some(&op), format!("{username}: {reason}"))));
-    }
-    Ok(Ok(op))
-}
-
-pub fn refusal_view(r: &Refusal) -> Value {
-    json!({
-        "op_id": r.op_id, "store": r.store, "kind": r.kind, "entity": r.entity,
-        "actor": r.actor, "reason": r.reason, "at": ts(Some(r.at)),
-    })
+    replication::may_act(&acting, store, needed).map_err(|why| format!("{username}: {why}"))
 }
 
 /// Refused operations: at HQ, every store's; at a store, its own.
-pub async fn refusals(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+pub async fn refusals(
+    State(state): State<AppState>,
+    user: Authed,
+) -> Result<Json<crate::wire::RefusalList>> {
     user.require(Permission::CustomersView)?;
-    let items: Vec<Value> = state
+    let items = state
         .storage
         .refusals(1_000)
         .await?
         .iter()
-        .map(refusal_view)
+        .map(crate::wire::RefusalView::from)
         .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(crate::wire::RefusalList { items }))
 }
 
 pub async fn feed(
@@ -405,28 +410,17 @@ async fn signed_by_a_user(
     sig: &str,
     text: &str,
 ) -> Result<()> {
-    let refuse = ApiError::Refused;
-    let username = Username::parse(actor).map_err(|_| refuse("unknown user".into()))?;
-    let Some((user, Some(key))) = state.storage.user_op_key(&username).await? else {
-        return Err(refuse(format!("HQ cannot check a signature of {username}")));
-    };
-    let key = patron_storage::ops::key_from_hex(&key)
-        .ok_or_else(|| refuse(format!("HQ cannot check a signature of {username}")))?;
-    if !patron_storage::ops::verify(&key, text, sig) {
-        return Err(refuse(format!(
-            "not signed by {username}: a store's token alone cannot redeem"
-        )));
-    }
-    replication::may_act(
-        &replication::ActingUser {
-            role: user.role,
-            active: user.active,
-            store: user.store.as_deref(),
-        },
+    let username = Username::parse(actor).map_err(|_| ApiError::Refused("unknown user".into()))?;
+    let found = state.storage.user_op_key(&username).await?;
+    signed_and_allowed(
+        &username,
+        found.as_ref(),
         store,
+        text,
+        sig,
         &[Permission::OrdersCreate],
     )
-    .map_err(|why| refuse(format!("{username}: {why}")))
+    .map_err(ApiError::Refused)
 }
 
 /// A consistent copy of HQ's database for a new store: much faster than
@@ -494,8 +488,13 @@ fn ts(t: Option<OffsetDateTime>) -> Value {
 pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     let now = OffsetDateTime::now_utc();
-    let refusals = state.storage.refusals(10_000).await?;
-    let refused = |store: &str| refusals.iter().filter(|r| r.store == store).count();
+    let counts = state.storage.refusal_counts().await?;
+    let refused = |store: &str| {
+        counts
+            .iter()
+            .find(|(s, _)| s == store)
+            .map_or(0, |(_, n)| *n)
+    };
     match state.node.role {
         NodeRole::Hq => {
             let head = *state.storage.feed_head().borrow();
@@ -549,7 +548,7 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                     "pending_outbound": (local_head - pushed).max(0),
                     "clock_offset_ms": link.offset_ms,
                     "last_error": link.last_error,
-                    "refused": refusals.len(),
+                    "refused": counts.iter().map(|(_, n)| n).sum::<u64>(),
                 }],
             })))
         }
