@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use super::{auth, customers, error, loyalty, settings, users};
+use super::{auth, customers, error, loyalty, settings, sync, users};
 use crate::wire;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -20,11 +20,12 @@ use utoipa::{Modify, OpenApi};
         loyalty::group_members, loyalty::add_members, loyalty::bulk_members, loyalty::rule_preview,
         loyalty::ledger, loyalty::post_entry, loyalty::activity, loyalty::quote, loyalty::commit_order,
         loyalty::get_order, loyalty::return_order, loyalty::run_maintenance,
+        sync::refusals,
     ),
     components(schemas(
         error::Problem, error::ProblemField, wire::CustomerView, wire::CustomerInput, wire::CustomerPage,
         wire::AuditView, wire::LoginInput, wire::LoginView, wire::UserView, wire::NewUserInput,
-        wire::SettingsView, wire::SettingsInput,
+        wire::SettingsView, wire::SettingsInput, wire::RefusalView, wire::RefusalList,
     )),
     modifiers(&BearerAuth),
 )]

@@ -221,6 +221,8 @@ fn signed_and_allowed(
 }
 
 /// Refused operations: at HQ, every store's; at a store, its own.
+#[utoipa::path(get, path = "/api/v1/sync/refusals", tag = "sync", security(("bearer" = [])),
+    responses((status = 200, body = crate::wire::RefusalList), super::error::ProblemResponses))]
 pub async fn refusals(
     State(state): State<AppState>,
     user: Authed,
