@@ -1,8 +1,9 @@
 //! Users' roles and the permissions each role grants.
 //!
-//! Roles are fixed in code rather than stored: a permission check is then a pure
-//! function, identical on every node, and a role cannot be edited into a state that
-//! locks every administrator out.
+//! A role is a named set of permissions. The three built-in roles are fixed in
+//! code, so a role can never be edited into a state that locks every
+//! administrator out; a chain's own roles are data (HQ stores and replicates
+//! them) but a permission check is the same pure function on every node.
 
 use crate::error::FieldError;
 
@@ -60,61 +61,176 @@ impl Permission {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Everything, including users and settings.
-    Admin,
-    /// Runs the customer base: every customer permission.
-    Manager,
-    /// Works the register: finds, creates and corrects customers; cannot deactivate.
-    Cashier,
+/// A set of permissions, one bit each: copied freely, compared cheaply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PermissionSet(u32);
+
+impl PermissionSet {
+    pub const fn of(list: &[Permission]) -> Self {
+        let mut bits = 0u32;
+        let mut i = 0;
+        while i < list.len() {
+            bits |= 1 << list[i] as u32;
+            i += 1;
+        }
+        PermissionSet(bits)
+    }
+
+    pub fn contains(self, p: Permission) -> bool {
+        self.0 & (1 << p as u32) != 0
+    }
+
+    /// Whether every permission of `other` is in this set.
+    pub fn covers(self, other: PermissionSet) -> bool {
+        other.0 & !self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(move |p| self.contains(*p))
+    }
+
+    /// Parses permission names (`customers.view`); the error names the first
+    /// unknown one, on the field `permissions[i]`.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, FieldError> {
+        let mut set = PermissionSet::default();
+        for (i, n) in names.iter().enumerate() {
+            let n = n.as_ref().trim();
+            match Permission::ALL.iter().find(|p| p.name() == n) {
+                Some(p) => set.0 |= 1 << *p as u32,
+                None => {
+                    return Err(FieldError::new(
+                        format!("permissions[{i}]"),
+                        format!("{n:?} is not a permission"),
+                    ));
+                }
+            }
+        }
+        Ok(set)
+    }
 }
 
+/// A named set of permissions. Three are built in and fixed in code (admin,
+/// manager, cashier), so no edit can lock every administrator out; a chain
+/// adds its own ("view-only", "shift lead"), stored at HQ and replicated.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Role {
+    name: Cow<'static, str>,
+    permissions: PermissionSet,
+}
+
+use std::borrow::Cow;
+
+const MANAGER_PERMISSIONS: PermissionSet = {
+    use Permission::*;
+    PermissionSet::of(&[
+        CustomersView,
+        CustomersCreate,
+        CustomersEdit,
+        CustomersDeactivate,
+        GroupsManage,
+        LoyaltyManage,
+        OrdersCreate,
+        OrdersRefund,
+        LimitsOverride,
+        ReportsView,
+    ])
+};
+
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Manager, Role::Cashier];
+    /// Everything, including users, settings and stores.
+    pub const ADMIN: Role = Role {
+        name: Cow::Borrowed("admin"),
+        permissions: PermissionSet::of(&Permission::ALL),
+    };
+    /// Runs the customer base: every customer permission.
+    pub const MANAGER: Role = Role {
+        name: Cow::Borrowed("manager"),
+        permissions: MANAGER_PERMISSIONS,
+    };
+    /// Works the register: finds, creates and corrects customers; cannot deactivate.
+    pub const CASHIER: Role = Role {
+        name: Cow::Borrowed("cashier"),
+        permissions: PermissionSet::of(&[
+            Permission::CustomersView,
+            Permission::CustomersCreate,
+            Permission::CustomersEdit,
+            Permission::OrdersCreate,
+        ]),
+    };
 
+    pub const BUILT_IN: [Role; 3] = [Role::ADMIN, Role::MANAGER, Role::CASHIER];
+
+    /// One of the built-in roles, by name.
     pub fn parse(input: &str) -> Result<Self, FieldError> {
-        match input.trim().to_ascii_lowercase().as_str() {
-            "admin" => Ok(Role::Admin),
-            "manager" => Ok(Role::Manager),
-            "cashier" => Ok(Role::Cashier),
-            _ => Err(FieldError::new(
-                "role",
-                "must be one of admin, manager, cashier",
-            )),
+        let name = input.trim().to_ascii_lowercase();
+        Role::BUILT_IN
+            .into_iter()
+            .find(|r| r.name == name.as_str())
+            .ok_or_else(|| FieldError::new("role", "must be one of admin, manager, cashier"))
+    }
+
+    /// A chain's own role: 3–32 characters of lowercase letters, digits, `-`,
+    /// `_` and spaces, not a built-in name.
+    pub fn custom(name: &str, permissions: PermissionSet) -> Result<Self, FieldError> {
+        let name = Role::parse_name(name)?;
+        if Role::BUILT_IN.iter().any(|r| r.name == name.as_str()) {
+            return Err(FieldError::new(
+                "name",
+                "is a built-in role, which cannot be redefined",
+            ));
+        }
+        Ok(Role {
+            name: Cow::Owned(name),
+            permissions,
+        })
+    }
+
+    /// A role name as stored: trimmed, lowercased, checked.
+    pub fn parse_name(input: &str) -> Result<String, FieldError> {
+        let name = input.trim().to_ascii_lowercase();
+        if !(3..=32).contains(&name.len()) {
+            return Err(FieldError::new("name", "must be 3 to 32 characters"));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_ ".contains(c))
+        {
+            return Err(FieldError::new(
+                "name",
+                "may contain only letters, digits, '-', '_' and spaces",
+            ));
+        }
+        Ok(name)
+    }
+
+    /// A stored role whose definition is gone holds no permission at all.
+    pub fn unknown(name: &str) -> Self {
+        Role {
+            name: Cow::Owned(name.to_owned()),
+            permissions: PermissionSet::default(),
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Manager => "manager",
-            Role::Cashier => "cashier",
-        }
+    pub fn is_built_in(&self) -> bool {
+        Role::BUILT_IN.iter().any(|r| r.name == self.name)
     }
 
-    pub fn permissions(self) -> &'static [Permission] {
-        use Permission::*;
-        match self {
-            Role::Admin => &Permission::ALL,
-            Role::Manager => &[
-                CustomersView,
-                CustomersCreate,
-                CustomersEdit,
-                CustomersDeactivate,
-                GroupsManage,
-                LoyaltyManage,
-                OrdersCreate,
-                OrdersRefund,
-                LimitsOverride,
-                ReportsView,
-            ],
-            Role::Cashier => &[CustomersView, CustomersCreate, CustomersEdit, OrdersCreate],
-        }
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
-    pub fn allows(self, p: Permission) -> bool {
-        self.permissions().contains(&p)
+    pub fn permission_set(&self) -> PermissionSet {
+        self.permissions
+    }
+
+    pub fn permissions(&self) -> Vec<Permission> {
+        self.permissions.iter().collect()
+    }
+
+    pub fn allows(&self, p: Permission) -> bool {
+        self.permissions.contains(p)
     }
 }
 
@@ -155,78 +271,22 @@ impl std::fmt::Display for Username {
 /// The shortest password accepted (NIST SP 800-63B's floor for user-chosen secrets).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// Passwords people pick first and attackers try first (8 characters or more,
-/// from published lists of the most common passwords), compared ignoring case.
-const COMMON_PASSWORDS: &[&str] = &[
-    "password",
-    "12345678",
-    "123456789",
-    "1234567890",
-    "11111111",
-    "00000000",
-    "88888888",
-    "87654321",
-    "987654321",
-    "12341234",
-    "11223344",
-    "123123123",
-    "qwertyuiop",
-    "qwertyui",
-    "qwerty123",
-    "qwerty12",
-    "1qaz2wsx",
-    "zaq12wsx",
-    "1q2w3e4r",
-    "1q2w3e4r5t",
-    "q1w2e3r4",
-    "qwer1234",
-    "asdfghjk",
-    "asdfghjkl",
-    "zxcvbnm1",
-    "password1",
-    "password12",
-    "password123",
-    "passw0rd",
-    "p@ssw0rd",
-    "p@ssword",
-    "iloveyou",
-    "iloveyou1",
-    "sunshine",
-    "princess",
-    "football",
-    "baseball",
-    "superman",
-    "starwars",
-    "trustno1",
-    "whatever",
-    "letmein1",
-    "welcome1",
-    "welcome123",
-    "changeme",
-    "computer",
-    "internet",
-    "michelle",
-    "jennifer",
-    "abcd1234",
-    "abc12345",
-    "aa123456",
-    "a1234567",
-    "admin123",
-    "administrator",
-    "master123",
-    "monkey123",
-    "dragon123",
-    "shadow123",
-    "football1",
-    "baseball1",
-    "1password",
-    "secret123",
-    "default1",
-    "letmein123",
-    "welcomewelcome",
-    "passwordpassword",
-    "administrator1",
-];
+/// Passwords people pick first and attackers try first: the 8-character-or-longer
+/// entries of zxcvbn's list of the 30,000 most common passwords (MIT licence,
+/// from leaked-password corpora), lowercased, sorted, one per line.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Whether `lower` (already lowercased) is on the common-passwords list.
+fn is_common(lower: &str) -> bool {
+    static LIST: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        let mut v: Vec<&str> = COMMON_PASSWORDS.lines().collect();
+        v.sort_unstable();
+        v
+    })
+    .binary_search(&lower)
+    .is_ok()
+}
 
 /// NIST SP 800-63B's rules for a chosen password: long enough, not the
 /// username, not blank, not one of the most common ones.
@@ -251,7 +311,7 @@ pub fn check_password_policy(username: &str, password: &str) -> Result<(), Field
     if lower == username.trim().to_lowercase() {
         return Err(FieldError::new("password", "must not be the username"));
     }
-    if COMMON_PASSWORDS.contains(&lower.as_str()) {
+    if is_common(&lower) {
         return Err(FieldError::new(
             "password",
             "is one of the most commonly used passwords; choose another",
@@ -267,16 +327,44 @@ mod tests {
     #[test]
     fn roles_grant_nested_permissions() {
         for p in Permission::ALL {
-            assert!(Role::Admin.allows(p));
+            assert!(Role::ADMIN.allows(p));
         }
-        assert!(Role::Manager.allows(Permission::CustomersDeactivate));
-        assert!(!Role::Manager.allows(Permission::UsersManage));
-        assert!(Role::Cashier.allows(Permission::CustomersCreate));
-        assert!(!Role::Cashier.allows(Permission::CustomersDeactivate));
-        for r in Role::ALL {
-            assert_eq!(Role::parse(r.name()), Ok(r));
+        assert!(Role::MANAGER.allows(Permission::CustomersDeactivate));
+        assert!(!Role::MANAGER.allows(Permission::UsersManage));
+        assert!(Role::CASHIER.allows(Permission::CustomersCreate));
+        assert!(!Role::CASHIER.allows(Permission::CustomersDeactivate));
+        for r in Role::BUILT_IN {
+            assert_eq!(Role::parse(r.name()), Ok(r.clone()));
         }
         assert!(Role::parse("root").is_err());
+    }
+
+    #[test]
+    fn custom_roles_are_permission_sets() {
+        let set = PermissionSet::parse(&["customers.view", " reports.view"]).unwrap();
+        let r = Role::custom(" View-Only ", set).unwrap();
+        assert_eq!(r.name(), "view-only");
+        assert!(r.allows(Permission::ReportsView));
+        assert!(!r.allows(Permission::CustomersEdit));
+        assert!(!r.is_built_in());
+        assert_eq!(r.permissions().len(), 2);
+        assert!(Role::ADMIN.permission_set().covers(set));
+        assert!(!set.covers(Role::CASHIER.permission_set()));
+        let err = PermissionSet::parse(&["customers.view", "root"]).unwrap_err();
+        assert_eq!(err.field, "permissions[1]");
+        assert!(Role::custom("admin", set).is_err());
+        assert!(Role::custom("x", set).is_err());
+        assert!(Role::custom("no<script>", set).is_err());
+        assert!(!Role::unknown("gone").allows(Permission::CustomersView));
+    }
+
+    #[test]
+    fn the_common_password_list_is_loaded_and_searched() {
+        assert!(is_common("password"));
+        assert!(is_common("1qaz2wsx"));
+        assert!(is_common("trustno1"));
+        assert!(!is_common("correct horse battery staple"));
+        assert!(COMMON_PASSWORDS.lines().count() > 10_000);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod rules;
 pub mod search;
 pub mod text;
 
-pub use auth::{Permission, Role, Username};
+pub use auth::{Permission, PermissionSet, Role, Username};
 pub use code::{CodeFormat, CustomerCode};
 pub use customer::{
     Address, Customer, CustomerDraft, CustomerPatch, Field, FieldChange, IdDocument, MedicalInfo,

@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn store_users_act_only_at_home_and_within_their_role() {
         let cashier = ActingUser {
-            role: Role::Cashier,
+            role: Role::CASHIER,
             active: true,
             store: Some("S01"),
         };
@@ -188,7 +188,7 @@ mod tests {
         assert!(may_act(&cashier, "S02", &[Permission::OrdersCreate]).is_err());
         assert!(may_act(&cashier, "S01", &[Permission::LoyaltyManage]).is_err());
         let hq_manager = ActingUser {
-            role: Role::Manager,
+            role: Role::MANAGER,
             active: true,
             store: None,
         };

@@ -23,6 +23,8 @@ pub struct AppState {
     pub contacts: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
     /// Failed sign-ins per client address and per account from an address.
     pub login_throttle: Arc<crate::auth::LoginThrottle>,
+    /// Sign-ins, refusals and account changes, written in batches.
+    pub security: Arc<crate::security::SecurityLog>,
 }
 
 /// A serialised feed page and what it answers.
@@ -37,6 +39,8 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     storage: Arc<dyn Storage>,
+    tls: Option<crate::tls::TlsConfig>,
+    limits: crate::serve::Limits,
 }
 
 impl Application {
@@ -63,12 +67,31 @@ impl Application {
             feed_cache: Arc::default(),
             contacts: Arc::default(),
             login_throttle: Arc::default(),
+            security: crate::security::SecurityLog::start(storage.clone()),
         };
         Ok(Self {
             listener,
             router: crate::http::router(state),
             storage,
+            tls: None,
+            limits: crate::serve::Limits::default(),
         })
+    }
+
+    /// Serves HTTPS with `tls` (plain HTTP when `None`).
+    pub fn with_tls(mut self, tls: Option<crate::tls::TlsConfig>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Replaces the connection limits and timeouts (tests use short ones).
+    pub fn with_limits(mut self, limits: crate::serve::Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -81,13 +104,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         crate::scheduler::spawn(self.storage.clone());
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        crate::serve::serve(self.listener, self.router, self.tls, self.limits, shutdown).await;
         Ok(())
     }
 
@@ -95,14 +112,30 @@ impl Application {
     /// and benchmarks, which stop the server by dropping the runtime.
     pub fn spawn(self) -> anyhow::Result<SocketAddr> {
         let addr = self.local_addr()?;
-        tokio::spawn(async move {
-            let app = self
-                .router
-                .into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(self.listener, app).await {
-                tracing::error!(error = %e, "server stopped");
-            }
-        });
+        tokio::spawn(crate::serve::serve(
+            self.listener,
+            self.router,
+            self.tls,
+            self.limits,
+            std::future::pending(),
+        ));
         Ok(addr)
     }
+}
+
+/// Completes on Ctrl-C or SIGTERM (what service managers and containers send).
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
 }

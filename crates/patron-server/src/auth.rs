@@ -2,8 +2,10 @@
 //!
 //! Passwords are hashed with argon2id (the default parameters of the `argon2`
 //! crate: 19 MiB, 2 passes). Tokens are 256 random bits; only their SHA-256 is
-//! stored, so a copy of the database does not let anyone sign in. Resolved
-//! tokens are cached briefly so a register lookup costs no extra database read.
+//! stored, so a copy of the database does not let anyone sign in. Every request
+//! resolves its token in the database (one indexed read): a deactivation, a
+//! new password or a sign-out takes effect on the next request, with no cache
+//! window.
 
 use crate::http::error::ApiError;
 use argon2::Argon2;
@@ -18,10 +20,6 @@ use std::time::{Duration, Instant};
 
 /// How long a sign-in lasts.
 pub const SESSION_LIFETIME: time::Duration = time::Duration::hours(12);
-
-/// How long a resolved token is trusted without asking the database again;
-/// bounds how late a deactivated user or a changed role takes effect.
-const CACHE_TTL: Duration = Duration::from_secs(30);
 
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let mut salt = [0u8; 16];
@@ -240,7 +238,6 @@ fn new_token() -> Result<String, ApiError> {
 #[derive(Clone)]
 pub struct Sessions {
     storage: Arc<dyn Storage>,
-    cache: Arc<Mutex<HashMap<String, (User, Instant)>>>,
     /// At a store: each session's operation key, in memory only, so the
     /// store's database never holds anything that could sign for a user.
     op_keys: Arc<Mutex<HashMap<String, patron_storage::OpKey>>>,
@@ -250,7 +247,6 @@ impl Sessions {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         Self {
             storage,
-            cache: Arc::default(),
             op_keys: Arc::default(),
         }
     }
@@ -294,29 +290,15 @@ impl Sessions {
         if token.len() > 256 {
             return Ok(None);
         }
-        let hash = hash_token(token);
-        let now = OffsetDateTime::now_utc();
-        if let Ok(cache) = self.cache.lock()
-            && let Some((user, at)) = cache.get(&hash)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(Some(user.clone()));
-        }
-        let user = self.storage.session_user(&hash, now).await?;
-        if let (Some(u), Ok(mut cache)) = (&user, self.cache.lock()) {
-            if cache.len() > 100_000 {
-                cache.clear();
-            }
-            cache.insert(hash, (u.clone(), Instant::now()));
-        }
+        let user = self
+            .storage
+            .session_user(&hash_token(token), OffsetDateTime::now_utc())
+            .await?;
         Ok(user)
     }
 
     pub async fn end(&self, token: &str) -> Result<(), ApiError> {
         let hash = hash_token(token);
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(&hash);
-        }
         if let Ok(mut keys) = self.op_keys.lock() {
             keys.remove(&hash);
         }

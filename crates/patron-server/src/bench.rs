@@ -201,7 +201,7 @@ async fn lookups(customers: usize, queries: usize, data: Option<PathBuf>) -> any
     let tmp = tempfile::tempdir()?;
     let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
     let storage = loaded(&dir, customers).await?;
-    let (base, client, token) = serve(storage, Role::Cashier).await?;
+    let (base, client, token) = serve(storage, Role::CASHIER).await?;
 
     // Queries drawn from the generated population, as a cashier would type them.
     let mut rng = SmallRng::seed_from_u64(99);
@@ -407,7 +407,7 @@ async fn checkout(
     let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
     let storage = loaded(&dir, customers).await?;
     loyalty_setup(&storage).await?;
-    let (base, client, token) = serve(storage.clone(), Role::Cashier).await?;
+    let (base, client, token) = serve(storage.clone(), Role::CASHIER).await?;
     let run = time::OffsetDateTime::now_utc().unix_timestamp();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();

@@ -165,7 +165,7 @@ async fn prepare_hq(dir: &Path, customers: usize, stores: usize) -> anyhow::Resu
                 NewUser {
                     op_key: Some(crate::auth::op_key_hex(username.as_str(), PASSWORD)),
                     username,
-                    role: Role::Admin,
+                    role: Role::ADMIN,
                     password_hash: crate::auth::hash_password(PASSWORD)?,
                     store: None,
                 },

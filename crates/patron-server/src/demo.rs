@@ -70,9 +70,9 @@ pub async fn load(storage: &Arc<dyn Storage>) -> anyhow::Result<Option<(String, 
         .import_customers(&Actor::new("demo"), stream(42, DEMO_CUSTOMERS, ctx))
         .await?;
     for (name, role) in [
-        ("admin", Role::Admin),
-        ("manager", Role::Manager),
-        ("cashier", Role::Cashier),
+        ("admin", Role::ADMIN),
+        ("manager", Role::MANAGER),
+        ("cashier", Role::CASHIER),
     ] {
         let username = Username::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?;
         let password_hash = crate::auth::hash_password(DEMO_PASSWORD)?;

@@ -11,6 +11,9 @@ pub mod export;
 pub mod http;
 pub mod import;
 pub mod scheduler;
+pub mod security;
+pub mod serve;
+pub mod tls;
 pub mod web;
 pub mod wire;
 
@@ -28,8 +31,33 @@ pub struct DataArgs {
     pub data: PathBuf,
 }
 
+/// Creates the data directory readable by this user only (it holds every
+/// customer's record), or takes such rights away from an existing one.
+pub fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        return Ok(());
+    }
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("cannot read the data directory {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))
+            .with_context(|| format!("cannot make the data directory {} private", dir.display()))?;
+        tracing::warn!(dir = %dir.display(), "the data directory was readable by others; made it private");
+    }
+    Ok(())
+}
+
 /// Opens the node's database in `data` (the embedded SQLite backend).
 pub fn open_storage(data: &DataArgs) -> anyhow::Result<Arc<dyn Storage>> {
+    private_dir(&data.data)?;
     let store = SqliteStorage::open(&data.data)
         .with_context(|| format!("cannot open the data directory {}", data.data.display()))?;
     Ok(Arc::new(store))

@@ -35,14 +35,33 @@ enum Command {
         #[arg(long)]
         demo: bool,
         /// Run as this store's node (a replica that syncs with `--hq`).
-        #[arg(long, requires_all = ["hq", "token"])]
+        #[arg(long, env = "PATRON_STORE", requires = "hq")]
         store: Option<String>,
-        /// HQ's base URL, e.g. http://hq.example:8080.
-        #[arg(long, requires = "store")]
+        /// HQ's base URL, e.g. https://hq.example:8443.
+        #[arg(long, env = "PATRON_HQ", requires = "store")]
         hq: Option<String>,
-        /// The store's sync token, as `patron store add` printed it.
-        #[arg(long, env = "PATRON_SYNC_TOKEN", requires = "store")]
+        /// The store's sync token, as `patron store add` printed it. Prefer the
+        /// environment variable or `--token-file`: a flag shows in `ps`.
+        #[arg(
+            long,
+            env = "PATRON_SYNC_TOKEN",
+            hide_env_values = true,
+            conflicts_with = "token_file"
+        )]
         token: Option<String>,
+        /// A file holding the store's sync token (first line).
+        #[arg(long, env = "PATRON_SYNC_TOKEN_FILE")]
+        token_file: Option<std::path::PathBuf>,
+        /// PEM certificate(s) to trust for HQ besides the public roots (an HQ
+        /// with its own or a self-signed certificate).
+        #[arg(long, env = "PATRON_HQ_CA")]
+        hq_ca: Option<std::path::PathBuf>,
+        /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
+        #[arg(long, env = "PATRON_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The PEM private key of `--tls-cert`.
+        #[arg(long, env = "PATRON_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
         /// How far ahead of this node's clock a peer's stamp may be before it is
         /// bounded (and, at HQ, re-stamped). See docs/sync.md.
         #[arg(long, env = "PATRON_MAX_SKEW_MS")]
@@ -150,20 +169,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store,
             hq,
             token,
+            token_file,
+            hq_ca,
+            tls_cert,
+            tls_key,
             max_skew_ms,
-        } => match (store, hq, token) {
-            _ if max_skew_ms == Some(0) => {
-                anyhow::bail!("--max-skew-ms must be more than 0")
+        } => {
+            if max_skew_ms == Some(0) {
+                anyhow::bail!("--max-skew-ms must be more than 0");
             }
-            (Some(store), Some(hq), Some(token)) => {
-                set_skew(&data, max_skew_ms).await?;
-                serve_store(data, listen, &store, &hq, &token).await
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(patron_server::tls::server_config(&cert, &key)?),
+                _ => None,
+            };
+            set_skew(&data, max_skew_ms).await?;
+            match (store, hq) {
+                (Some(store), Some(hq)) => {
+                    let token = sync_token(token, token_file.as_deref())?;
+                    let ca = hq_ca
+                        .map(|f| {
+                            std::fs::read(&f)
+                                .with_context(|| format!("cannot read the CA file {}", f.display()))
+                        })
+                        .transpose()?;
+                    let link = patron_sync::HqLink::new(&hq, &token, &store, ca.as_deref())
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    serve_store(data, listen, &store, link, tls).await
+                }
+                _ => serve(data, listen, demo, tls).await,
             }
-            _ => {
-                set_skew(&data, max_skew_ms).await?;
-                serve(data, listen, demo).await
-            }
-        },
+        }
         Command::Store { command } => match command {
             StoreCommand::Add { data, id, name } => {
                 let storage = open_storage(&data)?;
@@ -216,27 +251,54 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(data: DataArgs, listen: SocketAddr, demo: bool) -> anyhow::Result<ExitCode> {
+async fn serve(
+    data: DataArgs,
+    listen: SocketAddr,
+    demo: bool,
+    tls: Option<patron_server::tls::TlsConfig>,
+) -> anyhow::Result<ExitCode> {
     let storage = open_storage(&data)?;
     let demo_login = if demo {
         demo::load(&storage).await?
     } else {
         None
     };
-    let app = app::Application::build(storage, listen).await?;
+    let app = app::Application::build(storage, listen)
+        .await?
+        .with_tls(tls);
     let addr = app.local_addr()?;
-    println!("Patron HQ node listening on http://{addr}");
-    println!("  API:     http://{addr}/api/v1  (OpenAPI: http://{addr}/api/v1/openapi.json)");
+    let scheme = app.scheme();
+    println!("Patron HQ node listening on {scheme}://{addr}");
+    println!(
+        "  API:     {scheme}://{addr}/api/v1  (OpenAPI: {scheme}://{addr}/api/v1/openapi.json)"
+    );
     println!("  data:    {}", data.data.display());
     if let Some((user, password)) = demo_login {
         println!("  demo login: {user} / {password}");
     }
-    app.run_until(async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    })
-    .await?;
+    app.run_until(app::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store's sync token from `--token`/`PATRON_SYNC_TOKEN` or a file.
+fn sync_token(token: Option<String>, file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let token = match (token, file) {
+        (Some(t), _) => t,
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read the token file {}", f.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+        (None, None) => anyhow::bail!(
+            "a store node needs its sync token: set PATRON_SYNC_TOKEN or pass --token-file FILE"
+        ),
+    };
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        anyhow::bail!("the sync token is empty");
+    }
+    Ok(token)
 }
 
 async fn set_skew(data: &DataArgs, max_skew_ms: Option<u64>) -> anyhow::Result<()> {
@@ -257,8 +319,7 @@ async fn set_skew(data: &DataArgs, max_skew_ms: Option<u64>) -> anyhow::Result<(
 async fn bootstrap_from_snapshot(
     dir: &std::path::Path,
     store: &patron_domain::StoreId,
-    hq: &str,
-    token: &str,
+    link: &patron_sync::HqLink,
 ) -> anyhow::Result<()> {
     use patron_storage::Storage as _;
     let staging = dir.join("bootstrap");
@@ -269,7 +330,7 @@ async fn bootstrap_from_snapshot(
     std::fs::create_dir_all(&staging)?;
     let staged_db = staging.join(patron_sqlite::DB_FILE);
     let started = std::time::Instant::now();
-    match patron_sync::download_snapshot(hq, token, &staged_db).await {
+    match patron_sync::download_snapshot(link, &staged_db).await {
         Ok(bytes) => {
             let staged = patron_sqlite::SqliteStorage::open(&staging)
                 .map_err(|e| anyhow::anyhow!("opening HQ's snapshot: {e}"))?;
@@ -308,37 +369,35 @@ async fn serve_store(
     data: DataArgs,
     listen: SocketAddr,
     store: &str,
-    hq: &str,
-    token: &str,
+    link: patron_sync::HqLink,
+    tls: Option<patron_server::tls::TlsConfig>,
 ) -> anyhow::Result<ExitCode> {
     let store = patron_domain::StoreId::parse(store).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = data.data.join(patron_sqlite::DB_FILE);
     if !db.exists() {
         // A new store starts from a copy of HQ's database when HQ is there;
         // otherwise from empty, reading HQ's feed from the start later.
-        std::fs::create_dir_all(&data.data)?;
-        bootstrap_from_snapshot(&data.data, &store, hq, token).await?;
+        bootstrap_from_snapshot(&data.data, &store, &link).await?;
     }
     let storage = open_storage(&data)?;
     storage
         .become_store(&store)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let sync =
-        std::sync::Arc::new(patron_sync::SyncClient::new(storage.clone(), hq, token).spawn());
-    let app = app::Application::build_with_sync(storage, listen, Some(sync)).await?;
+    let sync = std::sync::Arc::new(patron_sync::SyncClient::new(storage.clone(), &link).spawn());
+    let app = app::Application::build_with_sync(storage, listen, Some(sync))
+        .await?
+        .with_tls(tls);
     let addr = app.local_addr()?;
     println!(
-        "Patron store node {} listening on http://{addr}",
-        store.as_str()
+        "Patron store node {} listening on {}://{addr}",
+        store.as_str(),
+        app.scheme()
     );
+    let hq = link.url();
     println!("  syncing with HQ at {hq}");
     println!("  data:    {}", data.data.display());
-    app.run_until(async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    })
-    .await?;
+    app.run_until(app::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

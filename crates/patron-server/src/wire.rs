@@ -360,6 +360,8 @@ pub struct UserView {
     pub active: bool,
     pub permissions: Vec<String>,
     pub created_at: String,
+    /// A store's own user signs in at that store only; `null`: an HQ user.
+    pub store: Option<String>,
 }
 
 impl From<&User> for UserView {
@@ -376,6 +378,7 @@ impl From<&User> for UserView {
                 .map(|p| p.name().to_owned())
                 .collect(),
             created_at: rfc3339(u.created_at),
+            store: u.store.clone(),
         }
     }
 }
@@ -383,10 +386,124 @@ impl From<&User> for UserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserInput {
+    /// 3–64 characters: letters, digits, `.`, `-`, `_`, `@`.
+    #[schema(min_length = 3, max_length = 64)]
     pub username: String,
+    /// At least 8 characters, not the username, not a commonly used password.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
-    /// `admin`, `manager` or `cashier`.
+    /// `admin`, `manager`, `cashier` or a role the chain defined.
     pub role: String,
+    /// A registered store's id, for that store's own user; absent: an HQ user.
+    #[serde(default)]
+    pub store: Option<String>,
+}
+
+/// Changes to a user; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdateInput {
+    #[serde(default)]
+    pub role: Option<String>,
+    /// A registered store's id, or `null` to make them an HQ user.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub store: Option<Option<String>>,
+    /// `false` deactivates the user and ends their sessions everywhere.
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// An administrator's reset of another user's password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetInput {
+    #[schema(min_length = 8, max_length = 1024)]
+    pub password: String,
+}
+
+/// A user's change of their own password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeInput {
+    pub current_password: String,
+    #[schema(min_length = 8, max_length = 1024)]
+    pub new_password: String,
+}
+
+/// A chain's own role: a name and the permissions it grants.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleInput {
+    /// 3–32 characters: letters, digits, `-`, `_`, spaces; not a built-in name.
+    #[schema(min_length = 3, max_length = 32)]
+    pub name: String,
+    /// Permission names, e.g. `customers.view`.
+    pub permissions: Vec<String>,
+}
+
+/// The permissions of a role being redefined.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolePermissionsInput {
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleView {
+    pub name: String,
+    pub permissions: Vec<String>,
+    /// Built-in roles (admin, manager, cashier) cannot be changed.
+    pub built_in: bool,
+}
+
+impl From<&patron_domain::Role> for RoleView {
+    fn from(r: &patron_domain::Role) -> Self {
+        RoleView {
+            name: r.name().to_owned(),
+            permissions: r
+                .permissions()
+                .iter()
+                .map(|p| p.name().to_owned())
+                .collect(),
+            built_in: r.is_built_in(),
+        }
+    }
+}
+
+/// One line of the security log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecurityEventView {
+    pub id: i64,
+    pub at: String,
+    /// `sign-in`, `sign-in-failed`, `sign-in-throttled`, `sign-out`,
+    /// `unauthenticated`, `forbidden`, `user-created`, `user-changed`,
+    /// `password-changed`, `password-reset`, `role-changed`, `store-token`.
+    pub kind: String,
+    pub username: Option<String>,
+    /// The client's address.
+    pub client: Option<String>,
+    pub detail: String,
+}
+
+impl From<&patron_storage::SecurityEvent> for SecurityEventView {
+    fn from(e: &patron_storage::SecurityEvent) -> Self {
+        SecurityEventView {
+            id: e.id,
+            at: rfc3339(e.at),
+            kind: e.kind.clone(),
+            username: e.username.clone(),
+            client: e.client.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecurityEventList {
+    pub items: Vec<SecurityEventView>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

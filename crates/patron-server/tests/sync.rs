@@ -192,6 +192,7 @@ async fn stores_write_only_as_themselves_and_config_is_hqs() {
         .client
         .post(hq.url("/api/v1/sync/push"))
         .bearer_auth(&token)
+        .header("x-patron-store", "S02")
         .json(&forged)
         .send()
         .await
@@ -202,6 +203,7 @@ async fn stores_write_only_as_themselves_and_config_is_hqs() {
         .client
         .post(hq.url("/api/v1/sync/push"))
         .bearer_auth(&token)
+        .header("x-patron-store", "S02")
         .json(&cfg)
         .send()
         .await
@@ -223,7 +225,7 @@ async fn stores_write_only_as_themselves_and_config_is_hqs() {
             &patron_storage::Actor::new("t"),
             patron_storage::NewUser {
                 username: patron_domain::Username::parse("s2clerk").unwrap(),
-                role: patron_domain::Role::Cashier,
+                role: patron_domain::Role::CASHIER,
                 password_hash: patron_server::auth::hash_password(common::PASSWORD).unwrap(),
                 store: Some(patron_domain::StoreId::parse("S02").unwrap()),
                 op_key: Some(common::op_key("s2clerk")),
@@ -378,7 +380,11 @@ async fn a_store_without_codes_uses_its_overflow_series() {
     let c2 = storage.create_customer(&admin, new).await.unwrap();
     assert_eq!(c2.code.as_str(), "CUST-S03-0002");
     // Once connected it leases a block, and its overflow customers reach HQ unchanged.
-    let sync = SyncClient::new(storage.clone(), &format!("http://{}", hq.addr), &token).spawn();
+    let sync = SyncClient::new(
+        storage.clone(),
+        &patron_sync::HqLink::new(&format!("http://{}", hq.addr), &token, "S03", None).unwrap(),
+    )
+    .spawn();
     eventually("block leased", || async {
         storage.codes_left().await.unwrap_or(0) >= 250
     })
@@ -650,7 +656,7 @@ async fn a_refused_operation_is_shown_at_the_store_and_the_link_keeps_going() {
             &patron_storage::Actor::new("t"),
             patron_storage::NewUser {
                 username: patron_domain::Username::parse("oldtimer").unwrap(),
-                role: patron_domain::Role::Cashier,
+                role: patron_domain::Role::CASHIER,
                 password_hash: patron_server::auth::hash_password(common::PASSWORD).unwrap(),
                 store: None,
                 op_key: None,

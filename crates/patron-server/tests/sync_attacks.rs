@@ -40,6 +40,7 @@ async fn push(hq: &TestApp, token: &str, ops: Vec<Value>) -> Vec<Value> {
         .client
         .post(hq.url("/api/v1/sync/push"))
         .bearer_auth(token)
+        .header("x-patron-store", "S01")
         .json(&json!({"ops": ops, "up_to": 1}))
         .send()
         .await
@@ -103,13 +104,14 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
     })
     .await;
     let evil = register(&hq, "S01").await;
-    store_user(&hq, "s1cashier", patron_domain::Role::Cashier, "S01").await;
-    store_user(&hq, "s1manager", patron_domain::Role::Manager, "S01").await;
-    store_user(&hq, "s2cashier", patron_domain::Role::Cashier, "S02").await;
+    store_user(&hq, "s1cashier", patron_domain::Role::CASHIER, "S01").await;
+    store_user(&hq, "s1manager", patron_domain::Role::MANAGER, "S01").await;
+    store_user(&hq, "s2cashier", patron_domain::Role::CASHIER, "S02").await;
     let r = hq
         .client
         .post(hq.url("/api/v1/sync/codes"))
         .bearer_auth(&evil)
+        .header("x-patron-store", "S01")
         .json(&json!({"count": 10}))
         .send()
         .await
@@ -547,6 +549,7 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
             .client
             .post(hq.url(path))
             .bearer_auth(&evil)
+            .header("x-patron-store", "S01")
             .json(&body)
             .send()
             .await
@@ -577,6 +580,7 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
         .client
         .post(hq.url("/api/v1/sync/authorize"))
         .bearer_auth(&evil)
+        .header("x-patron-store", "S01")
         .json(&hold)
         .send()
         .await
@@ -588,6 +592,7 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
         .client
         .post(hq.url("/api/v1/sync/authorize"))
         .bearer_auth(&s2_token)
+        .header("x-patron-store", "S03")
         .json(&hold)
         .send()
         .await
@@ -601,6 +606,7 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
             .client
             .post(hq.url("/api/v1/sync/codes"))
             .bearer_auth(&evil)
+            .header("x-patron-store", "S01")
             .json(&json!({"count": 10_000}))
             .send()
             .await
@@ -618,6 +624,7 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
         .client
         .post(hq.url("/api/v1/sync/push"))
         .bearer_auth(&evil)
+        .header("x-patron-store", "S01")
         .json(&json!({"changes": [], "up_to": 1}))
         .send()
         .await
@@ -627,6 +634,7 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
         .client
         .post(hq.url("/api/v1/sync/push"))
         .bearer_auth(&evil)
+        .header("x-patron-store", "S01")
         .json(&json!({"ops": [{"seq": 1, "op": "{", "sig": "zz"}], "up_to": 1}))
         .send()
         .await

@@ -190,7 +190,7 @@ async fn hq_killed_under_load_loses_and_doubles_nothing() {
                 &patron_storage::Actor::new("t"),
                 patron_storage::NewUser {
                     username: patron_domain::Username::parse("admin").unwrap(),
-                    role: patron_domain::Role::Admin,
+                    role: patron_domain::Role::ADMIN,
                     password_hash: patron_server::auth::hash_password(common::PASSWORD).unwrap(),
                     store: None,
                     op_key: Some(common::op_key("admin")),
@@ -265,7 +265,13 @@ async fn hq_killed_under_load_loses_and_doubles_nothing() {
         .become_store(&patron_domain::StoreId::parse("S01").unwrap())
         .await
         .unwrap();
-    let sync = Arc::new(patron_sync::SyncClient::new(storage.clone(), &hq_url, &token).spawn());
+    let sync = Arc::new(
+        patron_sync::SyncClient::new(
+            storage.clone(),
+            &patron_sync::HqLink::new(&hq_url, &token, "S01", None).unwrap(),
+        )
+        .spawn(),
+    );
     let app = patron_server::app::Application::build_with_sync(
         storage.clone(),
         "127.0.0.1:0".parse().unwrap(),
@@ -289,6 +295,11 @@ async fn hq_killed_under_load_loses_and_doubles_nothing() {
             .await
             .map(|b| b.credit.balance == 100_000)
             .unwrap_or(false)
+    })
+    .await;
+    eventually("the admin's credentials at the store", || async {
+        let admin = patron_domain::Username::parse("admin").unwrap();
+        matches!(store.storage.user_credentials(&admin).await, Ok(Some((_, h))) if !h.is_empty())
     })
     .await;
     let t = store.login("admin").await;

@@ -13,6 +13,7 @@ mod loyalty;
 mod ops;
 pub mod rule_sql;
 mod search;
+mod security;
 mod settings;
 mod sync;
 mod users;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_sync.sql"),
     include_str!("../migrations/0004_feed_backfill.sql"),
     include_str!("../migrations/0005_ops.sql"),
+    include_str!("../migrations/0006_accounts.sql"),
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.
@@ -46,7 +48,9 @@ pub const MAX_CODES_LEASED_A_DAY: u64 = 20_000;
 /// The file name of the database inside a data directory.
 pub const DB_FILE: &str = "patron.db";
 
-/// Idle reader connections kept open; more are opened under load and dropped after.
+/// Reader connections: at most this many, opened on first use and kept.
+/// Requests beyond them wait for one (each connection holds file handles; a
+/// burst of requests must not exhaust the process's limit).
 const READER_POOL: usize = 8;
 
 #[derive(Clone)]
@@ -62,6 +66,8 @@ struct Inner {
     writer: writer::Writer,
     feed_head: tokio::sync::watch::Receiver<i64>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection; waited for before taking a thread.
+    reader_permits: Arc<tokio::sync::Semaphore>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StorageError {
@@ -112,6 +118,7 @@ impl SqliteStorage {
                 writer: writer::Writer::start(writer, head_tx)?,
                 feed_head,
                 readers: Mutex::new(Vec::new()),
+                reader_permits: Arc::new(tokio::sync::Semaphore::new(READER_POOL)),
             }),
         })
     }
@@ -153,17 +160,21 @@ impl SqliteStorage {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let permit = inner
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(backend)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = inner.readers.lock().map_err(backend)?.pop();
             let conn = match pooled {
                 Some(c) => c,
                 None => Self::open_reader(&inner.path)?,
             };
             let out = f(&conn);
-            let mut pool = inner.readers.lock().map_err(backend)?;
-            if pool.len() < READER_POOL {
-                pool.push(conn);
-            }
+            inner.readers.lock().map_err(backend)?.push(conn);
             out
         })
         .await
@@ -209,7 +220,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 fn stores_where(c: &Connection, id: Option<&str>) -> Result<Vec<StoreInfo>> {
     let mut st = c
         .prepare(
-            "SELECT id, name, created_at, last_seen, pushed_seq, pulled_seq FROM stores
+            "SELECT id, name, created_at, last_seen, pushed_seq, pulled_seq, revoked_at FROM stores
              WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
         )
         .map_err(db_err)?;
@@ -222,6 +233,7 @@ fn stores_where(c: &Connection, id: Option<&str>) -> Result<Vec<StoreInfo>> {
                 last_seen: r.get::<_, Option<i64>>(3)?.map(from_micros),
                 pushed_seq: r.get(4)?,
                 pulled_seq: r.get(5)?,
+                revoked_at: r.get::<_, Option<i64>>(6)?.map(from_micros),
             })
         })
         .map_err(db_err)?;
@@ -466,6 +478,59 @@ impl Storage for SqliteStorage {
                 .map_err(db_err)
         })
         .await
+    }
+
+    async fn update_user(
+        &self,
+        _actor: &Actor,
+        username: &Username,
+        change: UserChange,
+    ) -> Result<User> {
+        let username = username.clone();
+        self.write(move |tx| users::update(tx, &username, change))
+            .await
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<patron_domain::Role>> {
+        let name = name.to_owned();
+        self.read(move |c| users::find_role(c, &name)).await
+    }
+
+    async fn custom_roles(&self) -> Result<Vec<patron_domain::Role>> {
+        self.read(users::custom_roles).await
+    }
+
+    async fn put_role(
+        &self,
+        _actor: &Actor,
+        role: patron_domain::Role,
+    ) -> Result<patron_domain::Role> {
+        self.write(move |tx| users::put_role(tx, &role)).await
+    }
+
+    async fn delete_role(&self, _actor: &Actor, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.write(move |tx| users::delete_role(tx, &name)).await
+    }
+
+    async fn record_security_events(&self, events: Vec<SecurityEvent>) -> Result<()> {
+        self.write(move |tx| security::record(tx, &events)).await
+    }
+
+    async fn security_events(&self, query: &SecurityQuery) -> Result<Vec<SecurityEvent>> {
+        let query = query.clone();
+        self.read(move |c| security::list(c, &query)).await
+    }
+
+    async fn store_credentials(&self, store: &str) -> Result<Vec<Credential>> {
+        let store = store.to_owned();
+        self.read(move |c| users::store_credentials(c, &store))
+            .await
+    }
+
+    async fn adopt_credentials(&self, credentials: Vec<Credential>) -> Result<Vec<String>> {
+        self.write(move |tx| users::adopt_credentials(tx, &credentials))
+            .await
     }
 
     async fn loyalty_settings(&self) -> Result<LoyaltySettings> {
@@ -859,7 +924,7 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             let id: Option<String> = c
                 .query_row(
-                    "SELECT id FROM stores WHERE token_hash = ?1",
+                    "SELECT id FROM stores WHERE token_hash = ?1 AND revoked_at IS NULL",
                     [&token_hash],
                     |r| r.get(0),
                 )
@@ -869,6 +934,51 @@ impl Storage for SqliteStorage {
                 Some(id) => Ok(stores_where(c, Some(&id))?.into_iter().next()),
                 None => Ok(None),
             }
+        })
+        .await
+    }
+
+    async fn rotate_store_token(
+        &self,
+        _actor: &Actor,
+        id: &str,
+        token_hash: &str,
+    ) -> Result<StoreInfo> {
+        let (id, token_hash) = (id.to_owned(), token_hash.to_owned());
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE stores SET token_hash = ?1, revoked_at = NULL WHERE id = ?2",
+                    rusqlite::params![token_hash, id],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StorageError::NotFound);
+            }
+            stores_where(tx, Some(&id))?
+                .into_iter()
+                .next()
+                .ok_or(StorageError::NotFound)
+        })
+        .await
+    }
+
+    async fn revoke_store(&self, _actor: &Actor, id: &str) -> Result<StoreInfo> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE stores SET revoked_at = coalesce(revoked_at, ?1) WHERE id = ?2",
+                    rusqlite::params![micros(OffsetDateTime::now_utc()), id],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StorageError::NotFound);
+            }
+            stores_where(tx, Some(&id))?
+                .into_iter()
+                .next()
+                .ok_or(StorageError::NotFound)
         })
         .await
     }
@@ -1050,13 +1160,17 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn snapshot_into(&self, path: &Path) -> Result<()> {
-        let path = path.to_string_lossy().to_string();
+    async fn snapshot_into(&self, path: &Path, store: &str) -> Result<()> {
+        let file = path.to_string_lossy().to_string();
         self.read(move |c| {
-            c.execute("VACUUM INTO ?1", [&path]).map_err(db_err)?;
+            c.execute("VACUUM INTO ?1", [&file]).map_err(db_err)?;
             Ok(())
         })
-        .await
+        .await?;
+        let (path, store) = (path.to_owned(), store.to_owned());
+        tokio::task::spawn_blocking(move || sync::scrub_snapshot(&path, &store))
+            .await
+            .map_err(|e| StorageError::Backend(e.to_string()))?
     }
 
     async fn adopt_snapshot(&self, store: &patron_domain::StoreId) -> Result<()> {

@@ -487,11 +487,14 @@ fn config_body(c: &Connection, kind: &str, entity: &str) -> Result<Option<Value>
         "customer_type" => row_json(c, "SELECT * FROM customer_types WHERE id = ?1", entity),
         "limit_profile" => row_json(c, "SELECT * FROM limit_profiles WHERE id = ?1", entity),
         "setting" => row_json(c, "SELECT * FROM settings WHERE key = ?1", entity),
+        // No password hash: the feed is the same for every store. Each store
+        // fetches the hashes of its own users (`store_credentials`).
         "user" => row_json(
             c,
-            "SELECT username, password_hash, role, active, created_at, store FROM users WHERE username = ?1",
+            "SELECT username, role, active, created_at, store FROM users WHERE username = ?1",
             entity,
         ),
+        "role" => row_json(c, "SELECT * FROM roles WHERE name = ?1", entity),
         _ => Ok(None),
     }
 }
@@ -695,7 +698,7 @@ pub fn apply(
             "membership" => apply_membership(c, b, &mut report)?,
             k if matches!(
                 k,
-                "group" | "customer_type" | "limit_profile" | "setting" | "user"
+                "group" | "customer_type" | "limit_profile" | "setting" | "user" | "role"
             ) =>
             {
                 apply_config(c, k, b, today)?;
@@ -1444,10 +1447,75 @@ fn apply_config(c: &Connection, kind: &str, b: &Value, today: time::Date) -> Res
         "limit_profile" => upsert(c, "limit_profiles", "id", b)?,
         // The code counter is HQ's; stores draw from leased blocks.
         "setting" if text(b, "key") != Some("code_next") => upsert(c, "settings", "key", b)?,
-        "user" => upsert(c, "users", "username", b)?,
+        "user" => apply_user(c, b)?,
+        "role" => upsert(c, "roles", "name", b)?,
         _ => {}
     }
     Ok(())
+}
+
+/// A user as HQ describes them, without credentials: a new user gets no
+/// password hash until the store fetches its users' credentials; one who was
+/// deactivated or moved to another store loses their sessions here at once.
+fn apply_user(c: &Connection, b: &Value) -> Result<()> {
+    let Some(username) = text(b, "username") else {
+        return Err(bad("user", "a user change without a username"));
+    };
+    let active = b.get("active").and_then(Value::as_i64).unwrap_or(0) != 0;
+    let store = text(b, "store");
+    exec(
+        c,
+        "INSERT INTO users (username, password_hash, role, active, created_at, store)
+         VALUES (?1, '', ?2, ?3, ?4, ?5)
+         ON CONFLICT (username) DO UPDATE SET role = excluded.role, active = excluded.active,
+            created_at = excluded.created_at, store = excluded.store",
+        params![
+            username,
+            text(b, "role").unwrap_or(""),
+            active,
+            b.get("created_at").and_then(Value::as_i64).unwrap_or(0),
+            store
+        ],
+    )?;
+    let here = node(c)?.id;
+    if !active || store.is_some_and(|s| s != here) {
+        exec(
+            c,
+            "UPDATE users SET password_hash = '' WHERE username = ?1",
+            params![username],
+        )?;
+        exec(
+            c,
+            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+            params![username],
+        )?;
+    }
+    Ok(())
+}
+
+/// Makes HQ's copy of its database fit for one store (`snapshot_into`): what
+/// is HQ's alone or another store's goes, with `secure_delete` so the freed
+/// pages are zeroed rather than kept (cheaper than a second VACUUM).
+pub fn scrub_snapshot(path: &std::path::Path, store: &str) -> Result<()> {
+    let mut c = Connection::open(path).map_err(db_err)?;
+    c.execute_batch("PRAGMA secure_delete = ON; PRAGMA journal_mode = DELETE;")
+        .map_err(db_err)?;
+    let tx = c.transaction().map_err(db_err)?;
+    tx.execute_batch(
+        "DELETE FROM sessions; DELETE FROM stores; DELETE FROM code_blocks;
+         DELETE FROM overdrafts; DELETE FROM outbox; DELETE FROM applied_ops;
+         DELETE FROM refusals; DELETE FROM security_events;
+         DELETE FROM feed WHERE seq < (SELECT max(seq) FROM feed);
+         DELETE FROM sync_state WHERE key NOT IN ('role', 'node_id', 'hlc');
+         UPDATE users SET op_key = NULL;",
+    )
+    .map_err(db_err)?;
+    tx.execute(
+        "UPDATE users SET password_hash = '' WHERE NOT (active = 1 AND (store IS NULL OR store = ?1))",
+        [store],
+    )
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)
 }
 
 /// A store's next customer number from its leased blocks, or `None` when they

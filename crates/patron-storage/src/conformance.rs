@@ -626,7 +626,7 @@ pub async fn users_and_sessions(store: Store) {
             &actor(),
             NewUser {
                 username: Username::parse("Ann").unwrap(),
-                role: Role::Manager,
+                role: Role::MANAGER,
                 password_hash: "$argon2id$fake".into(),
                 store: None,
                 op_key: None,
@@ -641,7 +641,7 @@ pub async fn users_and_sessions(store: Store) {
             &actor(),
             NewUser {
                 username: Username::parse("ANN").unwrap(),
-                role: Role::Cashier,
+                role: Role::CASHIER,
                 password_hash: "x".into(),
                 store: None,
                 op_key: None,

@@ -23,7 +23,7 @@ pub use validate::*;
 use async_trait::async_trait;
 use patron_domain::loyalty::{Account, LoyaltySettings};
 use patron_domain::rules::Rule;
-use patron_domain::{Username, ValidationErrors};
+use patron_domain::{Role, Username, ValidationErrors};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +99,33 @@ pub trait Storage: Send + Sync + 'static {
     /// The active user owning an unexpired session.
     async fn session_user(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Changes a user's role, store, state or password in one transaction.
+    /// Deactivation and a new password end all their sessions in the same
+    /// transaction. Refused with a conflict when no active user could manage
+    /// users afterwards.
+    async fn update_user(
+        &self,
+        actor: &Actor,
+        username: &Username,
+        change: UserChange,
+    ) -> Result<User>;
+    /// A built-in or chain-defined role by name.
+    async fn role(&self, name: &str) -> Result<Option<Role>>;
+    /// The chain's own roles (not the built-in ones).
+    async fn custom_roles(&self) -> Result<Vec<Role>>;
+    /// Creates or redefines a chain's role (HQ).
+    async fn put_role(&self, actor: &Actor, role: Role) -> Result<Role>;
+    /// Deletes a chain's role that no user holds (HQ).
+    async fn delete_role(&self, actor: &Actor, name: &str) -> Result<()>;
+    /// Appends to the security log.
+    async fn record_security_events(&self, events: Vec<SecurityEvent>) -> Result<()>;
+    async fn security_events(&self, query: &SecurityQuery) -> Result<Vec<SecurityEvent>>;
+    /// HQ: password hashes of the active users who may sign in at `store`.
+    async fn store_credentials(&self, store: &str) -> Result<Vec<Credential>>;
+    /// A store: takes HQ's credentials for its users; everyone else's hash is
+    /// cleared. Ends the sessions of users whose hash changed or went; returns
+    /// their usernames.
+    async fn adopt_credentials(&self, credentials: Vec<Credential>) -> Result<Vec<String>>;
 
     // --- loyalty settings, customer types, limit profiles -------------------------
     async fn loyalty_settings(&self) -> Result<LoyaltySettings>;
@@ -229,7 +256,17 @@ pub trait Storage: Send + Sync + 'static {
         name: &str,
         token_hash: &str,
     ) -> Result<StoreInfo>;
+    /// The store a (not revoked) sync token belongs to.
     async fn store_for_token(&self, token_hash: &str) -> Result<Option<StoreInfo>>;
+    /// Replaces a store's token (and lifts a revocation).
+    async fn rotate_store_token(
+        &self,
+        actor: &Actor,
+        id: &str,
+        token_hash: &str,
+    ) -> Result<StoreInfo>;
+    /// Revokes a store's token: nothing it sends is answered until rotated.
+    async fn revoke_store(&self, actor: &Actor, id: &str) -> Result<StoreInfo>;
     async fn stores(&self) -> Result<Vec<StoreInfo>>;
     async fn touch_store(&self, id: &str, pushed: Option<i64>, pulled: Option<i64>) -> Result<()>;
     /// HQ: leases the next `count` customer numbers to `store`.
@@ -241,7 +278,11 @@ pub trait Storage: Send + Sync + 'static {
     async fn overdrafts(&self) -> Result<Vec<Overdraft>>;
     /// HQ: writes a consistent copy of the whole database to `path` (a new
     /// store's snapshot).
-    async fn snapshot_into(&self, path: &std::path::Path) -> Result<()>;
+    /// HQ: a consistent copy of the database for `store`, holding nothing
+    /// the store must not have: no sessions, no other store's credentials,
+    /// leases or refusals, no operation keys, password hashes only of users
+    /// who may sign in there.
+    async fn snapshot_into(&self, path: &std::path::Path, store: &str) -> Result<()>;
     /// A store opened on HQ's snapshot: drops what is HQ's alone (sessions,
     /// store credentials, leases, overdrafts, feed) and starts following HQ's
     /// feed from the snapshot's position.

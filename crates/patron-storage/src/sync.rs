@@ -66,6 +66,8 @@ pub struct StoreInfo {
     pub pushed_seq: i64,
     /// HQ's feed position the store has confirmed.
     pub pulled_seq: i64,
+    /// When its token was revoked; a revoked store is answered nothing.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

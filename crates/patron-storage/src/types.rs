@@ -161,6 +161,56 @@ pub struct NewUser {
     pub op_key: Option<String>,
 }
 
+/// What an administrator changes about a user; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    /// `Some(None)`: an HQ user; `Some(Some(S01))`: S01's own user.
+    pub store: Option<Option<StoreId>>,
+    pub active: Option<bool>,
+    pub password: Option<NewPassword>,
+}
+
+/// A new password as storage keeps it: its argon2 hash and the operation key
+/// derived from it.
+#[derive(Debug, Clone)]
+pub struct NewPassword {
+    pub hash: String,
+    pub op_key: String,
+}
+
+/// A user's password hash, as HQ hands it to the one store where they may sign in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    pub username: String,
+    pub password_hash: String,
+}
+
+/// One line of the security log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEvent {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    /// `sign-in`, `sign-in-failed`, `sign-in-throttled`, `sign-out`,
+    /// `unauthenticated`, `forbidden`, `user-changed`, `password-changed`,
+    /// `role-changed`, `store-token`, ...
+    pub kind: String,
+    pub username: Option<String>,
+    /// The client's address.
+    pub client: Option<String>,
+    pub detail: String,
+}
+
+/// Which security events to list: newest first, before an id, filtered.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityQuery {
+    pub kind: Option<String>,
+    pub username: Option<String>,
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewSession {
     /// SHA-256 of the bearer token; the token itself is never stored.

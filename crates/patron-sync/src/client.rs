@@ -78,7 +78,6 @@ impl Link {
 pub struct SyncClient {
     storage: Arc<dyn Storage>,
     hq: String,
-    token: String,
     http: reqwest::Client,
 }
 
@@ -120,7 +119,6 @@ impl SyncHandle {
         let resp = c
             .http
             .post(format!("{}/api/v1/sync/authorize", c.hq))
-            .bearer_auth(&c.token)
             .json(req)
             .timeout(Duration::from_secs(2))
             .send()
@@ -147,7 +145,6 @@ impl SyncHandle {
         let r = c
             .http
             .post(format!("{}/api/v1/sync/release", c.hq))
-            .bearer_auth(&c.token)
             .json(req)
             .timeout(Duration::from_secs(2))
             .send()
@@ -167,12 +164,12 @@ impl Drop for SyncHandle {
 }
 
 impl SyncClient {
-    pub fn new(storage: Arc<dyn Storage>, hq: &str, token: &str) -> Self {
+    /// A client for `link` (HQ's address, this store's token and id, TLS trust).
+    pub fn new(storage: Arc<dyn Storage>, link: &crate::HqLink) -> Self {
         Self {
             storage,
-            hq: hq.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            http: reqwest::Client::new(),
+            hq: link.url().to_owned(),
+            http: link.http().clone(),
         }
     }
 
@@ -251,7 +248,6 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
                 ("limit", PAGE.to_string()),
                 ("wait", LONG_POLL_SECS.to_string()),
             ])
-            .bearer_auth(&c.token)
             .timeout(Duration::from_secs(LONG_POLL_SECS + 10))
             .send();
         let sent_at = now_ms();
@@ -295,6 +291,10 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
                 .set_sync_value("clock_offset_ms", &offset.to_string())
                 .await;
         }
+        let users_changed = page
+            .changes
+            .iter()
+            .any(|ch| ch.kind == "user" || ch.kind == "role");
         let changes: Vec<_> = page.changes.into_iter().map(Into::into).collect();
         if (page.last > after || !changes.is_empty())
             && let Err(e) = c
@@ -307,6 +307,15 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
             backoff(&mut delay, &link).await;
             continue;
         }
+        // Password hashes are not in the feed (it is the same for every
+        // store): after a user changed, this store asks for its own users'.
+        if (users_changed || after == 0)
+            && let Err(e) = fetch_credentials(&c).await
+        {
+            failure(&status, "credentials", e);
+            backoff(&mut delay, &link).await;
+            continue;
+        }
         contact(&status);
         update(&status, |s| {
             s.pulled = page.last;
@@ -315,6 +324,31 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
         });
         delay = Duration::from_millis(100);
     }
+}
+
+/// Takes HQ's password hashes for the users who may sign in here; sessions of
+/// users whose hash changed or went end.
+async fn fetch_credentials(c: &SyncClient) -> Result<(), String> {
+    let r = c
+        .http
+        .get(format!("{}/api/v1/sync/credentials", c.hq))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("HQ answered {} for credentials", r.status()));
+    }
+    let creds: Vec<patron_storage::Credential> = r.json().await.map_err(|e| e.to_string())?;
+    let ended = c
+        .storage
+        .adopt_credentials(creds)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !ended.is_empty() {
+        tracing::info!(users = ?ended, "credentials changed at HQ: their sessions here ended");
+    }
+    Ok(())
 }
 
 /// The most operation text one push carries. HQ accepts far more
@@ -357,7 +391,6 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
         let req = c
             .http
             .post(format!("{}/api/v1/sync/push", c.hq))
-            .bearer_auth(&c.token)
             .json(&body)
             .timeout(Duration::from_secs(60))
             .send();
@@ -462,7 +495,6 @@ async fn codes_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Ar
         let resp = c
             .http
             .post(format!("{}/api/v1/sync/codes", c.hq))
-            .bearer_auth(&c.token)
             .json(&CodesRequest { count: CODE_BLOCK })
             .timeout(Duration::from_secs(10))
             .send()

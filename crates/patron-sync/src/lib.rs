@@ -17,6 +17,66 @@ use serde::{Deserialize, Serialize};
 /// Prefix of store sync tokens, so they cannot be mistaken for user tokens.
 pub const TOKEN_PREFIX: &str = "pst_";
 
+/// The header in which a store names itself; HQ refuses a token sent under
+/// another store's name.
+pub const STORE_HEADER: &str = "x-patron-store";
+
+/// How a store reaches HQ: the address, its token and id on every request,
+/// and which certificates it trusts (the public roots, plus a CA file for an
+/// HQ with its own certificate authority).
+#[derive(Clone)]
+pub struct HqLink {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl HqLink {
+    /// `ca_pem`: PEM certificates to trust besides the public roots.
+    pub fn new(url: &str, token: &str, store: &str, ca_pem: Option<&[u8]>) -> Result<Self, String> {
+        let url = url.trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "HQ's address must start with http:// or https://, not {url:?}"
+            ));
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "the sync token contains characters a header cannot carry".to_owned())?;
+        auth.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, auth);
+        headers.insert(
+            STORE_HEADER,
+            reqwest::header::HeaderValue::from_str(store)
+                .map_err(|_| "the store id contains characters a header cannot carry".to_owned())?,
+        );
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the CA file is not PEM certificates: {e}"))?;
+            if certs.is_empty() {
+                return Err("the CA file holds no certificate".into());
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        Ok(Self { url, http })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WireChange {
     pub seq: i64,
@@ -143,16 +203,12 @@ pub fn release_text(store: &str, req: &ReleaseRequest) -> String {
 /// Downloads HQ's snapshot to `dest` (a new store's first start). Written to a
 /// temporary name and renamed when complete, so a cut download leaves nothing
 /// that could be mistaken for a database.
-pub async fn download_snapshot(
-    hq: &str,
-    token: &str,
-    dest: &std::path::Path,
-) -> Result<u64, String> {
+pub async fn download_snapshot(link: &HqLink, dest: &std::path::Path) -> Result<u64, String> {
     use std::io::Write;
-    let url = format!("{}/api/v1/sync/snapshot", hq.trim_end_matches('/'));
-    let mut resp = reqwest::Client::new()
+    let url = format!("{}/api/v1/sync/snapshot", link.url());
+    let mut resp = link
+        .http()
         .get(url)
-        .bearer_auth(token)
         .send()
         .await
         .map_err(|e| e.to_string())?;

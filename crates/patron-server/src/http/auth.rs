@@ -36,6 +36,12 @@ pub async fn login(
     let ip = client.ip();
     if let Some(wait) = state.login_throttle.wait(&name, ip) {
         tracing::warn!(username = %name, client = %ip, "refused: sign-in throttled");
+        state.security.record(
+            "sign-in-throttled",
+            Some(&name),
+            Some(ip),
+            format!("too many failures: wait {} s", wait.as_secs().max(1)),
+        );
         return Err(ApiError::TooManyRequests(wait.as_secs().max(1)));
     }
     let found = match Username::parse(&input.username) {
@@ -54,6 +60,12 @@ pub async fn login(
     let Some(user) = user.filter(|_| ok) else {
         state.login_throttle.failed(&name, ip);
         tracing::warn!(username = %name, client = %ip, "refused: failed sign-in");
+        state.security.record(
+            "sign-in-failed",
+            Some(&name),
+            Some(ip),
+            "wrong username or password, or the user is inactive",
+        );
         return Err(refused);
     };
     state.login_throttle.succeeded(&name, ip);
@@ -64,6 +76,15 @@ pub async fn login(
         // The same answer as a wrong password: a right password must not be
         // told apart from a wrong one where it cannot be used.
         tracing::warn!(user = %user.username, store = %home, node = %state.node.id, "refused: user belongs to another store");
+        state.security.record(
+            "sign-in-failed",
+            Some(user.username.as_str()),
+            Some(ip),
+            format!(
+                "a user of store {home} tried to sign in at {}",
+                state.node.id
+            ),
+        );
         return Err(refused);
     }
     // At a store, the user's operation key signs what they do for HQ; at HQ,
@@ -93,7 +114,13 @@ pub async fn login(
         }
     };
     let (token, expires_at) = state.sessions.start(&user, op_key).await?;
-    tracing::info!(user = %user.username, "signed in");
+    tracing::info!(user = %user.username, client = %ip, "signed in");
+    state.security.record(
+        "sign-in",
+        Some(user.username.as_str()),
+        Some(ip),
+        "signed in",
+    );
     Ok(Json(LoginView {
         token,
         expires_at: expires_at.format(&Rfc3339).unwrap_or_default(),
@@ -106,7 +133,8 @@ pub async fn login(
     responses((status = 204, description = "Signed out"), ProblemResponses))]
 pub async fn logout(
     State(state): State<AppState>,
-    _user: Authed,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    user: Authed,
     headers: HeaderMap,
 ) -> Result<StatusCode> {
     let token = headers
@@ -116,6 +144,12 @@ pub async fn logout(
         .map(|(_, t)| t.trim().to_owned())
         .unwrap_or_default();
     state.sessions.end(&token).await?;
+    state.security.record(
+        "sign-out",
+        Some(user.0.username.as_str()),
+        Some(client.ip()),
+        "signed out",
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -211,8 +211,17 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            // For the security log, which sees only the response.
+            resp.extensions_mut()
+                .insert(crate::security::RefusalReason(body_detail(&self)));
+        }
         resp
     }
+}
+
+fn body_detail(e: &ApiError) -> String {
+    e.to_string()
 }
 
 impl From<StorageError> for ApiError {

@@ -138,6 +138,8 @@ perm_types!(
     LoyaltyManage,
     OrdersCreate,
     OrdersRefund,
+    LimitsOverride,
+    ReportsView,
     StoresManage,
 );
 
@@ -200,7 +202,11 @@ impl FromRequestParts<AppState> for Authed {
             .ok_or(ApiError::Unauthenticated(
                 "the Authorization header must be: Bearer <token>",
             ))?;
-        match state.sessions.user_for_token(token).await? {
+        let user = state.sessions.user_for_token(token).await?;
+        if let (Some(u), Some(who)) = (&user, parts.extensions.get::<crate::security::Who>()) {
+            who.set(u.username.as_str());
+        }
+        match user {
             Some(user) if state.node.role == patron_storage::NodeRole::Store => {
                 // What a user does at a store reaches HQ signed with a key only
                 // their password gives; a session this process did not start

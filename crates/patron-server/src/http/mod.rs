@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
+        .route("/auth/password", post(users::change_own_password))
         .route("/customers", post(customers::create).get(customers::list))
         .route(
             "/customers/{key}",
@@ -86,6 +87,17 @@ pub fn router(state: AppState) -> Router {
         .route("/stores", get(sync::list_stores).post(sync::register_store))
         .route("/reports/overdrafts", get(sync::overdrafts))
         .route("/users", get(users::list).post(users::create))
+        .route("/users/{username}", get(users::get).patch(users::update))
+        .route("/users/{username}/password", post(users::reset_password))
+        .route("/roles", get(users::list_roles).post(users::create_role))
+        .route(
+            "/roles/{name}",
+            put(users::update_role).delete(users::delete_role),
+        )
+        .route("/reports/security", get(users::security_report))
+        .route("/sync/credentials", get(sync::credentials))
+        .route("/stores/{id}/rotate-token", post(sync::rotate_token))
+        .route("/stores/{id}/revoke", post(sync::revoke))
         .route("/settings", get(settings::get).patch(settings::update))
         .route("/openapi.json", get(openapi::document));
     Router::new()
@@ -95,6 +107,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
+        .layer(middleware::from_fn_with_state(
+            state.security.clone(),
+            crate::security::record_refusals,
+        ))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
 }

@@ -47,10 +47,31 @@ impl FromRequestParts<AppState> for SyncPeer {
             .storage
             .store_for_token(&crate::auth::hash_token(token))
             .await?
-            .ok_or(ApiError::Unauthenticated("unknown store sync token"))?;
+            .ok_or(ApiError::Unauthenticated(
+                "unknown or revoked store sync token",
+            ))?;
+        // A token is bound to its store: a node started as S02 with S01's
+        // token is refused, not served as S01.
+        let claimed = parts
+            .headers
+            .get(STORE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if claimed != store.id {
+            tracing::warn!(token_of = %store.id, claimed, "refused: sync token used by another store id");
+            return Err(ApiError::Unauthenticated(
+                "this sync token belongs to another store",
+            ));
+        }
+        if let Some(who) = parts.extensions.get::<crate::security::Who>() {
+            who.set(&format!("store:{}", store.id));
+        }
         Ok(SyncPeer(store))
     }
 }
+
+/// The header a store names itself in; it must match its token's store.
+pub const STORE_HEADER: &str = patron_sync::STORE_HEADER;
 
 const MAX_PUSH: usize = 5_000;
 /// The largest push HQ reads. A store sends pages of at most 512 KiB.
@@ -213,7 +234,7 @@ fn signed_and_allowed(
         ));
     }
     let acting = replication::ActingUser {
-        role: user.role,
+        role: user.role.clone(),
         active: user.active,
         store: user.store.as_deref(),
     };
@@ -272,7 +293,8 @@ pub async fn feed(
             }
         }
     });
-    if due {
+    // A position past HQ's head confirms nothing: not written down.
+    if due && after <= *state.storage.feed_head().borrow() {
         state
             .storage
             .touch_store(&store.id, None, Some(after))
@@ -435,7 +457,7 @@ pub async fn snapshot(
     let dir = tempfile::tempdir().map_err(|e| ApiError::Internal(e.to_string()))?;
     let path = dir.path().join("snapshot.db");
     let started = std::time::Instant::now();
-    state.storage.snapshot_into(&path).await?;
+    state.storage.snapshot_into(&path, &store.id).await?;
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -626,6 +648,72 @@ pub async fn list_stores(State(state): State<AppState>, user: Authed) -> Result<
     Ok(Json(json!({"items": stores.iter().map(|s| json!({
         "id": s.id, "name": s.name, "created_at": ts(Some(s.created_at)), "last_contact": ts(s.last_seen),
     })).collect::<Vec<_>>()})))
+}
+
+/// The password hashes of the users who may sign in at the asking store, and
+/// no one else's. A store asks after every page that changed a user.
+pub async fn credentials(
+    State(state): State<AppState>,
+    SyncPeer(store): SyncPeer,
+) -> Result<Json<Vec<patron_storage::Credential>>> {
+    Ok(Json(state.storage.store_credentials(&store.id).await?))
+}
+
+/// A store's new sync token, shown once.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StoreTokenView {
+    pub id: String,
+    pub name: String,
+    /// Give it to the store node (`PATRON_SYNC_TOKEN` or `--token-file`); the old one stops working now.
+    pub token: String,
+}
+
+/// Replace a store's sync token: the old one stops working at once, and a
+/// revoked store works again with the new one.
+pub async fn rotate_token(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Allowed(user, _): Allowed<perm::StoresManage>,
+    super::extract::ApiPath(id): super::extract::ApiPath<String>,
+) -> Result<Json<StoreTokenView>> {
+    hq_only(&state)?;
+    let token = new_store_token().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let s = state
+        .storage
+        .rotate_store_token(&user.actor(), id.trim(), &crate::auth::hash_token(&token))
+        .await?;
+    state.security.record(
+        "store-token",
+        Some(user.0.username.as_str()),
+        Some(client.ip()),
+        format!("rotated the sync token of store {}", s.id),
+    );
+    Ok(Json(StoreTokenView {
+        id: s.id,
+        name: s.name,
+        token,
+    }))
+}
+
+/// Revoke a store's sync token: HQ answers nothing it sends until a new
+/// token is issued.
+pub async fn revoke(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Allowed(user, _): Allowed<perm::StoresManage>,
+    super::extract::ApiPath(id): super::extract::ApiPath<String>,
+) -> Result<Json<Value>> {
+    hq_only(&state)?;
+    let s = state.storage.revoke_store(&user.actor(), id.trim()).await?;
+    state.security.record(
+        "store-token",
+        Some(user.0.username.as_str()),
+        Some(client.ip()),
+        format!("revoked the sync token of store {}", s.id),
+    );
+    Ok(Json(
+        json!({"id": s.id, "name": s.name, "revoked_at": ts(s.revoked_at)}),
+    ))
 }
 
 /// Refuses configuration writes on a store node: HQ owns them.

@@ -44,9 +44,9 @@ pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
     for (name, role) in [
-        ("admin", Role::Admin),
-        ("manager", Role::Manager),
-        ("cashier", Role::Cashier),
+        ("admin", Role::ADMIN),
+        ("manager", Role::MANAGER),
+        ("cashier", Role::CASHIER),
     ] {
         storage
             .create_user(

@@ -51,7 +51,13 @@ pub async fn spawn_store_via(hq: &TestApp, id: &str, hq_url: &str) -> Store {
         .become_store(&patron_domain::StoreId::parse(id).unwrap())
         .await
         .unwrap();
-    let sync = Arc::new(SyncClient::new(storage.clone(), hq_url, &token).spawn());
+    let sync = Arc::new(
+        SyncClient::new(
+            storage.clone(),
+            &patron_sync::HqLink::new(hq_url, &token, id, None).unwrap(),
+        )
+        .spawn(),
+    );
     let app = Application::build_with_sync(
         storage.clone(),
         "127.0.0.1:0".parse().unwrap(),
@@ -66,13 +72,11 @@ pub async fn spawn_store_via(hq: &TestApp, id: &str, hq_url: &str) -> Store {
         storage,
         dir,
     };
-    // HQ's users arrive with the first pull.
+    // HQ's users arrive with the first pull, their password hashes just after.
     eventually("users replicated", || async {
-        app.storage
-            .users()
-            .await
-            .map(|u| u.len() >= 3)
-            .unwrap_or(false)
+        let admin = patron_domain::Username::parse("admin").unwrap();
+        app.storage.users().await.map(|u| u.len() >= 3).unwrap_or(false)
+            && matches!(app.storage.user_credentials(&admin).await, Ok(Some((_, h))) if !h.is_empty())
     })
     .await;
     Store { app, sync }
