@@ -5,7 +5,7 @@
 //! wrong number of fields, broken quotes, invalid UTF-8) is skipped and written
 //! with its line number, the reason and its original cells to a rejects file. If
 //! the import fails part-way (unreadable file, full disk, Ctrl-C), nothing is
-//! written. With `--strict`, any invalid row means nothing is written.
+//! written. With `--strict`, any rejected row means nothing is written.
 //! Exit status: 0 when every row was imported, 2 when any was rejected, 1 on failure.
 
 use crate::DataArgs;
@@ -442,7 +442,11 @@ pub async fn import_file(
         })
     };
     let outcome = storage
-        .import_customers(&Actor::new("import"), Box::new(rx.into_iter().flatten()))
+        .import_customers(
+            &Actor::new("import"),
+            Box::new(rx.into_iter().flatten()),
+            strict,
+        )
         .await;
     let rejected = parser.join();
     bar.finish_and_clear();

@@ -423,6 +423,18 @@ fn short_long_and_non_utf8_rows_are_rejected_with_their_line() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(strict_rejects.len(), 2);
     assert!(exported(dir.path()).is_empty());
+    // So does a row only the database rejects (an email used twice).
+    let (out, strict_rejects) = import_bytes(
+        dir.path(),
+        b"first_name,last_name,email\nAnn,Lee,ann@example.com\nAnn,Ray,ANN@example.com\n",
+        &["--strict"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        strict_rejects[1].starts_with("3,") && strict_rejects[1].contains("already used"),
+        "{strict_rejects:?}"
+    );
+    assert!(exported(dir.path()).is_empty());
 }
 
 #[test]
