@@ -145,6 +145,7 @@ pub(crate) async fn loaded(
             .import_customers(
                 &Actor::new("bench"),
                 crate::demo::stream(SEED, customers, ctx),
+                false,
             )
             .await?;
         println!(

@@ -67,7 +67,7 @@ pub async fn load(storage: &Arc<dyn Storage>) -> anyhow::Result<Option<(String, 
         today: time::OffsetDateTime::now_utc().date(),
     };
     let out = storage
-        .import_customers(&Actor::new("demo"), stream(42, DEMO_CUSTOMERS, ctx))
+        .import_customers(&Actor::new("demo"), stream(42, DEMO_CUSTOMERS, ctx), false)
         .await?;
     for (name, role) in [
         ("admin", Role::ADMIN),

@@ -1,10 +1,12 @@
 //! `patron import`: customers from another system's CSV export.
 //!
 //! The rule: the whole file is imported in ONE transaction. Every valid row is
-//! inserted; every invalid row (bad value, missing name, email already in use) is
-//! skipped and written with its line number and reason to a rejects file. If the
-//! import fails part-way (unreadable file, full disk, Ctrl-C), nothing is written.
-//! With `--strict`, any invalid row aborts the import and nothing is written.
+//! inserted; every rejected row (bad value, missing name, email already in use,
+//! wrong number of fields, broken quotes, invalid UTF-8) is skipped and written
+//! with its line number, the reason and its original cells to a rejects file. If
+//! the import fails part-way (unreadable file, full disk, Ctrl-C), nothing is
+//! written. With `--strict`, any rejected row means nothing is written.
+//! Exit status: 0 when every row was imported, 2 when any was rejected, 1 on failure.
 
 use crate::DataArgs;
 use anyhow::{Context, bail};
@@ -13,9 +15,11 @@ use patron_domain::CustomerDraft;
 use patron_domain::customer::{Field, ParseContext};
 use patron_storage::{Actor, ImportRow, NewCustomer, Storage};
 use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
@@ -133,9 +137,15 @@ fn map_columns(
     Ok((targets, ignored))
 }
 
-fn row_fields(record: &csv::StringRecord, targets: &[Option<Target>]) -> Vec<(Field, String)> {
+fn row_fields(
+    cells: &csv::ByteRecord,
+    targets: &[Option<Target>],
+) -> Result<Vec<(Field, String)>, String> {
     let mut out = Vec::with_capacity(targets.len());
-    for (value, target) in record.iter().zip(targets) {
+    for (i, (cell, target)) in cells.iter().zip(targets).enumerate() {
+        let Ok(value) = std::str::from_utf8(cell) else {
+            return Err(format!("column {} is not valid UTF-8", i + 1));
+        };
         let value = crate::export::restore(value);
         match target {
             Some(Target::Field(f)) => out.push((*f, value.to_owned())),
@@ -148,10 +158,195 @@ fn row_fields(record: &csv::StringRecord, targets: &[Option<Target>]) -> Vec<(Fi
             None => {}
         }
     }
-    out
+    Ok(out)
+}
+
+/// A quoted field still open after this many bytes is taken as unterminated: no
+/// valid row comes near it (notes, the longest field, hold 4,000 characters), and
+/// it bounds the memory a stray quote can take.
+const MAX_ROW_BYTES: usize = 1 << 20;
+
+/// One row of the file. `problem` is set when the row is rejected before its
+/// values are looked at; `cells` are then what can be shown of it.
+struct Row {
+    line: u64,
+    cells: csv::ByteRecord,
+    problem: Option<String>,
+}
+
+/// Reads the file row by row itself rather than with `csv::Reader`: a row's line
+/// number must be the one an editor shows (the csv crate's are off after blank
+/// lines and in CRLF files), and a quote that is never closed must cost one row,
+/// not swallow the rest of the file into one field.
+struct Rows<R> {
+    src: R,
+    /// Bytes and physical lines consumed.
+    offset: u64,
+    line: u64,
+    /// The header's field count, once it is read.
+    width: Option<usize>,
+    /// The physical lines of the row being read.
+    text: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    FieldStart,
+    Plain,
+    Open,
+    /// A quote in a quoted field: it closes the field unless another follows.
+    Closing,
+    /// A closing quote followed by something other than a comma or the line's end.
+    Broken,
+}
+
+/// RFC 4180: only a field's first character opens a quote (`5'10"` is plain text).
+fn split(
+    mut state: Quote,
+    bytes: &[u8],
+    cells: &mut csv::ByteRecord,
+    field: &mut Vec<u8>,
+) -> Quote {
+    for &b in bytes {
+        state = match (state, b) {
+            (Quote::FieldStart, b'"') => Quote::Open,
+            (Quote::FieldStart | Quote::Plain | Quote::Closing, b',') => {
+                cells.push_field(field);
+                field.clear();
+                Quote::FieldStart
+            }
+            (Quote::Open, b'"') => Quote::Closing,
+            (Quote::Closing, b'"') | (Quote::Open, _) => {
+                field.push(b);
+                Quote::Open
+            }
+            (Quote::FieldStart | Quote::Plain, _) => {
+                field.push(b);
+                Quote::Plain
+            }
+            (Quote::Closing | Quote::Broken, _) => return Quote::Broken,
+        }
+    }
+    state
+}
+
+fn without_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+impl<R: std::io::BufRead + std::io::Seek> Rows<R> {
+    /// Appends the next physical line to `text`; false at the end of the file.
+    fn read_line(&mut self) -> std::io::Result<bool> {
+        let n = self.src.read_until(b'\n', &mut self.text)?;
+        if self.offset == 0 && self.text.starts_with(b"\xEF\xBB\xBF") {
+            // A byte-order mark, as spreadsheets write: not part of the first column's name.
+            self.text.drain(..3);
+        }
+        self.offset += n as u64;
+        self.line += u64::from(n > 0);
+        Ok(n > 0)
+    }
+
+    fn next(&mut self) -> std::io::Result<Option<Row>> {
+        self.text.clear();
+        loop {
+            if !self.read_line()? {
+                return Ok(None);
+            }
+            if !without_eol(&self.text).is_empty() {
+                break;
+            }
+            self.text.clear();
+        }
+        let (line, first_end, first_len) = (self.line, self.offset, self.text.len());
+        let mut cells = csv::ByteRecord::new();
+        let mut field = Vec::new();
+        let mut state = Quote::FieldStart;
+        let mut from = 0;
+        loop {
+            let body = without_eol(&self.text[from..]);
+            state = split(state, body, &mut cells, &mut field);
+            if state != Quote::Open {
+                break;
+            }
+            // The line break is inside a quoted field, so it is part of the value.
+            field.extend_from_slice(&self.text[from + body.len()..]);
+            from = self.text.len();
+            if from > MAX_ROW_BYTES || !self.read_line()? {
+                break;
+            }
+        }
+        let spans = self.line > line;
+        let complete = !matches!(state, Quote::Open | Quote::Broken);
+        if complete {
+            cells.push_field(&field);
+            let problem = match self.width {
+                Some(w) if w != cells.len() => {
+                    Some(format!("{} fields where the header has {w}", cells.len()))
+                }
+                _ => None,
+            };
+            if problem.is_none() || !spans {
+                return Ok(Some(Row {
+                    line,
+                    cells,
+                    problem,
+                }));
+            }
+        }
+        // A row read across lines is trusted only if its quotes close properly
+        // and it has the header's field count. Otherwise a quote on its first line
+        // was most likely never closed: that line alone is rejected and reading
+        // resumes after it, so the rows below are imported as usual.
+        let problem = if spans {
+            self.src.seek(std::io::SeekFrom::Start(first_end))?;
+            self.offset = first_end;
+            self.line = line;
+            "unterminated quote (the lines after it are read as rows of their own)"
+        } else if state == Quote::Broken {
+            "a closing quote must be followed by a comma or the end of the line"
+        } else {
+            "unterminated quote"
+        };
+        Ok(Some(Row {
+            line,
+            cells: csv::ByteRecord::from(vec![without_eol(&self.text[..first_len])]),
+            problem: Some(problem.to_owned()),
+        }))
+    }
+}
+
+/// Opens `file` and reads its header row.
+fn open_rows(file: &Path) -> anyhow::Result<(Rows<BufReader<File>>, csv::ByteRecord)> {
+    let src = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut rows = Rows {
+        src: BufReader::new(src),
+        offset: 0,
+        line: 0,
+        width: None,
+        text: Vec::new(),
+    };
+    let header = match rows
+        .next()
+        .with_context(|| format!("cannot read {}", file.display()))?
+    {
+        Some(Row {
+            problem: None,
+            cells,
+            ..
+        }) => cells,
+        Some(Row {
+            problem: Some(p), ..
+        }) => bail!("{}: the header row: {p}", file.display()),
+        None => bail!("{} is empty", file.display()),
+    };
+    rows.width = Some(header.len());
+    Ok((rows, header))
 }
 
 pub struct ImportSummary {
+    /// Zero when `strict` and anything was rejected.
     pub imported: usize,
     pub rejected: Vec<(u64, String)>,
     pub ignored_columns: Vec<String>,
@@ -168,14 +363,9 @@ pub async fn import_file(
     let size = std::fs::metadata(file)
         .with_context(|| format!("cannot read {}", file.display()))?
         .len();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{}: cannot read the header row", file.display()))?
-        .clone();
+    let (mut rows, header) = open_rows(file)?;
+    let headers = csv::StringRecord::from_byte_record(header)
+        .map_err(|_| anyhow::anyhow!("{}: the header row is not UTF-8", file.display()))?;
     let (targets, ignored_columns) = map_columns(&headers, maps)?;
     let ctx = ParseContext {
         region: storage.settings().await?.phone_region,
@@ -192,86 +382,78 @@ pub async fn import_file(
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let invalid: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
     // Rows travel in batches: a channel hand-off per row cost ~10% in futex wake-ups.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ImportRow, String>>>(64);
     // Parse on its own thread while the storage writes: two cores, two stages.
+    // It returns the rows it rejected.
     let parser = {
-        let invalid = invalid.clone();
         let bar = bar.clone();
         std::thread::spawn(move || {
             const BATCH: usize = 512;
-            let mut record = csv::StringRecord::new();
+            let mut invalid = Vec::new();
             let mut batch = Vec::with_capacity(BATCH);
             let mut n: u64 = 0;
             loop {
-                match reader.read_record(&mut record) {
-                    Ok(false) => break,
-                    Ok(true) => {}
+                let row = match rows.next() {
+                    Ok(Some(row)) => row,
+                    Ok(None) => break,
                     Err(e) => {
                         batch.push(Err(format!(
                             "the file cannot be read past line {}: {e}",
-                            record.position().map_or(0, |p| p.line())
+                            rows.line
                         )));
                         let _ = tx.send(batch);
-                        return;
+                        return invalid;
                     }
-                }
-                let line = record.position().map_or(0, |p| p.line());
+                };
                 n += 1;
                 if n.is_multiple_of(4096) {
-                    bar.set_position(record.position().map_or(0, |p| p.byte()));
+                    bar.set_position(rows.offset);
                 }
-                match CustomerDraft::parse(row_fields(&record, &targets), &ctx) {
+                let draft = match row.problem {
+                    Some(p) => Err(p),
+                    None => row_fields(&row.cells, &targets)
+                        .and_then(|f| CustomerDraft::parse(f, &ctx).map_err(|e| e.to_string())),
+                };
+                match draft {
                     Ok(data) => batch.push(Ok(ImportRow {
-                        line,
+                        line: row.line,
                         customer: NewCustomer {
                             data,
                             origin_store: None,
                         },
                     })),
-                    Err(e) => {
-                        if let Ok(mut v) = invalid.lock() {
-                            v.push((line, e.to_string()));
-                        }
-                    }
+                    Err(e) => invalid.push((row.line, e)),
                 }
                 if batch.len() == BATCH
                     && tx
                         .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
                         .is_err()
                 {
-                    return;
+                    return invalid;
                 }
             }
-            let any_invalid = invalid.lock().map(|v| !v.is_empty()).unwrap_or(true);
-            if strict && any_invalid {
+            if strict && !invalid.is_empty() {
                 batch.push(Err("--strict: the file has invalid rows".into()));
             }
             let _ = tx.send(batch);
             bar.set_position(size);
+            invalid
         })
     };
     let outcome = storage
-        .import_customers(&Actor::new("import"), Box::new(rx.into_iter().flatten()))
+        .import_customers(
+            &Actor::new("import"),
+            Box::new(rx.into_iter().flatten()),
+            strict,
+        )
         .await;
-    let _ = parser.join();
+    let rejected = parser.join();
     bar.finish_and_clear();
-    let mut rejected = std::mem::take(
-        &mut *invalid
-            .lock()
-            .map_err(|_| anyhow::anyhow!("parser thread failed"))?,
-    );
+    let mut rejected = rejected.map_err(|_| anyhow::anyhow!("the parser thread failed"))?;
     let outcome = match outcome {
         Ok(o) => o,
-        Err(_) if strict && !rejected.is_empty() => {
-            rejected.sort();
-            let (line, why) = &rejected[0];
-            bail!(
-                "nothing imported: {} invalid rows (--strict); first at line {line}: {why}",
-                rejected.len()
-            );
-        }
+        Err(_) if strict && !rejected.is_empty() => patron_storage::ImportOutcome::default(),
         Err(e) => bail!("nothing imported: {e}"),
     };
     rejected.extend(
@@ -288,27 +470,31 @@ pub async fn import_file(
     })
 }
 
-/// Writes the rejected lines of `file`, each with its line number and reason.
+/// Writes each rejected row of `file` with its line number and reason.
 fn write_rejects(file: &Path, out: &Path, rejected: &[(u64, String)]) -> anyhow::Result<()> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(file)?;
-    let mut writer =
-        csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))?;
-    let mut header = vec!["line".to_owned(), "error".to_owned()];
-    header.extend(reader.headers()?.iter().map(str::to_owned));
-    writer.write_record(&header)?;
-    let mut reasons = rejected.iter().peekable();
-    let mut record = csv::StringRecord::new();
-    while reasons.peek().is_some() && reader.read_record(&mut record)? {
-        let line = record.position().map_or(0, |p| p.line());
-        while let Some((l, why)) = reasons.peek() {
-            if *l != line {
-                break;
-            }
-            let mut row = vec![line.to_string(), why.clone()];
-            row.extend(record.iter().map(str::to_owned));
-            writer.write_record(&row)?;
-            reasons.next();
+    let (mut rows, header) = open_rows(file)?;
+    // Rejected rows need not have the header's field count.
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let mut write = |line: &str, why: &str, cells: &csv::ByteRecord| -> csv::Result<()> {
+        writer.write_field(line)?;
+        writer.write_field(why)?;
+        writer.write_record(cells)
+    };
+    write("line", "error", &header)?;
+    let mut row = rows.next()?;
+    for (line, why) in rejected {
+        while row.as_ref().is_some_and(|r| r.line < *line) {
+            row = rows.next()?;
         }
+        let cells = match &row {
+            Some(r) if r.line == *line => r.cells.clone(),
+            // The file changed since it was imported: the reason without the cells.
+            _ => csv::ByteRecord::new(),
+        };
+        write(&line.to_string(), why, &cells)?;
     }
     writer.flush()?;
     Ok(())
@@ -322,26 +508,35 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if !summary.ignored_columns.is_empty() {
         eprintln!("ignored columns: {}", summary.ignored_columns.join(", "));
     }
-    println!(
+    let imported = format!(
         "imported {} customers in {secs:.1} s ({:.0} rows/s)",
         summary.imported,
         summary.imported as f64 / secs.max(1e-9)
     );
-    if summary.rejected.is_empty() {
+    let Some((first, why)) = summary.rejected.first() else {
+        println!("{imported}");
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     let out = args.rejects.unwrap_or_else(|| {
         let mut p = args.file.clone().into_os_string();
         p.push(".rejected.csv");
         PathBuf::from(p)
     });
     write_rejects(&args.file, &out, &summary.rejected)?;
-    println!(
-        "rejected {} rows; they are listed with the reason in {}",
-        summary.rejected.len(),
-        out.display()
-    );
-    // Some rows were not imported: a script must notice.
+    let n = summary.rejected.len();
+    if args.strict {
+        eprintln!(
+            "error: nothing imported (--strict): {n} rows rejected, the first at line {first}: {why}; all are listed in {}",
+            out.display()
+        );
+    } else {
+        println!("{imported}");
+        println!(
+            "rejected {n} rows; they are listed with the reason in {}",
+            out.display()
+        );
+    }
+    // Exit status 2, with or without --strict: a script must notice. Failures are 1.
     Ok(ExitCode::from(2))
 }
 
@@ -381,10 +576,42 @@ mod tests {
         assert!(map_columns(&h, &["Customer=nonsense".into()]).is_err());
     }
 
+    fn rows(input: &[u8]) -> Vec<(u64, Vec<String>, Option<String>)> {
+        let mut rows = Rows {
+            src: std::io::Cursor::new(input),
+            offset: 0,
+            line: 0,
+            width: Some(2),
+            text: Vec::new(),
+        };
+        std::iter::from_fn(|| rows.next().unwrap())
+            .map(|r| {
+                let cells = r
+                    .cells
+                    .iter()
+                    .map(|c| String::from_utf8_lossy(c).into())
+                    .collect();
+                (r.line, cells, r.problem)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn quotes_open_only_at_a_field_start_and_must_close_at_its_end() {
+        let r = rows(b"a,5'10\"\n\"x\"\"y\",\n\"bad\"quote,b\n\"multi\nline\",c\n");
+        assert_eq!(r[0], (1, vec!["a".into(), "5'10\"".into()], None));
+        assert_eq!(r[1], (2, vec!["x\"y".into(), "".into()], None));
+        assert_eq!(r[2].0, 3);
+        assert_eq!(r[2].1, vec!["\"bad\"quote,b".to_owned()]);
+        assert!(r[2].2.as_deref().unwrap().contains("closing quote"));
+        assert_eq!(r[3], (4, vec!["multi\nline".into(), "c".into()], None));
+        assert_eq!(r.len(), 4);
+    }
+
     #[test]
     fn full_name_splits_at_the_last_space() {
-        let r = csv::StringRecord::from(vec!["Mary Ann Smith"]);
-        let f = row_fields(&r, &[Some(Target::FullName)]);
+        let r = csv::ByteRecord::from(vec!["Mary Ann Smith"]);
+        let f = row_fields(&r, &[Some(Target::FullName)]).unwrap();
         assert_eq!(
             f,
             vec![

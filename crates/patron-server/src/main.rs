@@ -3,6 +3,7 @@
 use patron_server::{DataArgs, app, auth, bench, demo, export, import, open_storage};
 
 use anyhow::Context;
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use patron_domain::auth::check_password_policy;
 use patron_domain::{Role, Username};
@@ -138,7 +139,26 @@ fn init_tracing() {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::FAILURE;
+        }
+        // One line, and status 1: clap's own status is 2, which `patron import`
+        // uses for "some rows were rejected".
+        Err(e) => {
+            let message = e.render().to_string();
+            let lines: Vec<&str> = message
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see --help)", lines.join(" "));
+            return ExitCode::FAILURE;
+        }
+    };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

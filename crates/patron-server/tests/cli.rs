@@ -234,8 +234,18 @@ fn strict_import_writes_nothing_and_bad_files_are_one_line_errors() {
         "",
     );
     assert_one_line_error(&out, "nothing imported");
+    assert_eq!(out.status.code(), Some(2), "rows rejected, not a failure");
+    let rejects = std::fs::read_to_string(format!("{}.rejected.csv", csv.display())).unwrap();
+    assert!(
+        rejects.lines().nth(1).unwrap().starts_with("3,"),
+        "{rejects}"
+    );
     let export = patron(&["export", "--data", &d], "");
     assert_eq!(text(&export.stdout).lines().count(), 1, "only the header");
+    // A usage error is one line too, and status 1: 2 means "rows rejected".
+    let out = patron(&["import", "--data", &d], "");
+    assert_one_line_error(&out, "<FILE>");
+    assert_eq!(out.status.code(), Some(1));
 
     let out = patron(&["import", "/no/such/file.csv", "--data", &d], "");
     assert_one_line_error(&out, "/no/such/file.csv");
@@ -255,6 +265,201 @@ fn strict_import_writes_nothing_and_bad_files_are_one_line_errors() {
         "",
     );
     assert_one_line_error(&out, "not a customer field");
+}
+
+/// Runs `patron import` on `content`; returns the output and the rejects file's lines.
+fn import_bytes(dir: &Path, content: &[u8], extra: &[&str]) -> (Output, Vec<String>) {
+    let csv = dir.join("in.csv");
+    std::fs::write(&csv, content).unwrap();
+    let rejects = dir.join("rejects.csv");
+    let _ = std::fs::remove_file(&rejects);
+    let d = data_arg(&dir.join("data"));
+    let mut args = vec![
+        "import",
+        csv.to_str().unwrap(),
+        "--data",
+        &d,
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let out = patron(&args, "");
+    let lines = std::fs::read(&rejects)
+        .map(|r| text(&r).lines().map(str::to_owned).collect())
+        .unwrap_or_default();
+    (out, lines)
+}
+
+/// The exported customers as (first_name, last_name, email, notes), sorted.
+fn exported(dir: &Path) -> Vec<[String; 4]> {
+    let out = patron(&["export", "--data", &data_arg(&dir.join("data"))], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut rows: Vec<[String; 4]> = csv::Reader::from_reader(&out.stdout[..])
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            [2, 3, 4, 14].map(|i| r[i].to_owned())
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn names(rows: &[[String; 4]]) -> Vec<&str> {
+    rows.iter().map(|r| r[0].as_str()).collect()
+}
+
+#[test]
+fn an_unterminated_quote_rejects_its_line_and_the_rows_after_it_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, rejects) = import_bytes(
+        dir.path(),
+        b"first_name,last_name,email\n\
+          Ann,Lee,ann@example.com\n\
+          \"Bob,Ray,bob@example.com\n\
+          Cy,Fox,cy@example.com\n\
+          \"Dee, Jr\",Ho,dee@example.com\n\
+          Eve,Ng,eve@example.com\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert!(
+        rejects[1].starts_with("3,") && rejects[1].contains("unterminated quote"),
+        "{rejects:?}"
+    );
+    assert!(
+        rejects[1].contains("Bob,Ray,bob@example.com"),
+        "{rejects:?}"
+    );
+    assert_eq!(
+        names(&exported(dir.path())),
+        ["Ann", "Cy", "Dee, Jr", "Eve"]
+    );
+    // Open at the very end of the file: that line alone.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, rejects) = import_bytes(dir.path(), b"name\nAnn Lee\n\"Bob Ray", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        rejects[1].starts_with("3,unterminated quote,"),
+        "{rejects:?}"
+    );
+}
+
+#[test]
+fn a_quoted_field_across_lines_imports_and_later_lines_keep_their_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, rejects) = import_bytes(
+        dir.path(),
+        b"first_name,last_name,email,notes\n\
+          Ann,Lee,ann@example.com,\"Allergic to nuts, and\n\
+          \n\
+          call before 5 pm (\"\"urgent\"\")\"\n\
+          Bob,Ray,bob@example.com,\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(rejects.is_empty());
+    let rows = exported(dir.path());
+    assert_eq!(
+        rows[0][3],
+        "Allergic to nuts, and\n\ncall before 5 pm (\"urgent\")"
+    );
+    assert_eq!(names(&rows), ["Ann", "Bob"]);
+
+    // The rows after a multi-line one (and after blank lines, in a CRLF file
+    // with a byte-order mark) are numbered as an editor numbers them.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, rejects) = import_bytes(
+        dir.path(),
+        b"\xEF\xBB\xBFfirst_name,last_name,email,notes\r\n\
+          Ann,Lee,ann@example.com,\"two\r\nlines\"\r\n\
+          \r\n\
+          Bob,Ray,not-an-email,\r\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        rejects[1].starts_with("5,") && rejects[1].contains("email"),
+        "{rejects:?}"
+    );
+    assert_eq!(exported(dir.path())[0][3], "two\r\nlines");
+}
+
+#[test]
+fn short_long_and_non_utf8_rows_are_rejected_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, rejects) = import_bytes(
+        dir.path(),
+        b"first_name,last_name,email\n\
+          Ann,Lee,ann@example.com\n\
+          Bob,Ray\n\
+          Cy,Fox,cy@example.com,extra\n\
+          D\xFFe,Ho,dee@example.com\n\
+          Eve,Ng,eve@example.com\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 2 customers"));
+    // The rejected cells are the original bytes (here shown lossily).
+    assert_eq!(
+        rejects,
+        [
+            "line,error,first_name,last_name,email",
+            "3,2 fields where the header has 3,Bob,Ray",
+            "4,4 fields where the header has 3,Cy,Fox,cy@example.com,extra",
+            "5,column 1 is not valid UTF-8,D\u{FFFD}e,Ho,dee@example.com",
+        ]
+    );
+    assert_eq!(names(&exported(dir.path())), ["Ann", "Eve"]);
+
+    // With --strict, the same file writes nothing, and still lists every reject.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, strict_rejects) = import_bytes(
+        dir.path(),
+        b"first_name,last_name,email\nAnn,Lee,ann@example.com\nBob,Ray\n",
+        &["--strict"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(strict_rejects.len(), 2);
+    assert!(exported(dir.path()).is_empty());
+    // So does a row only the database rejects (an email used twice).
+    let (out, strict_rejects) = import_bytes(
+        dir.path(),
+        b"first_name,last_name,email\nAnn,Lee,ann@example.com\nAnn,Ray,ANN@example.com\n",
+        &["--strict"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        strict_rejects[1].starts_with("3,") && strict_rejects[1].contains("already used"),
+        "{strict_rejects:?}"
+    );
+    assert!(exported(dir.path()).is_empty());
+}
+
+#[test]
+fn a_formula_like_name_survives_export_and_import() {
+    let name = "=cmd|' /C calc'!A0";
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = import_bytes(
+        dir.path(),
+        format!("first_name,last_name\n\"{name}\",-Lee\n").as_bytes(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = patron(
+        &["export", "--data", &data_arg(&dir.path().join("data"))],
+        "",
+    );
+    // Neutralised for spreadsheets...
+    assert!(text(&first.stdout).contains(&format!("'{name},'-Lee")));
+    let again = tempfile::tempdir().unwrap();
+    let (out, _) = import_bytes(again.path(), &first.stdout, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // ...and exactly the same after a second trip.
+    let second = exported(again.path());
+    assert_eq!(second, exported(dir.path()));
+    assert_eq!(second[0][0], format!("'{name}"));
 }
 
 #[test]

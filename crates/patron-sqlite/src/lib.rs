@@ -359,7 +359,12 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn import_customers(&self, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
+    async fn import_customers(
+        &self,
+        actor: &Actor,
+        rows: ImportStream,
+        strict: bool,
+    ) -> Result<ImportOutcome> {
         let actor = actor.clone();
         self.write(move |tx| {
             if sync::node(tx)?.role == NodeRole::Store {
@@ -368,7 +373,23 @@ impl Storage for SqliteStorage {
                     "imports run at HQ; a store receives the customers through sync",
                 ));
             }
+            // Only a strict import pays for a savepoint: it undoes the rows yet
+            // still reports which were skipped.
+            if strict {
+                tx.execute_batch("SAVEPOINT import").map_err(db_err)?;
+            }
             let outcome = customers::import(tx, &actor, rows)?;
+            if strict {
+                if !outcome.rejected.is_empty() {
+                    tx.execute_batch("ROLLBACK TO import; RELEASE import")
+                        .map_err(db_err)?;
+                    return Ok(ImportOutcome {
+                        created: Vec::new(),
+                        rejected: outcome.rejected,
+                    });
+                }
+                tx.execute_batch("RELEASE import").map_err(db_err)?;
+            }
             // Imported customers are existing customers, not sign-ups: no
             // registration bonus. Their rule-driven groups are filled in bulk.
             let today =

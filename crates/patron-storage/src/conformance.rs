@@ -578,7 +578,7 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
         })
     });
     let out = store
-        .import_customers(&Actor::new("importer"), Box::new(stream))
+        .import_customers(&Actor::new("importer"), Box::new(stream), false)
         .await
         .unwrap();
     assert_eq!(out.created, vec!["CUST-00002", "CUST-00003", "CUST-00004"]);
@@ -608,11 +608,30 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
     ];
     assert!(
         store
-            .import_customers(&actor(), Box::new(failing.into_iter()))
+            .import_customers(&actor(), Box::new(failing.into_iter()), false)
             .await
             .is_err()
     );
     assert!(search(&store, "failed").await.is_empty());
+    // A strict import with a taken email writes nothing, and says which row it was.
+    let strict = vec![
+        Ok(ImportRow {
+            line: 2,
+            customer: person("H", "Strict"),
+        }),
+        Ok(ImportRow {
+            line: 3,
+            customer: with_email("I", "c@example.com"),
+        }),
+    ];
+    let out = store
+        .import_customers(&actor(), Box::new(strict.into_iter()), true)
+        .await
+        .unwrap();
+    assert!(out.created.is_empty());
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].0, 3);
+    assert!(search(&store, "strict").await.is_empty());
     let next = store
         .create_customer(&actor(), person("G", "Next"))
         .await

@@ -68,7 +68,14 @@ pub trait Storage: Send + Sync + 'static {
     /// they are parsed. Rows whose email is already taken (in the database or
     /// earlier in the stream) are skipped and reported by line; every other row is
     /// inserted. If the stream yields an error, or anything fails, nothing is written.
-    async fn import_customers(&self, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome>;
+    /// With `strict`, nothing is written either if any row was skipped; the outcome
+    /// then lists them and `created` is empty.
+    async fn import_customers(
+        &self,
+        actor: &Actor,
+        rows: ImportStream,
+        strict: bool,
+    ) -> Result<ImportOutcome>;
     async fn customer(&self, key: &CustomerKey) -> Result<Customer>;
     async fn update_customer(
         &self,
