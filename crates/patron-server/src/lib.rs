@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod cli_accounts;
 mod bench_sync;
 pub mod demo;
 pub mod demo_data;

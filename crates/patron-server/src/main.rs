@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use patron_domain::auth::check_password_policy;
-use patron_domain::{Role, Username};
+use patron_domain::Username;
 use patron_storage::{Actor, NewUser};
 use std::io::Read;
 use std::net::SocketAddr;
@@ -78,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage roles (named sets of permissions).
+    Role {
+        #[command(subcommand)]
+        command: patron_server::cli_accounts::RoleCommand,
+    },
     /// Import customers from a CSV file (one transaction; rejected rows go to a file).
     Import(import::ImportArgs),
     /// Export all customers as CSV.
@@ -101,6 +106,18 @@ enum StoreCommand {
     List {
         #[command(flatten)]
         data: DataArgs,
+    },
+    /// Issue a new sync token for a store (the old one stops working); prints it on the last line.
+    RotateToken {
+        #[command(flatten)]
+        data: DataArgs,
+        id: String,
+    },
+    /// Revoke a store's sync token: HQ answers nothing it sends until rotated.
+    Revoke {
+        #[command(flatten)]
+        data: DataArgs,
+        id: String,
     },
 }
 
@@ -126,6 +143,42 @@ enum UserCommand {
     List {
         #[command(flatten)]
         data: DataArgs,
+    },
+    /// Deactivate a user: they cannot sign in and their sessions end at once.
+    Deactivate {
+        #[command(flatten)]
+        data: DataArgs,
+        username: String,
+    },
+    /// Let a deactivated user sign in again.
+    Reactivate {
+        #[command(flatten)]
+        data: DataArgs,
+        username: String,
+    },
+    /// Set a user's password, read from standard input; their sessions end.
+    SetPassword {
+        #[command(flatten)]
+        data: DataArgs,
+        username: String,
+        /// Read the password from standard input (first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Change a user's role or store.
+    Set {
+        #[command(flatten)]
+        data: DataArgs,
+        username: String,
+        /// A built-in or defined role.
+        #[arg(long)]
+        role: Option<String>,
+        /// Make them a store's own user (signs in at that store only).
+        #[arg(long, conflicts_with = "hq")]
+        store: Option<String>,
+        /// Make them an HQ user (signs in anywhere).
+        #[arg(long)]
+        hq: bool,
     },
 }
 
@@ -236,6 +289,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{token}");
                 Ok(ExitCode::SUCCESS)
             }
+            StoreCommand::RotateToken { data, id } => {
+                patron_server::cli_accounts::rotate_token(data, &id).await
+            }
+            StoreCommand::Revoke { data, id } => patron_server::cli_accounts::revoke(data, &id).await,
             StoreCommand::List { data } => {
                 let storage = open_storage(&data)?;
                 for s in storage.stores().await? {
@@ -252,19 +309,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 password_stdin: _,
                 store,
             } => user_add(data, &username, &role, store.as_deref()).await,
+            UserCommand::Deactivate { data, username } => {
+                patron_server::cli_accounts::set_active(data, &username, false).await
+            }
+            UserCommand::Reactivate { data, username } => {
+                patron_server::cli_accounts::set_active(data, &username, true).await
+            }
+            UserCommand::SetPassword { data, username, .. } => {
+                patron_server::cli_accounts::set_password(data, &username).await
+            }
+            UserCommand::Set {
+                data,
+                username,
+                role,
+                store,
+                hq,
+            } => {
+                patron_server::cli_accounts::set_user(
+                    data,
+                    &username,
+                    role.as_deref(),
+                    store.as_deref(),
+                    hq,
+                )
+                .await
+            }
             UserCommand::List { data } => {
                 let storage = open_storage(&data)?;
                 for u in storage.users().await? {
                     println!(
-                        "{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}",
                         u.username,
                         u.role.name(),
-                        if u.active { "active" } else { "inactive" }
+                        if u.active { "active" } else { "inactive" },
+                        u.store.as_deref().unwrap_or("HQ")
                     );
                 }
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Command::Role { command } => patron_server::cli_accounts::role(command).await,
         Command::Import(args) => import::run(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Bench(args) => bench::run(args).await,
@@ -432,7 +516,6 @@ async fn user_add(
         .map(patron_domain::StoreId::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let role = Role::parse(role).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut input = String::new();
     std::io::stdin()
         .take(4096)
@@ -441,6 +524,11 @@ async fn user_add(
     let password = input.lines().next().unwrap_or("").to_owned();
     check_password_policy(username.as_str(), &password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let storage = open_storage(&data)?;
+    let role = storage
+        .role(role)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("there is no role named {role:?}"))?;
     if let Some(s) = &store
         && !storage
             .stores()

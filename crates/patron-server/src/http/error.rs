@@ -47,6 +47,10 @@ pub enum ApiError {
     Conflict { field: String, message: String },
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    #[error("the request's URI is longer than {0} bytes")]
+    UriTooLong(usize),
+    #[error("the request body did not arrive in time, or broke off")]
+    BodyTimeout,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("{0} is not allowed on this resource")]
@@ -70,6 +74,8 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,6 +94,8 @@ impl ApiError {
             ApiError::NotFound => "not-found",
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooLarge(_) => "body-too-large",
+            ApiError::UriTooLong(_) => "uri-too-long",
+            ApiError::BodyTimeout => "body-timeout",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::Internal(_) => "internal",

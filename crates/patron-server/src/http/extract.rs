@@ -37,8 +37,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|_| ApiError::TooLarge(MAX_JSON_BODY))?;
+            .map_err(body_error)?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A body that could not be read: too large (413), or late or broken off (408).
+pub fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(MAX_JSON_BODY)
+    } else {
+        ApiError::BodyTimeout
     }
 }
 

@@ -127,8 +127,19 @@ async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed(method.to_string())
 }
 
+/// The longest request URI answered (path and query); longer is a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// One span per request, so every log line of a request carries its method and path.
 async fn trace_request(req: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let uri_len = req
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::UriTooLong(MAX_URI_BYTES).into_response();
+    }
     let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
     async move {
         let started = std::time::Instant::now();

@@ -85,8 +85,12 @@ pub const MAX_PUSH_BODY: usize = 8 * 1024 * 1024;
 pub async fn push(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
-    body: axum::body::Bytes,
+    body: std::result::Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<PushResponse>> {
+    let body = body.map_err(|e| match super::extract::body_error(e) {
+        ApiError::TooLarge(_) => ApiError::TooLarge(MAX_PUSH_BODY),
+        other => other,
+    })?;
     let req: PushRequest = super::extract::parse_json(&body)?;
     if req.ops.len() > MAX_PUSH {
         return Err(ApiError::field(
