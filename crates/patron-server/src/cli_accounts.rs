@@ -70,7 +70,11 @@ pub async fn set_active(data: DataArgs, name: &str, active: bool) -> anyhow::Res
         )
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let what = if active { "reactivated" } else { "deactivated; their sessions ended" };
+    let what = if active {
+        "reactivated"
+    } else {
+        "deactivated; their sessions ended"
+    };
     log(&storage, "user-changed", format!("{}: {what}", u.username)).await;
     println!("{} {what}", u.username);
     Ok(ExitCode::SUCCESS)
@@ -104,7 +108,12 @@ pub async fn set_password(data: DataArgs, name: &str) -> anyhow::Result<ExitCode
         )
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    log(&storage, "password-reset", format!("reset the password of {name}")).await;
+    log(
+        &storage,
+        "password-reset",
+        format!("reset the password of {name}"),
+    )
+    .await;
     println!("password of {name} set; their sessions ended");
     Ok(ExitCode::SUCCESS)
 }
@@ -190,7 +199,11 @@ pub async fn role(command: RoleCommand) -> anyhow::Result<ExitCode> {
                 println!(
                     "{}\t{}\t{}",
                     r.name(),
-                    if r.is_built_in() { "built-in" } else { "custom" },
+                    if r.is_built_in() {
+                        "built-in"
+                    } else {
+                        "custom"
+                    },
                     names.join(",")
                 );
             }
@@ -215,7 +228,9 @@ pub async fn rotate_token(data: DataArgs, id: &str) -> anyhow::Result<ExitCode> 
         .rotate_store_token(&cli_actor(), id.trim(), &auth::hash_token(&token))
         .await
         .map_err(|e| match e {
-            patron_storage::StorageError::NotFound => anyhow!("store {} is not registered", id.trim()),
+            patron_storage::StorageError::NotFound => {
+                anyhow!("store {} is not registered", id.trim())
+            }
             e => anyhow!("{e}"),
         })?;
     log(
@@ -224,7 +239,10 @@ pub async fn rotate_token(data: DataArgs, id: &str) -> anyhow::Result<ExitCode> 
         format!("rotated the sync token of store {}", s.id),
     )
     .await;
-    println!("new sync token for store {} ({}); the old one no longer works", s.id, s.name);
+    println!(
+        "new sync token for store {} ({}); the old one no longer works",
+        s.id, s.name
+    );
     println!("{token}");
     Ok(ExitCode::SUCCESS)
 }
@@ -235,7 +253,9 @@ pub async fn revoke(data: DataArgs, id: &str) -> anyhow::Result<ExitCode> {
         .revoke_store(&cli_actor(), id.trim())
         .await
         .map_err(|e| match e {
-            patron_storage::StorageError::NotFound => anyhow!("store {} is not registered", id.trim()),
+            patron_storage::StorageError::NotFound => {
+                anyhow!("store {} is not registered", id.trim())
+            }
             e => anyhow!("{e}"),
         })?;
     log(

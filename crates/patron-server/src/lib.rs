@@ -4,8 +4,8 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
-pub mod cli_accounts;
 mod bench_sync;
+pub mod cli_accounts;
 pub mod demo;
 pub mod demo_data;
 pub mod export;

@@ -5,8 +5,8 @@ use patron_server::{DataArgs, app, auth, bench, demo, export, import, open_stora
 use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
-use patron_domain::auth::check_password_policy;
 use patron_domain::Username;
+use patron_domain::auth::check_password_policy;
 use patron_storage::{Actor, NewUser};
 use std::io::Read;
 use std::net::SocketAddr;
@@ -292,7 +292,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             StoreCommand::RotateToken { data, id } => {
                 patron_server::cli_accounts::rotate_token(data, &id).await
             }
-            StoreCommand::Revoke { data, id } => patron_server::cli_accounts::revoke(data, &id).await,
+            StoreCommand::Revoke { data, id } => {
+                patron_server::cli_accounts::revoke(data, &id).await
+            }
             StoreCommand::List { data } => {
                 let storage = open_storage(&data)?;
                 for s in storage.stores().await? {

@@ -164,6 +164,7 @@ async fn connection<IO>(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
         .writev(false);
     let conn =
         builder.serve_connection(TokioIo::new(Guarded::new(io, limits.idle_timeout)), service);

@@ -52,7 +52,10 @@ async fn deactivation_and_a_new_password_end_sessions_at_once() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["active"], false);
     assert_eq!(app.get(&dana, "/api/v1/customers").await.status(), 401);
-    assert_eq!(login_as(&app, "dana", "a fine password").await.status(), 401);
+    assert_eq!(
+        login_as(&app, "dana", "a fine password").await.status(),
+        401
+    );
 
     // Reactivated: signs in again, the old session stays ended.
     let r = app
@@ -80,7 +83,10 @@ async fn deactivation_and_a_new_password_end_sessions_at_once() {
         .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.get(&dana, "/api/v1/customers").await.status(), 401);
-    assert_eq!(login_as(&app, "dana", "a fine password").await.status(), 401);
+    assert_eq!(
+        login_as(&app, "dana", "a fine password").await.status(),
+        401
+    );
     let dana = token_of(login_as(&app, "dana", "another fine one").await).await;
 
     // Her own change needs the current password and ends every session of hers.
@@ -297,7 +303,10 @@ async fn roles_are_permission_sets_and_nobody_grants_more_than_they_hold() {
 #[tokio::test]
 async fn the_security_log_records_who_from_where_and_when() {
     let app = spawn_app().await;
-    assert_eq!(login_as(&app, "cashier", "wrong password").await.status(), 401);
+    assert_eq!(
+        login_as(&app, "cashier", "wrong password").await.status(),
+        401
+    );
     let cashier = app.login("cashier").await;
     // A refused request, with the user it came from.
     let r = app.get(&cashier, "/api/v1/users").await;
@@ -383,13 +392,9 @@ async fn the_security_log_records_who_from_where_and_when() {
             .iter()
             .all(|e| e["id"].as_i64().unwrap() < before && e["kind"] == "sign-in")
     );
-    let r = app
-        .get(&manager, "/api/v1/reports/security?limit=0")
-        .await;
+    let r = app.get(&manager, "/api/v1/reports/security?limit=0").await;
     assert_problem(r, 422, Some("limit")).await;
-    let r = app
-        .get(&manager, "/api/v1/reports/security?limit=x")
-        .await;
+    let r = app.get(&manager, "/api/v1/reports/security?limit=x").await;
     assert_problem(r, 422, Some("query")).await;
     let _ = PASSWORD;
 }

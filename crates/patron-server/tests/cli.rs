@@ -626,3 +626,141 @@ fn store_add_prints_the_token_last_and_store_nodes_refuse_foreign_data() {
     let out = patron(&["serve", "--data", hq, "--store", "S01"], "");
     assert!(!out.status.success());
 }
+
+#[test]
+fn accounts_and_store_tokens_can_be_taken_back_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = data_arg(dir.path());
+    let add = |name: &str, role: &str| {
+        patron(
+            &[
+                "user",
+                "add",
+                "--data",
+                &d,
+                "--username",
+                name,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            "a fine password\n",
+        )
+    };
+    assert!(add("boss", "admin").status.success());
+    // Roles are defined, listed, assigned, and removed only when unused.
+    let out = patron(
+        &[
+            "role",
+            "set",
+            "--data",
+            &d,
+            "shift lead",
+            "--permissions",
+            "customers.view,orders.create,orders.refund",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = patron(
+        &["role", "set", "--data", &d, "bad", "--permissions", "root"],
+        "",
+    );
+    assert_one_line_error(&out, "not a permission");
+    let list = text(&patron(&["role", "list", "--data", &d], "").stdout);
+    assert!(list.contains("shift lead\tcustom\tcustomers.view,orders.create,orders.refund"));
+    assert!(list.contains("cashier\tbuilt-in\t"));
+    assert!(add("lee", "shift lead").status.success());
+    assert_one_line_error(
+        &patron(&["role", "remove", "--data", &d, "shift lead"], ""),
+        "hold the role",
+    );
+
+    // Deactivate, reactivate, change role, set a password.
+    let out = patron(&["user", "deactivate", "--data", &d, "lee"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let users = text(&patron(&["user", "list", "--data", &d], "").stdout);
+    assert!(users.contains("lee\tshift lead\tinactive\tHQ"), "{users}");
+    assert!(
+        patron(&["user", "reactivate", "--data", &d, "lee"], "")
+            .status
+            .success()
+    );
+    let out = patron(
+        &["user", "set", "--data", &d, "lee", "--role", "cashier"],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_one_line_error(
+        &patron(&["user", "set", "--data", &d, "lee", "--store", "S99"], ""),
+        "not registered",
+    );
+    assert_one_line_error(
+        &patron(
+            &[
+                "user",
+                "set-password",
+                "--data",
+                &d,
+                "lee",
+                "--password-stdin",
+            ],
+            "password\n",
+        ),
+        "commonly used",
+    );
+    let out = patron(
+        &[
+            "user",
+            "set-password",
+            "--data",
+            &d,
+            "lee",
+            "--password-stdin",
+        ],
+        "a new good one\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The last admin cannot be deactivated.
+    assert_one_line_error(
+        &patron(&["user", "deactivate", "--data", &d, "boss"], ""),
+        "manage users",
+    );
+    assert!(
+        patron(&["role", "remove", "--data", &d, "shift lead"], "")
+            .status
+            .success()
+    );
+
+    // A store's token is rotated (printed on the last line) and revoked.
+    let out = patron(&["store", "add", "--data", &d, "S01", "--name", "One"], "");
+    assert!(out.status.success());
+    let first = text(&out.stdout).lines().last().unwrap().to_owned();
+    let out = patron(&["store", "rotate-token", "--data", &d, "S01"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let second = text(&out.stdout).lines().last().unwrap().to_owned();
+    assert!(second.starts_with("pst_") && second != first);
+    assert!(
+        patron(&["store", "revoke", "--data", &d, "S01"], "")
+            .status
+            .success()
+    );
+    assert_one_line_error(
+        &patron(&["store", "revoke", "--data", &d, "S77"], ""),
+        "not registered",
+    );
+    // A store node needs its token from the environment or a file, not argv.
+    let out = patron(
+        &[
+            "serve",
+            "--data",
+            &d,
+            "--store",
+            "S01",
+            "--hq",
+            "http://127.0.0.1:9",
+        ],
+        "",
+    );
+    assert_one_line_error(&out, "PATRON_SYNC_TOKEN");
+}

@@ -133,10 +133,7 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// One span per request, so every log line of a request carries its method and path.
 async fn trace_request(req: Request, next: Next) -> Response {
     use axum::response::IntoResponse;
-    let uri_len = req
-        .uri()
-        .path_and_query()
-        .map_or(0, |p| p.as_str().len());
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > MAX_URI_BYTES {
         return ApiError::UriTooLong(MAX_URI_BYTES).into_response();
     }
