@@ -28,13 +28,14 @@ const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
 
 /// The paths the script routes; each serves the same shell.
-pub const PAGES: [&str; 8] = [
+pub const PAGES: [&str; 9] = [
     "/",
     "/login",
     "/customers",
     "/groups",
     "/loyalty",
     "/users",
+    "/security",
     "/stores",
     "/register",
 ];

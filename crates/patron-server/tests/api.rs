@@ -586,3 +586,60 @@ async fn weak_passwords_are_refused() {
         assert_problem(r, 422, Some("password")).await;
     }
 }
+
+/// Every route the router serves is in the OpenAPI document, with its method
+/// and its path parameters; no route in the document is unserved.
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut served: Vec<(String, String)> = patron_server::http::API_ROUTES
+        .iter()
+        .chain([&patron_server::http::PUSH_ROUTE])
+        .map(|(m, p)| (m.to_string(), format!("/api/v1{p}")))
+        .collect();
+    served.push(("get".into(), "/healthz".into()));
+    let mut missing = Vec::new();
+    for (method, path) in &served {
+        let op = &doc["paths"][path][method];
+        if !op.is_object() {
+            missing.push(format!("{method} {path}"));
+            continue;
+        }
+        // Each `{param}` of the path is declared as a path parameter.
+        for param in path.split('{').skip(1).filter_map(|s| s.split('}').next()) {
+            let declared = op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == param && p["in"] == "path"));
+            assert!(
+                declared,
+                "{method} {path}: path parameter {param} undeclared"
+            );
+        }
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path}: no responses"
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "routes missing from the document: {missing:?}"
+    );
+    // And the document names no route that is not served.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                served.iter().any(|(m, p)| m == method && p == path),
+                "the document lists {method} {path}, which is not served"
+            );
+        }
+    }
+}

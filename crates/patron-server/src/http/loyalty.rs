@@ -291,7 +291,7 @@ pub async fn create_type(
 }
 
 /// Replace a customer type (loyalty.manage).
-#[utoipa::path(put, path = "/api/v1/customer-types/{id}", tag = "loyalty", request_body = CustomerTypeInput, security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/customer-types/{id}", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = CustomerTypeInput, security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn update_type(
     State(state): State<AppState>,
@@ -315,7 +315,7 @@ pub struct SetTypeInput {
 }
 
 /// Set a customer's type (loyalty.manage).
-#[utoipa::path(put, path = "/api/v1/customers/{key}/type", tag = "loyalty", request_body = SetTypeInput, security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/customers/{key}/type", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", request_body = SetTypeInput, security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn set_customer_type(
     State(state): State<AppState>,
@@ -741,7 +741,7 @@ fn group_id(s: &str) -> Result<Uuid> {
 }
 
 /// One group.
-#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "loyalty", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/groups/{id}", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn get_group(
     State(state): State<AppState>,
@@ -755,7 +755,7 @@ pub async fn get_group(
 }
 
 /// Replace a group (groups.manage).
-#[utoipa::path(put, path = "/api/v1/groups/{id}", tag = "loyalty", request_body = GroupInput, security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/groups/{id}", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = GroupInput, security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn update_group(
     State(state): State<AppState>,
@@ -775,7 +775,7 @@ pub async fn update_group(
 }
 
 /// A group's members, alphabetical, with cursor pagination.
-#[utoipa::path(get, path = "/api/v1/groups/{id}/members", tag = "loyalty", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/groups/{id}/members", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn group_members(
     State(state): State<AppState>,
@@ -879,7 +879,7 @@ async fn change_members(
 }
 
 /// Add or remove customers of one manual group (groups.manage).
-#[utoipa::path(post, path = "/api/v1/groups/{id}/members", tag = "loyalty", request_body = MembersInput, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/groups/{id}/members", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = MembersInput, security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn add_members(
     State(state): State<AppState>,
@@ -988,7 +988,7 @@ pub fn balances_view(b: &Balances) -> Value {
 }
 
 /// A customer's balances and ledger entries.
-#[utoipa::path(get, path = "/api/v1/customers/{key}/ledger", tag = "loyalty", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/customers/{key}/ledger", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn ledger(
     State(state): State<AppState>,
@@ -1034,7 +1034,7 @@ pub struct EntryInput {
 }
 
 /// A manual adjustment or store-credit top-up (loyalty.manage).
-#[utoipa::path(post, path = "/api/v1/customers/{key}/ledger", tag = "loyalty", request_body = EntryInput, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/customers/{key}/ledger", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", request_body = EntryInput, security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn post_entry(
     State(state): State<AppState>,
@@ -1081,7 +1081,7 @@ pub async fn post_entry(
 }
 
 /// Totals, balances, groups, orders, returns and top products of a customer.
-#[utoipa::path(get, path = "/api/v1/customers/{key}/activity", tag = "loyalty", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/customers/{key}/activity", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn activity(
     State(state): State<AppState>,
@@ -1421,7 +1421,7 @@ async fn authorize_at_hq(
 }
 
 /// One order.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "loyalty", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/orders/{id}", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn get_order(
     State(state): State<AppState>,
@@ -1469,7 +1469,7 @@ pub fn return_view(r: &ReturnRecord) -> Value {
 }
 
 /// Return some or all lines of an order (orders.refund); idempotent by return id.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/returns", tag = "loyalty", request_body = ReturnInput, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/returns", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = ReturnInput, security(("bearer" = [])),
     responses((status = 200, description = "OK"), super::error::ProblemResponses))]
 pub async fn return_order(
     State(state): State<AppState>,

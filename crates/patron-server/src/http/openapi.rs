@@ -20,12 +20,21 @@ use utoipa::{Modify, OpenApi};
         loyalty::group_members, loyalty::add_members, loyalty::bulk_members, loyalty::rule_preview,
         loyalty::ledger, loyalty::post_entry, loyalty::activity, loyalty::quote, loyalty::commit_order,
         loyalty::get_order, loyalty::return_order, loyalty::run_maintenance,
-        sync::refusals,
+        users::get, users::update, users::reset_password, users::change_own_password,
+        users::list_roles, users::create_role, users::update_role, users::delete_role,
+        users::security_report,
+        sync::refusals, sync::push, sync::feed, sync::authorize, sync::release, sync::snapshot,
+        sync::codes, sync::status, sync::credentials, sync::overdrafts,
+        sync::list_stores, sync::register_store, sync::rotate_token, sync::revoke,
+        document, super::healthz,
     ),
     components(schemas(
         error::Problem, error::ProblemField, wire::CustomerView, wire::CustomerInput, wire::CustomerPage,
         wire::AuditView, wire::LoginInput, wire::LoginView, wire::UserView, wire::NewUserInput,
         wire::SettingsView, wire::SettingsInput, wire::RefusalView, wire::RefusalList,
+        wire::UserUpdateInput, wire::PasswordResetInput, wire::PasswordChangeInput, wire::RoleInput,
+        wire::RolePermissionsInput, wire::RoleView, wire::SecurityEventView, wire::SecurityEventList,
+        sync::StoreTokenView,
     )),
     modifiers(&BearerAuth),
 )]
@@ -40,6 +49,18 @@ impl Modify for BearerAuth {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+            // A store's sync token (Bearer pst_...) with its id in X-Patron-Store.
+            components.add_security_scheme(
+                "store_token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "A store's sync token; the store's id must be sent in X-Patron-Store",
+                        ))
+                        .build(),
+                ),
+            );
         }
     }
 }
@@ -49,6 +70,8 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 }
 
 /// This document. Public, like any API reference.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, body = Object, description = "This OpenAPI 3.1 document")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(spec())
 }

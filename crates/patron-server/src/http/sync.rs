@@ -82,6 +82,9 @@ pub const MAX_PUSH_BODY: usize = 8 * 1024 * 1024;
 /// at this store — and then re-applied through the same rules as HQ's own API
 /// (`Storage::apply_ops`). A refused operation is recorded with its reason
 /// and answered as refused; the page is acknowledged either way.
+#[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", security(("store_token" = [])),
+    request_body(content = Object, description = "A page of the store's signed operations (docs/sync.md, PushRequest)"),
+    responses((status = 200, body = Object, description = "Each operation applied or refused (PushResponse)"), super::error::ProblemResponses))]
 pub async fn push(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -263,6 +266,11 @@ pub async fn refusals(
     Ok(Json(crate::wire::RefusalList { items }))
 }
 
+#[utoipa::path(get, path = "/api/v1/sync/feed", tag = "sync", security(("store_token" = [])),
+    params(("after" = Option<i64>, Query, minimum = 0, description = "The feed position the store has applied"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 10000),
+           ("wait" = Option<i64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for a change (long poll)")),
+    responses((status = 200, body = Object, description = "A page of HQ's feed (FeedResponse, docs/sync.md)"), super::error::ProblemResponses))]
 pub async fn feed(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -352,6 +360,9 @@ pub async fn feed(
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+#[utoipa::path(post, path = "/api/v1/sync/authorize", tag = "sync", security(("store_token" = [])),
+    request_body(content = Object, description = "AuthorizeRequest, signed by the cashier"),
+    responses((status = 200, body = Object, description = "{\"authorized\": true}"), super::error::ProblemResponses))]
 pub async fn authorize(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -405,6 +416,9 @@ pub async fn authorize(
     Ok(Json(json!({"authorized": true})))
 }
 
+#[utoipa::path(post, path = "/api/v1/sync/release", tag = "sync", security(("store_token" = [])),
+    request_body(content = Object, description = "ReleaseRequest, signed by the cashier"),
+    responses((status = 200, body = Object, description = "{\"released\": true}"), super::error::ProblemResponses))]
 pub async fn release(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -454,6 +468,8 @@ async fn signed_by_a_user(
 /// A consistent copy of HQ's database for a new store: much faster than
 /// replaying the feed entity by entity. The store drops what is HQ's alone
 /// and follows the feed from the copy's position.
+#[utoipa::path(get, path = "/api/v1/sync/snapshot", tag = "sync", security(("store_token" = [])),
+    responses((status = 200, content_type = "application/vnd.sqlite3", description = "A SQLite database file for the asking store"), super::error::ProblemResponses))]
 pub async fn snapshot(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -494,6 +510,9 @@ pub async fn snapshot(
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+#[utoipa::path(post, path = "/api/v1/sync/codes", tag = "sync", security(("store_token" = [])),
+    request_body(content = Object, description = "{\"count\": 1..10000}"),
+    responses((status = 200, body = Object, description = "{\"first\": n, \"last\": n}: the leased block"), super::error::ProblemResponses))]
 pub async fn codes(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -513,6 +532,8 @@ fn ts(t: Option<OffsetDateTime>) -> Value {
 }
 
 /// This node's view of replication.
+#[utoipa::path(get, path = "/api/v1/sync/status", tag = "sync", security(("bearer" = [])),
+    responses((status = 200, body = Object, description = "The node's role, its peers, lag and pending changes"), super::error::ProblemResponses))]
 pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     let now = OffsetDateTime::now_utc();
@@ -583,6 +604,8 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/reports/overdrafts", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, body = Object, description = "{\"items\": [overdraft]}: balances below zero and redemptions past the offline cap"), super::error::ProblemResponses))]
 pub async fn overdrafts(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::ReportsView)?;
     let items: Vec<Value> = state
@@ -619,6 +642,10 @@ pub fn new_store_token() -> anyhow::Result<String> {
     ))
 }
 
+/// Register a store; its sync token is in the answer, once.
+#[utoipa::path(post, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])),
+    request_body(content = Object, description = "{\"id\": \"S01\", \"name\": \"...\"}"),
+    responses((status = 201, body = StoreTokenView), super::error::ProblemResponses))]
 pub async fn register_store(
     State(state): State<AppState>,
     _user: Allowed<perm::StoresManage>,
@@ -642,10 +669,20 @@ pub async fn register_store(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": s.id, "name": s.name, "token": token})),
+        Json(
+            serde_json::to_value(StoreTokenView {
+                id: s.id,
+                name: s.name,
+                token,
+            })
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        ),
     ))
 }
 
+/// The registered stores.
+#[utoipa::path(get, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])),
+    responses((status = 200, body = Object, description = "{\"items\": [store]}"), super::error::ProblemResponses))]
 pub async fn list_stores(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
     user.require(Permission::CustomersView)?;
     let stores = state.storage.stores().await?;
@@ -656,6 +693,8 @@ pub async fn list_stores(State(state): State<AppState>, user: Authed) -> Result<
 
 /// The password hashes of the users who may sign in at the asking store, and
 /// no one else's. A store asks after every page that changed a user.
+#[utoipa::path(get, path = "/api/v1/sync/credentials", tag = "sync", security(("store_token" = [])),
+    responses((status = 200, body = Object, description = "[{username, password_hash}] of the users who may sign in at the asking store"), super::error::ProblemResponses))]
 pub async fn credentials(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -674,6 +713,9 @@ pub struct StoreTokenView {
 
 /// Replace a store's sync token: the old one stops working at once, and a
 /// revoked store works again with the new one.
+#[utoipa::path(post, path = "/api/v1/stores/{id}/rotate-token", tag = "stores", security(("bearer" = [])),
+    params(("id" = String, Path, description = "A store id, e.g. S01")),
+    responses((status = 200, body = StoreTokenView), super::error::ProblemResponses))]
 pub async fn rotate_token(
     State(state): State<AppState>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -701,6 +743,9 @@ pub async fn rotate_token(
 
 /// Revoke a store's sync token: HQ answers nothing it sends until a new
 /// token is issued.
+#[utoipa::path(post, path = "/api/v1/stores/{id}/revoke", tag = "stores", security(("bearer" = [])),
+    params(("id" = String, Path, description = "A store id, e.g. S01")),
+    responses((status = 200, body = Object, description = "{id, name, revoked_at}"), super::error::ProblemResponses))]
 pub async fn revoke(
     State(state): State<AppState>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,

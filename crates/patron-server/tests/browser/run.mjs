@@ -169,6 +169,36 @@ await step("loyalty, users and stores pages", async () => {
   await page.click("nav a[href='/users']");
   await page.locator("[data-testid=user-form]").waitFor();
   await shot("users");
+});
+
+await step("define a role, create a user with it, deactivate them; the security log shows it", async () => {
+  const rf = page.locator("[data-testid=role-form]");
+  await rf.locator("[name=name]").fill("shift lead");
+  for (const p of ["customers.view", "orders.create", "orders.refund"]) await rf.locator(`input[value='${p}']`).check();
+  await rf.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=role-row]"), "shift lead");
+  const uf = page.locator("[data-testid=user-form]");
+  await uf.locator("[name=username]").fill("sam.lead");
+  await uf.locator("[name=role]").selectOption("shift lead");
+  await uf.locator("[name=password]").fill("password");
+  await uf.locator("button[type=submit]").click();
+  await uf.locator(".field[data-field=password] .error").filter({ hasText: /commonly used/ }).waitFor();
+  await uf.locator("[name=password]").fill("a fine long secret");
+  await uf.locator("button[type=submit]").click();
+  const row = page.locator("[data-testid=user-row]").filter({ hasText: "sam.lead" });
+  await expectText(row, "shift lead");
+  await row.locator("[data-testid=user-toggle]").click();
+  await expectText(page.locator("[data-testid=user-row]").filter({ hasText: "sam.lead" }), "inactive");
+  // The last administrator cannot be deactivated: the refusal is shown.
+  const adminRow = page.locator("[data-testid=user-row]").filter({ hasText: /^admin/ });
+  await adminRow.locator("[data-testid=user-toggle]").click();
+  await expectText(adminRow, "no active HQ user who can manage users");
+  await shot("users-roles");
+  await page.click("nav a[href='/security']");
+  await expectText(page.locator("[data-testid=security-row]"), "user-changed");
+  await page.locator("[data-testid=security-kind]").selectOption("sign-in-failed");
+  await expectText(page.locator("[data-testid=security-row]"), "sign-in-failed");
+  await shot("security");
   await page.click("nav a[href='/stores']");
   await page.locator("main h1").waitFor();
   await shot("stores");
@@ -193,6 +223,16 @@ await step("a cashier sees no management pages", async () => {
   for (const hidden of ["Loyalty", "Users"]) if (links.includes(hidden)) throw new Error(`cashier sees ${hidden}`);
   await page.goto(base + "/users");
   await expectText(page.locator("main"), "not yours");
+});
+
+await step("anyone can change their own password; a wrong current one is named", async () => {
+  await page.click("[data-testid=change-password]");
+  const f = page.locator("[data-testid=password-form]");
+  await f.locator("[name=current_password]").fill("not it");
+  await f.locator("[name=new_password]").fill("another fine secret");
+  await f.locator("button[type=submit]").click();
+  await f.locator(".field[data-field=current_password] .error").filter({ hasText: /not your current password/ }).waitFor();
+  await f.locator("button[type=button]").click();
 });
 
 await browser.close();
