@@ -484,6 +484,10 @@ async fn serve_store(
         // A new store starts from a copy of HQ's database when HQ is there;
         // otherwise from empty, reading HQ's feed from the start later.
         bootstrap_from_snapshot(&data.data, &store, &link).await?;
+    } else if data.data.join("bootstrap").exists() {
+        // A bootstrap stopped after moving its database into place but before
+        // clearing its staging directory: the database is whole, the rest goes.
+        let _ = std::fs::remove_dir_all(data.data.join("bootstrap"));
     }
     let storage = open_storage(&data)?;
     storage

@@ -117,12 +117,15 @@ async fn a_store_holds_only_its_own_credentials_and_loses_them_with_hq() {
     register(&hq, "S02").await;
     create_user(&hq, &admin, "ann.s1", "cashier", Some("S01")).await;
     create_user(&hq, &admin, "bob.s2", "cashier", Some("S02")).await;
-    eventually("S01's user can sign in at S01, S02's is known there", || async {
-        hash_at(&s1.app, "ann.s1")
-            .await
-            .is_some_and(|h| !h.is_empty())
-            && hash_at(&s1.app, "bob.s2").await.is_some()
-    })
+    eventually(
+        "S01's user can sign in at S01, S02's is known there",
+        || async {
+            hash_at(&s1.app, "ann.s1")
+                .await
+                .is_some_and(|h| !h.is_empty())
+                && hash_at(&s1.app, "bob.s2").await.is_some()
+        },
+    )
     .await;
     // S02's user is known at S01 (a name, a role) but has no password hash there.
     assert_eq!(hash_at(&s1.app, "bob.s2").await.as_deref(), Some(""));

@@ -28,7 +28,7 @@ async fn parse_context(state: &AppState) -> Result<ParseContext> {
 /// Create a customer; the code is assigned automatically.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = CustomerInput,
     security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = CustomerView), ProblemResponses))]
+    responses((status = 201, description = "Created", body = CustomerView), (status = 200, description = "The same customer sent again under its id: created once", body = CustomerView), ProblemResponses))]
 pub async fn create(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::CustomersCreate>,

@@ -298,4 +298,52 @@ pub enum ProblemResponses {
         content_type = "application/problem+json"
     )]
     Invalid(Problem),
+    #[response(
+        status = 405,
+        description = "The method is not allowed on this resource",
+        content_type = "application/problem+json"
+    )]
+    MethodNotAllowed(Problem),
+    #[response(
+        status = 408,
+        description = "The request body did not arrive within 30 s",
+        content_type = "application/problem+json"
+    )]
+    BodyTimeout(Problem),
+    #[response(
+        status = 413,
+        description = "The body is larger than this endpoint reads",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(Problem),
+    #[response(
+        status = 414,
+        description = "The URI is longer than 8 KiB",
+        content_type = "application/problem+json"
+    )]
+    UriTooLong(Problem),
+    #[response(
+        status = 415,
+        description = "The body is not JSON",
+        content_type = "application/problem+json"
+    )]
+    UnsupportedMediaType(Problem),
+    #[response(
+        status = 429,
+        description = "Too many failed sign-ins from here; `Retry-After` says when to try again",
+        content_type = "application/problem+json"
+    )]
+    TooManyRequests(Problem),
+    #[response(
+        status = 431,
+        description = "The request head is larger than 64 KiB",
+        content_type = "application/problem+json"
+    )]
+    HeadersTooLarge(Problem),
+    #[response(
+        status = 500,
+        description = "An internal error (logged; its detail is never sent)",
+        content_type = "application/problem+json"
+    )]
+    Internal(Problem),
 }

@@ -276,7 +276,7 @@ pub async fn list_types(State(state): State<AppState>, user: Authed) -> Result<J
 
 /// Create a customer type (loyalty.manage).
 #[utoipa::path(post, path = "/api/v1/customer-types", tag = "loyalty", request_body = CustomerTypeInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 201, description = "Created"), super::error::ProblemResponses))]
 pub async fn create_type(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
@@ -393,7 +393,7 @@ pub async fn list_profiles(State(state): State<AppState>, user: Authed) -> Resul
 
 /// Create a purchase-limit profile (groups.manage).
 #[utoipa::path(post, path = "/api/v1/limit-profiles", tag = "loyalty", request_body = LimitProfileInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 201, description = "Created"), super::error::ProblemResponses))]
 pub async fn create_profile(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
@@ -721,7 +721,7 @@ pub async fn list_groups(
 
 /// Create a manual or auto-filled group (groups.manage).
 #[utoipa::path(post, path = "/api/v1/groups", tag = "loyalty", request_body = GroupInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 201, description = "Created"), super::error::ProblemResponses))]
 pub async fn create_group(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
@@ -1035,7 +1035,7 @@ pub struct EntryInput {
 
 /// A manual adjustment or store-credit top-up (loyalty.manage).
 #[utoipa::path(post, path = "/api/v1/customers/{key}/ledger", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", request_body = EntryInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 201, description = "The entry, recorded (or the one recorded before under the same idempotency key)"), super::error::ProblemResponses))]
 pub async fn post_entry(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
@@ -1263,7 +1263,7 @@ pub fn order_view(o: &OrderRecord) -> Value {
 
 /// Commit an order (orders.create); 201 the first time, 200 with the same result on a retry, 409 for a different body under a used id.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "loyalty", request_body = OrderInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 201, description = "The sale, recorded"), (status = 200, description = "The same sale sent again: recorded once, answered as before"), super::error::ProblemResponses))]
 pub async fn commit_order(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::OrdersCreate>,
@@ -1470,7 +1470,7 @@ pub fn return_view(r: &ReturnRecord) -> Value {
 
 /// Return some or all lines of an order (orders.refund); idempotent by return id.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/returns", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = ReturnInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 201, description = "The return, recorded"), (status = 200, description = "The same return sent again: recorded once"), super::error::ProblemResponses))]
 pub async fn return_order(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::OrdersRefund>,

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod nodes;
+pub mod openapi;
 
 use patron_domain::{Role, Username};
 use patron_server::app::Application;
@@ -95,32 +96,26 @@ impl TestApp {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        let req = self.client.get(self.url(path)).bearer_auth(token);
+        checked("GET", path, req).await
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.client
+        let req = self
+            .client
             .post(self.url(path))
             .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+            .json(body);
+        checked("POST", path, req).await
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
-        self.client
+        let req = self
+            .client
             .patch(self.url(path))
             .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+            .json(body);
+        checked("PATCH", path, req).await
     }
 
     /// Creates a customer as admin and returns its JSON.
@@ -148,6 +143,24 @@ impl TestApp {
             .map(|c| c["code"].as_str().unwrap().to_owned())
             .collect()
     }
+}
+
+/// Sends `req` and checks the answer against the OpenAPI document (its status
+/// declared, its JSON body matching the schema) before handing it back.
+pub async fn checked(method: &str, path: &str, req: reqwest::RequestBuilder) -> Response {
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let bytes = r.bytes().await.unwrap();
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    openapi::validate(method, path, status.as_u16(), ct, &bytes);
+    let mut back = http::Response::new(bytes);
+    *back.status_mut() = status;
+    *back.headers_mut() = headers;
+    Response::from(back)
 }
 
 /// Asserts a problem+json response with `status`, naming `field` if given.
