@@ -578,3 +578,77 @@ impl From<&patron_storage::Refusal> for RefusalView {
 pub struct RefusalList {
     pub items: Vec<RefusalView>,
 }
+
+/// A registered store.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoreView {
+    /// e.g. `S01`.
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    /// When the store last confirmed HQ's feed or sent operations.
+    pub last_contact: Option<String>,
+    /// When its token was revoked; a revoked store is answered nothing.
+    pub revoked_at: Option<String>,
+}
+
+impl From<&patron_storage::StoreInfo> for StoreView {
+    fn from(s: &patron_storage::StoreInfo) -> Self {
+        StoreView {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            created_at: rfc3339(s.created_at),
+            last_contact: s.last_seen.map(rfc3339),
+            revoked_at: s.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoreList {
+    pub items: Vec<StoreView>,
+}
+
+/// A balance below zero, or a redemption past the offline cap, that HQ
+/// recorded instead of refusing a sale that happened.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdraftView {
+    pub customer_id: String,
+    pub code: String,
+    /// `points` or `credit`.
+    pub account: String,
+    /// The balance after the entry, in minor units (points for `points`).
+    pub balance: i64,
+    pub entry_id: String,
+    pub store: Option<String>,
+    pub detected_at: String,
+    pub reason: Option<String>,
+}
+
+impl From<&patron_storage::Overdraft> for OverdraftView {
+    fn from(o: &patron_storage::Overdraft) -> Self {
+        OverdraftView {
+            customer_id: o.customer_id.to_string(),
+            code: o.code.clone(),
+            account: o.account.clone(),
+            balance: o.balance,
+            entry_id: o.entry_id.clone(),
+            store: o.store.clone(),
+            detected_at: rfc3339(o.detected_at),
+            reason: o.reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdraftList {
+    pub items: Vec<OverdraftView>,
+}
+
+/// A user's password hash, as HQ gives it to the one store where they may sign in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialView {
+    pub username: String,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+}

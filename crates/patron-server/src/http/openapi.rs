@@ -34,7 +34,8 @@ use utoipa::{Modify, OpenApi};
         wire::SettingsView, wire::SettingsInput, wire::RefusalView, wire::RefusalList,
         wire::UserUpdateInput, wire::PasswordResetInput, wire::PasswordChangeInput, wire::RoleInput,
         wire::RolePermissionsInput, wire::RoleView, wire::SecurityEventView, wire::SecurityEventList,
-        sync::StoreTokenView,
+        sync::StoreTokenView, wire::StoreView, wire::StoreList, wire::OverdraftView,
+        wire::OverdraftList, wire::CredentialView,
     )),
     modifiers(&BearerAuth),
 )]

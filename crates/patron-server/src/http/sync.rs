@@ -605,23 +605,19 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
 }
 
 #[utoipa::path(get, path = "/api/v1/reports/overdrafts", tag = "reports", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{\"items\": [overdraft]}: balances below zero and redemptions past the offline cap"), super::error::ProblemResponses))]
-pub async fn overdrafts(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
-    user.require(Permission::ReportsView)?;
-    let items: Vec<Value> = state
+    responses((status = 200, body = crate::wire::OverdraftList), super::error::ProblemResponses))]
+pub async fn overdrafts(
+    State(state): State<AppState>,
+    _user: Allowed<perm::ReportsView>,
+) -> Result<Json<crate::wire::OverdraftList>> {
+    let items = state
         .storage
         .overdrafts()
         .await?
         .iter()
-        .map(|o| {
-            json!({
-                "customer_id": o.customer_id, "code": o.code, "account": o.account,
-                "balance": o.balance, "entry_id": o.entry_id, "store": o.store,
-                "detected_at": ts(Some(o.detected_at)), "reason": o.reason,
-            })
-        })
+        .map(crate::wire::OverdraftView::from)
         .collect();
-    Ok(Json(json!({"items": items})))
+    Ok(Json(crate::wire::OverdraftList { items }))
 }
 
 #[derive(Deserialize)]
@@ -682,19 +678,21 @@ pub async fn register_store(
 
 /// The registered stores.
 #[utoipa::path(get, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{\"items\": [store]}"), super::error::ProblemResponses))]
-pub async fn list_stores(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
-    user.require(Permission::CustomersView)?;
+    responses((status = 200, body = crate::wire::StoreList), super::error::ProblemResponses))]
+pub async fn list_stores(
+    State(state): State<AppState>,
+    _user: Allowed<perm::CustomersView>,
+) -> Result<Json<crate::wire::StoreList>> {
     let stores = state.storage.stores().await?;
-    Ok(Json(json!({"items": stores.iter().map(|s| json!({
-        "id": s.id, "name": s.name, "created_at": ts(Some(s.created_at)), "last_contact": ts(s.last_seen),
-    })).collect::<Vec<_>>()})))
+    Ok(Json(crate::wire::StoreList {
+        items: stores.iter().map(crate::wire::StoreView::from).collect(),
+    }))
 }
 
 /// The password hashes of the users who may sign in at the asking store, and
 /// no one else's. A store asks after every page that changed a user.
 #[utoipa::path(get, path = "/api/v1/sync/credentials", tag = "sync", security(("store_token" = [])),
-    responses((status = 200, body = Object, description = "[{username, password_hash}] of the users who may sign in at the asking store"), super::error::ProblemResponses))]
+    responses((status = 200, body = [crate::wire::CredentialView], description = "The users who may sign in at the asking store"), super::error::ProblemResponses))]
 pub async fn credentials(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -745,13 +743,13 @@ pub async fn rotate_token(
 /// token is issued.
 #[utoipa::path(post, path = "/api/v1/stores/{id}/revoke", tag = "stores", security(("bearer" = [])),
     params(("id" = String, Path, description = "A store id, e.g. S01")),
-    responses((status = 200, body = Object, description = "{id, name, revoked_at}"), super::error::ProblemResponses))]
+    responses((status = 200, body = crate::wire::StoreView), super::error::ProblemResponses))]
 pub async fn revoke(
     State(state): State<AppState>,
     axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Allowed(user, _): Allowed<perm::StoresManage>,
     super::extract::ApiPath(id): super::extract::ApiPath<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<crate::wire::StoreView>> {
     hq_only(&state)?;
     let s = state.storage.revoke_store(&user.actor(), id.trim()).await?;
     state.security.record(
@@ -760,9 +758,7 @@ pub async fn revoke(
         Some(client.ip()),
         format!("revoked the sync token of store {}", s.id),
     );
-    Ok(Json(
-        json!({"id": s.id, "name": s.name, "revoked_at": ts(s.revoked_at)}),
-    ))
+    Ok(Json(crate::wire::StoreView::from(&s)))
 }
 
 /// Refuses configuration writes on a store node: HQ owns them.
