@@ -51,6 +51,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0} is not allowed on this resource")]
     MethodNotAllowed(String),
+    /// Work the request asked for was stopped at its deadline.
+    #[error("{0}")]
+    TimedOut(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -72,6 +75,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +94,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "body-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
+            ApiError::TimedOut(_) => "timed-out",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -224,6 +229,7 @@ impl From<StorageError> for ApiError {
             StorageError::BadCursor => {
                 ApiError::field("cursor", "is not a cursor this server issued")
             }
+            StorageError::TimedOut(m) => ApiError::TimedOut(m),
             StorageError::Backend(m) => ApiError::Internal(m),
         }
     }
