@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestApp, assert_problem, spawn_app};
+use common::{TestApp, assert_problem, spawn_app, spawn_app_with};
 use proptest::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -24,6 +24,82 @@ async fn ok_json(r: reqwest::Response, status: u16) -> Value {
     let body: Value = r.json().await.unwrap_or(Value::Null);
     assert_eq!(got, status, "{body}");
     body
+}
+
+/// A rule over the complexity budget is refused like a syntax error; one
+/// whose evaluation outlasts the preview's deadline is a 503, not a 500.
+#[tokio::test]
+async fn rule_budget_and_preview_deadline_over_http() {
+    let app = spawn_app_with(|s| {
+        s.set_rule_deadlines(patron_sqlite::RuleDeadlines {
+            preview: std::time::Duration::ZERO,
+            ..Default::default()
+        })
+    })
+    .await;
+    let admin = app.login("admin").await;
+
+    // The testers' rule: nearly 4,000 characters of alternatives.
+    let long = vec![r#"type = "x""#; 284].join(" or ");
+    for (path, body) in [
+        ("/api/v1/groups/rule-preview", json!({"rule": long})),
+        (
+            "/api/v1/groups",
+            json!({"name": "Long", "kind": "auto", "rule": long}),
+        ),
+    ] {
+        let p = assert_problem(app.post(&admin, path, &body).await, 422, Some("rule")).await;
+        assert_eq!(p["type"], "/problems/rule-syntax");
+        assert_eq!(p["position"], 100 * r#"type = "x" or "#.len());
+        assert!(
+            p["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("at most 100 conditions")),
+            "{p}"
+        );
+    }
+
+    // Enough customers that the scan outlasts a zero deadline at once.
+    let ctx = patron_domain::customer::ParseContext {
+        region: patron_domain::PhoneRegion::default(),
+        today: time::OffsetDateTime::now_utc().date(),
+    };
+    let rows: Vec<_> = (0..300u64)
+        .map(|i| {
+            let fields = vec![
+                (patron_domain::customer::Field::FirstName, format!("P{i}")),
+                (patron_domain::customer::Field::LastName, "Test".to_owned()),
+            ];
+            Ok(patron_storage::ImportRow {
+                line: i + 1,
+                customer: patron_storage::NewCustomer {
+                    data: patron_domain::CustomerDraft::parse(fields, &ctx).unwrap(),
+                    origin_store: None,
+                },
+            })
+        })
+        .collect();
+    app.storage
+        .import_customers(
+            &patron_storage::Actor::new("test"),
+            Box::new(rows.into_iter()),
+            false,
+        )
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            &admin,
+            "/api/v1/groups/rule-preview",
+            &json!({"rule": "visits >= 0"}),
+        )
+        .await;
+    let p = assert_problem(r, 503, None).await;
+    assert_eq!(p["type"], "/problems/timed-out");
+    assert_eq!(
+        p["detail"],
+        "previewing the rule took longer than 0 ms; try a simpler rule, or again later"
+    );
 }
 
 #[tokio::test]

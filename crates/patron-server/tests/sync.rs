@@ -723,15 +723,18 @@ async fn a_refused_operation_is_shown_at_the_store_and_the_link_keeps_going() {
             .contains("no signing key"),
         "{c}"
     );
-    let st: Value = s1
-        .app
-        .get(&t1, "/api/v1/sync/status")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(st["peers"][0]["refused"], 1, "{st}");
-    assert_eq!(st["peers"][0]["pending_outbound"], 0, "{st}");
+    // The refusal is recorded as HQ answers; the page leaves the outbox just after.
+    eventually("the refused page acknowledged", || async {
+        let st: Value = s1
+            .app
+            .get(&t1, "/api/v1/sync/status")
+            .await
+            .json()
+            .await
+            .unwrap();
+        st["peers"][0]["refused"] == 1 && st["peers"][0]["pending_outbound"] == 0
+    })
+    .await;
     let hq_status: Value = hq
         .get(&th, "/api/v1/sync/status")
         .await

@@ -2,7 +2,7 @@
 //! Everything that moves value happens inside one writer transaction, with the
 //! domain's pure functions deciding the amounts.
 
-use crate::groups::{self, customer_groups, refresh_customer};
+use crate::groups::{customer_groups, refresh_customer};
 use crate::loyalty::{customer_type, limit_profile, load_settings};
 use crate::{customers, db_err, from_micros, invalid, micros};
 use patron_domain::loyalty::{
@@ -1162,7 +1162,10 @@ fn lot_id(c: &Connection, lot: i64) -> Result<String> {
         .map_err(db_err)
 }
 
-pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceReport> {
+/// The scheduler's loyalty work of one run. Rule-driven groups whose answer
+/// moves with the date are only marked here, and filled by the caller after
+/// the commit (`fill`), as of the returned local date.
+pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<(MaintenanceReport, Date)> {
     let s = load_settings(c)?;
     let today = local_today(&s, now);
     let mut report = MaintenanceReport::default();
@@ -1255,22 +1258,18 @@ pub fn maintenance(c: &Connection, now: OffsetDateTime) -> Result<MaintenanceRep
         .collect::<rusqlite::Result<_>>()
         .map_err(db_err)?;
     for (id, rule) in rules {
-        let Some(rule) = rule.and_then(|r| patron_domain::rules::Rule::parse(&r).ok()) else {
+        let Some(rule) = rule.and_then(|r| patron_domain::rules::Rule::parse_stored(&r).ok())
+        else {
             continue;
         };
-        if !rule.depends_on_time() {
-            continue;
+        if rule.depends_on_time() {
+            crate::fill::mark(c, &id)?;
         }
-        let Ok(gid) = Uuid::parse_str(&id) else {
-            continue;
-        };
-        report.membership_changes += groups::refresh(c, gid, today)?;
-        report.groups_refreshed += 1;
     }
     if hq {
         report.released_authorisations = release_stale(c, now, STALE_AUTHORISATION)?;
     }
-    Ok(report)
+    Ok((report, today))
 }
 
 /// How long HQ waits for the sale behind an authorised redemption before

@@ -9,8 +9,7 @@ use patron_storage::{
     Group, GroupKind, GroupQuery, GroupSort, GroupSpec, MemberTarget, MembershipChange, Result,
     StorageError,
 };
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -112,13 +111,14 @@ pub fn list(c: &Connection, q: &GroupQuery) -> Result<Vec<Group>> {
     Ok(out)
 }
 
+/// Creates or replaces a group; returns its id and whether it now waits for
+/// a fill from its rule (marked in this transaction, see `fill`).
 pub fn save(
     c: &Connection,
     id: Option<Uuid>,
     spec: &GroupSpec,
-    today: Date,
     now: OffsetDateTime,
-) -> Result<Uuid> {
+) -> Result<(Uuid, bool)> {
     let existing = id.map(|id| get(c, id)).transpose()?;
     let mut spec = spec.clone();
     match &existing {
@@ -198,81 +198,20 @@ pub fn save(
     let rule_changed = existing
         .as_ref()
         .is_none_or(|old| old.spec.rule != spec.rule);
-    if spec.kind == GroupKind::Auto && rule_changed {
-        refresh(c, id, today)?;
+    let fill = spec.kind == GroupKind::Auto && rule_changed;
+    if fill {
+        crate::fill::mark(c, &id.to_string())?;
     }
-    Ok(id)
+    Ok((id, fill))
 }
 
 /// The parsed rule of an auto or system group.
 fn group_rule(rule: Option<&str>) -> Result<Option<Rule>> {
     rule.map(|r| {
-        Rule::parse(r)
+        Rule::parse_stored(r)
             .map_err(|e| StorageError::Backend(format!("stored rule does not parse: {e}")))
     })
     .transpose()
-}
-
-/// Re-evaluates one rule-driven group over every customer in two set
-/// statements; returns how many memberships changed.
-pub fn refresh(c: &Connection, id: Uuid, today: Date) -> Result<u64> {
-    let (kind, rule): (String, Option<String>) = c
-        .query_row(
-            "SELECT kind, rule FROM groups WHERE id = ?1",
-            [id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(db_err)?
-        .ok_or(StorageError::NotFound)?;
-    if !matches!(kind.as_str(), "auto" | "system") {
-        return Ok(0);
-    }
-    let Some(rule) = group_rule(rule.as_deref())? else {
-        return Ok(0);
-    };
-    let cond = crate::rule_sql::compile(&rule, today);
-    // One scan of the customers evaluates the rule; the membership diff then
-    // works on the (much smaller) set of matches and current members.
-    c.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS rule_match (seq INTEGER PRIMARY KEY); DELETE FROM rule_match;",
-    )
-    .map_err(db_err)?;
-    c.execute(
-        &format!(
-            "INSERT INTO rule_match (seq) SELECT seq FROM customers WHERE ({}) IS 1",
-            cond.sql
-        ),
-        params_from_iter(sql_values(&cond)),
-    )
-    .map_err(db_err)?;
-    let gid = id.to_string();
-    let removed = c
-        .execute(
-            "DELETE FROM group_members WHERE group_id = ?1 \
-             AND customer_seq NOT IN (SELECT seq FROM rule_match)",
-            [&gid],
-        )
-        .map_err(db_err)?;
-    let added = c
-        .execute(
-            "INSERT OR IGNORE INTO group_members (group_id, customer_seq) SELECT ?1, seq FROM rule_match",
-            [&gid],
-        )
-        .map_err(db_err)?;
-    c.execute_batch("DELETE FROM rule_match;").map_err(db_err)?;
-    Ok((removed + added) as u64)
-}
-
-/// The parameters of a compiled rule, as SQLite values.
-pub fn sql_values(cond: &crate::rule_sql::SqlCondition) -> Vec<Value> {
-    cond.params
-        .iter()
-        .map(|p| match p {
-            crate::rule_sql::SqlParam::Int(i) => Value::Integer(*i),
-            crate::rule_sql::SqlParam::Text(t) => Value::Text(t.clone()),
-        })
-        .collect()
 }
 
 /// What rules can see of one customer.

@@ -6,11 +6,14 @@
 //! lets run beside it on tokio's blocking pool, so a slow disk never stalls the
 //! runtime.
 
+mod bounded;
 mod checkout;
 mod customers;
+mod fill;
 mod groups;
 mod loyalty;
 mod ops;
+mod preview;
 pub mod rule_sql;
 mod search;
 mod security;
@@ -25,9 +28,31 @@ use patron_domain::loyalty::{Account, LoyaltySettings};
 use patron_storage::*;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// How long evaluating a rule over every customer may take before it is
+/// stopped (`StorageError::TimedOut`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleDeadlines {
+    /// A preview, asked for while someone writes the rule.
+    pub preview: Duration,
+    /// Filling a group: runs on a reader, beside the writer, so it may take
+    /// longer; a fill that times out stays marked and is retried by the
+    /// scheduler.
+    pub fill: Duration,
+}
+
+impl Default for RuleDeadlines {
+    fn default() -> Self {
+        RuleDeadlines {
+            preview: Duration::from_secs(5),
+            fill: Duration::from_secs(60),
+        }
+    }
+}
 
 /// How long a cached copy of the settings is used. Another process (a second
 /// node on the same directory) changing them is seen within this time.
@@ -40,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_feed_backfill.sql"),
     include_str!("../migrations/0005_ops.sql"),
     include_str!("../migrations/0006_accounts.sql"),
+    include_str!("../migrations/0007_group_fills.sql"),
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.
@@ -68,6 +94,9 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// One permit per reader connection; waited for before taking a thread.
     reader_permits: Arc<tokio::sync::Semaphore>,
+    rule_deadlines: Mutex<RuleDeadlines>,
+    /// Rule evaluations stopped at their deadline or for want of a caller.
+    stopped_evaluations: AtomicU64,
 }
 
 fn backend(e: impl std::fmt::Display) -> StorageError {
@@ -119,8 +148,72 @@ impl SqliteStorage {
                 feed_head,
                 readers: Mutex::new(Vec::new()),
                 reader_permits: Arc::new(tokio::sync::Semaphore::new(READER_POOL)),
+                rule_deadlines: Mutex::new(RuleDeadlines::default()),
+                stopped_evaluations: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Replaces the deadlines of rule evaluations (for tests, and nodes with
+    /// unusual hardware).
+    pub fn set_rule_deadlines(&self, deadlines: RuleDeadlines) {
+        if let Ok(mut d) = self.inner.rule_deadlines.lock() {
+            *d = deadlines;
+        }
+    }
+
+    pub fn rule_deadlines(&self) -> RuleDeadlines {
+        self.inner
+            .rule_deadlines
+            .lock()
+            .map(|d| *d)
+            .unwrap_or_default()
+    }
+
+    /// How many rule evaluations (previews, fills) were stopped since the
+    /// database was opened, at their deadline or because nobody waited for
+    /// the answer any more.
+    pub fn stopped_rule_evaluations(&self) -> u64 {
+        self.inner.stopped_evaluations.load(Ordering::Relaxed)
+    }
+
+    /// Counts and logs a stopped rule evaluation on its way to the caller.
+    fn note_stopped<T>(&self, out: Result<T>) -> Result<T> {
+        if let Err(StorageError::TimedOut(why)) = &out {
+            self.inner
+                .stopped_evaluations
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%why, "rule evaluation stopped");
+        }
+        out
+    }
+
+    /// Today's local date, the one rules are evaluated as of.
+    async fn local_today(&self) -> Result<time::Date> {
+        let s = self.read(loyalty::load_settings).await?;
+        Ok(checkout::local_today(&s, OffsetDateTime::now_utc()))
+    }
+
+    /// Fills the groups waiting for it, after a write that marked them and
+    /// whose own data is committed: a failure is logged, and the groups stay
+    /// marked for the scheduler to retry.
+    async fn fill_pending_after_write(&self) {
+        let pending = match self.pending_fills().await {
+            Ok(p) if p.is_empty() => return,
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the groups waiting for a fill");
+                return;
+            }
+        };
+        match self.local_today().await {
+            Ok(today) => {
+                self.fill_all(pending, today).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "filling rule-driven groups failed; the scheduler retries");
+            }
+        }
     }
 
     fn open_reader(path: &Path) -> Result<Connection> {
@@ -240,7 +333,6 @@ fn stores_where(c: &Connection, id: Option<&str>) -> Result<Vec<StoreInfo>> {
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
 }
 
-/// Ids of the groups whose members come from a rule.
 /// Gives a customer a type (or none), audited; the caller keeps clocks and groups.
 pub(crate) fn set_type_row(
     c: &Connection,
@@ -272,20 +364,6 @@ pub(crate) fn set_type_row(
     )
     .map_err(db_err)?;
     Ok(())
-}
-
-fn rule_groups(c: &Connection) -> Result<Vec<uuid::Uuid>> {
-    let ids: Vec<String> = c
-        .prepare_cached("SELECT id FROM groups WHERE kind IN ('auto', 'system')")
-        .map_err(db_err)?
-        .query_map([], |r| r.get(0))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(db_err)?;
-    Ok(ids
-        .iter()
-        .filter_map(|i| uuid::Uuid::parse_str(i).ok())
-        .collect())
 }
 
 fn refresh_after_edit(tx: &Connection, id: uuid::Uuid) -> Result<()> {
@@ -378,6 +456,11 @@ impl Storage for SqliteStorage {
             if strict {
                 tx.execute_batch("SAVEPOINT import").map_err(db_err)?;
             }
+            let before: i64 = tx
+                .query_row("SELECT coalesce(max(seq), 0) FROM customers", [], |r| {
+                    r.get(0)
+                })
+                .map_err(db_err)?;
             let outcome = customers::import(tx, &actor, rows)?;
             if strict {
                 if !outcome.rejected.is_empty() {
@@ -391,12 +474,10 @@ impl Storage for SqliteStorage {
                 tx.execute_batch("RELEASE import").map_err(db_err)?;
             }
             // Imported customers are existing customers, not sign-ups: no
-            // registration bonus. Their rule-driven groups are filled in bulk.
+            // registration bonus. They join their rule-driven groups in bulk.
             let today =
                 checkout::local_today(&loyalty::load_settings(tx)?, OffsetDateTime::now_utc());
-            for id in rule_groups(tx)? {
-                groups::refresh(tx, id, today)?;
-            }
+            fill::add_new_customers(tx, before, today)?;
             Ok(outcome)
         })
         .await
@@ -663,11 +744,13 @@ impl Storage for SqliteStorage {
         spec: GroupSpec,
         today: time::Date,
     ) -> Result<Group> {
-        self.write(move |tx| {
-            let id = groups::save(tx, id, &spec, today, OffsetDateTime::now_utc())?;
-            groups::get(tx, id)
-        })
-        .await
+        let (id, fill) = self
+            .write(move |tx| groups::save(tx, id, &spec, OffsetDateTime::now_utc()))
+            .await?;
+        if fill {
+            self.fill(id.to_string(), today).await?;
+        }
+        self.group(id).await
     }
 
     async fn change_members(
@@ -724,35 +807,36 @@ impl Storage for SqliteStorage {
         today: time::Date,
         sample: usize,
     ) -> Result<(u64, Vec<Customer>)> {
-        let cond = rule_sql::compile(rule, today);
+        let compiled = rule_sql::compile(rule, today);
+        let deadline = self.rule_deadlines().preview;
+        // Dropping this future (the client hung up) sets the flag, and the
+        // query on the blocking pool stops at its next check instead of
+        // running on for nobody.
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = bounded::CancelOnDrop(cancel.clone());
+        let this = self.clone();
         self.read(move |c| {
-            let params = groups::sql_values(&cond);
-            let n: i64 = c
-                .query_row(
-                    &format!("SELECT count(*) FROM customers WHERE active = 1 AND ({}) IS 1", cond.sql),
-                    rusqlite::params_from_iter(params.iter()),
-                    |r| r.get(0),
-                )
-                .map_err(db_err)?;
-            let seqs: Vec<i64> = c
-                .prepare(&format!(
-                    "SELECT seq FROM customers WHERE active = 1 AND ({}) IS 1 ORDER BY sort_key, seq LIMIT {}",
-                    cond.sql,
-                    sample.min(100)
-                ))
-                .map_err(db_err)?
-                .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
-                .map_err(db_err)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(db_err)?;
-            let sample = seqs.into_iter().map(|s| customers::by_seq(c, s)).collect::<Result<_>>()?;
-            Ok((n.max(0) as u64, sample))
+            // Noted here, on the blocking pool, so that a preview nobody
+            // waits for any more is counted too.
+            let out = bounded::run(c, "previewing the rule", deadline, Some(cancel), |c| {
+                preview::run(c, &compiled, sample)
+            })
+            .map_err(|e| match e {
+                StorageError::TimedOut(m) => {
+                    StorageError::TimedOut(format!("{m}; try a simpler rule, or again later"))
+                }
+                other => other,
+            });
+            this.note_stopped(out)
         })
         .await
     }
 
     async fn refresh_group(&self, id: Uuid, today: time::Date) -> Result<u64> {
-        self.write(move |tx| groups::refresh(tx, id, today)).await
+        // Not marked: a re-check cut short leaves the group no staler than it
+        // was, and costs no write when nothing changes.
+        self.group(id).await?;
+        self.fill(id.to_string(), today).await
     }
 
     async fn ledger(
@@ -855,7 +939,14 @@ impl Storage for SqliteStorage {
     }
 
     async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport> {
-        self.write(move |tx| checkout::maintenance(tx, now)).await
+        let (mut report, today) = self.write(move |tx| checkout::maintenance(tx, now)).await?;
+        // The groups whose rules move with the date, and any fill an earlier
+        // run, save or crash left unfinished. A group that fails stays marked
+        // for the next run and is logged; the others still count.
+        let filled = self.fill_pending(today).await?;
+        report.groups_refreshed = filled.groups;
+        report.membership_changes = filled.changes;
+        Ok(report)
     }
 
     async fn node(&self) -> Result<NodeInfo> {
@@ -882,14 +973,18 @@ impl Storage for SqliteStorage {
         cursor: Option<(String, i64)>,
     ) -> Result<ApplyReport> {
         let from = from.clone();
-        self.write(move |tx| {
-            let report = sync::apply(tx, &from, &changes, OffsetDateTime::now_utc())?;
-            if let Some((key, value)) = cursor {
-                sync::put(tx, &key, &value.to_string())?;
-            }
-            Ok(report)
-        })
-        .await
+        let report = self
+            .write(move |tx| {
+                let report = sync::apply(tx, &from, &changes, OffsetDateTime::now_utc())?;
+                if let Some((key, value)) = cursor {
+                    sync::put(tx, &key, &value.to_string())?;
+                }
+                Ok(report)
+            })
+            .await?;
+        // A group whose rule arrived in the page was marked by it.
+        self.fill_pending_after_write().await;
+        Ok(report)
     }
 
     async fn sync_value(&self, key: &str) -> Result<Option<String>> {

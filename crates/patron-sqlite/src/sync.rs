@@ -9,7 +9,7 @@
 //! (users, groups, types, limit profiles, settings) flows from HQ only.
 
 use crate::checkout::local_today;
-use crate::groups::{self, refresh_customer};
+use crate::groups::refresh_customer;
 use crate::loyalty::load_settings;
 use crate::{customers, db_err, from_micros, invalid, micros};
 use patron_domain::customer::{Field, ParseContext};
@@ -701,7 +701,7 @@ pub fn apply(
                 "group" | "customer_type" | "limit_profile" | "setting" | "user" | "role"
             ) =>
             {
-                apply_config(c, k, b, today)?;
+                apply_config(c, k, b)?;
                 report.applied += 1;
             }
             other => return Err(bad(other, "unknown kind of change")),
@@ -1433,14 +1433,16 @@ fn upsert(c: &Connection, table: &str, key: &str, b: &Value) -> Result<()> {
     Ok(())
 }
 
-fn apply_config(c: &Connection, kind: &str, b: &Value, today: time::Date) -> Result<()> {
+fn apply_config(c: &Connection, kind: &str, b: &Value) -> Result<()> {
     match kind {
         "group" => {
             upsert(c, "groups", "id", b)?;
-            if let Some(id) = text(b, "id").and_then(|i| Uuid::parse_str(i).ok())
+            // Filled after the page commits, in steps (`fill`), so that the
+            // store's registers are not held up while its customers are scanned.
+            if let Some(id) = text(b, "id")
                 && matches!(text(b, "kind"), Some("auto" | "system"))
             {
-                groups::refresh(c, id, today)?;
+                crate::fill::mark(c, id)?;
             }
         }
         "customer_type" => upsert(c, "customer_types", "id", b)?,

@@ -362,21 +362,12 @@ fn check(today: Date, customers: &[Customer], expr: &Expr) -> Result<(), TestCas
     prop_assert_eq!(rule.expr(), expr);
 
     let cond = patron_sqlite::rule_sql::compile(&rule, today);
-    prop_assert_eq!(cond.sql.matches('?').count(), cond.params.len());
-    let params: Vec<Value> = cond
-        .params
-        .iter()
-        .map(|p| match p {
-            patron_sqlite::rule_sql::SqlParam::Int(n) => Value::Integer(*n),
-            patron_sqlite::rule_sql::SqlParam::Text(s) => Value::Text(s.clone()),
-        })
-        .collect();
     let conn = database(customers);
 
-    let query = format!(
-        "SELECT id, c, c IS 1 FROM (SELECT id, ({}) AS c FROM customers) ORDER BY id",
-        cond.sql
-    );
+    let truth = cond.select_truth(&["id"]);
+    prop_assert_eq!(truth.sql.matches('?').count(), truth.params.len());
+    let (truth, params) = (truth.sql, truth.params);
+    let query = format!("WITH t(id, c) AS ({truth}) SELECT id, c, c IS 1 FROM t ORDER BY id");
     let mut stmt = conn.prepare(&query).unwrap();
     let rows: Vec<(usize, Option<i64>, bool)> = stmt
         .query_map(rusqlite::params_from_iter(params.iter()), |r| {
@@ -403,8 +394,8 @@ fn check(today: Date, customers: &[Customer], expr: &Expr) -> Result<(), TestCas
             text,
             customers[id],
             facts,
-            cond.sql,
-            cond.params
+            truth,
+            params
         );
         prop_assert_eq!(is_one, rule.evaluate(&facts));
         if rule.evaluate(&facts) {
@@ -412,11 +403,13 @@ fn check(today: Date, customers: &[Customer], expr: &Expr) -> Result<(), TestCas
         }
     }
 
-    // The form a group refresh would use.
-    let query = format!("SELECT id FROM customers WHERE {} ORDER BY id", cond.sql);
-    let mut stmt = conn.prepare(&query).unwrap();
+    // The form a group fill uses, with a filter as its steps have.
+    let matching = cond.select_matching(&["id"], "customers.id >= ?", vec![Value::Integer(0)]);
+    let mut stmt = conn
+        .prepare(&format!("{} ORDER BY 1", matching.sql))
+        .unwrap();
     let selected: Vec<usize> = stmt
-        .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
+        .query_map(rusqlite::params_from_iter(matching.params), |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();

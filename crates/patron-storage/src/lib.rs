@@ -37,6 +37,10 @@ pub enum StorageError {
     Invalid(ValidationErrors),
     #[error("the cursor is not one this server issued")]
     BadCursor,
+    /// Work whose cost the caller controls (a rule evaluated over every
+    /// customer) was stopped at its deadline, or because nobody waited for it.
+    #[error("{0}")]
+    TimedOut(String),
     /// The database itself failed (I/O, corruption, a bug). Not the caller's fault.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -45,7 +49,9 @@ pub enum StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// Everything the server asks of a database. Each method is one transaction:
-/// it either happens completely or not at all.
+/// it either happens completely or not at all; filling a rule-driven group is
+/// the exception, done in steps after its cause is committed (see
+/// [`Storage::save_group`]).
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     // --- settings -------------------------------------------------------------
@@ -166,8 +172,10 @@ pub trait Storage: Send + Sync + 'static {
     // --- groups ---------------------------------------------------------------
     async fn groups(&self, query: &GroupQuery) -> Result<Vec<Group>>;
     async fn group(&self, id: Uuid) -> Result<Group>;
-    /// Creates (`id` None) or replaces a group. An auto group is filled from its
-    /// rule in the same transaction, as of `today`.
+    /// Creates (`id` None) or replaces a group. An auto group whose rule is new
+    /// or changed is filled from it as of `today` before this returns, in
+    /// steps short enough not to hold up other writes; a fill cut short (a
+    /// crash) is completed by [`Storage::run_maintenance`].
     async fn save_group(
         &self,
         actor: &Actor,
@@ -186,6 +194,7 @@ pub trait Storage: Send + Sync + 'static {
     /// A group's members, with the same filters and cursors as customers.
     async fn group_members(&self, id: Uuid, query: &CustomerQuery) -> Result<Page<Customer>>;
     /// How many customers match `rule` today, and the first few of them.
+    /// Bounded in time (`TimedOut`), and stopped when the future is dropped.
     async fn rule_preview(
         &self,
         rule: &Rule,

@@ -14,15 +14,23 @@
 
 use super::lexer::{Lexer, Number, Token, TokenKind};
 use super::{
-    CmpOp, Expr, Field, FieldType, Literal, MAX_DEPTH, MAX_LIST_ITEMS, MAX_RULE_CHARS, RuleError,
-    line_column,
+    CmpOp, Expr, Field, FieldType, Literal, MAX_CONDITIONS, MAX_DEPTH, MAX_LIST_ITEMS,
+    MAX_RULE_CHARS, MAX_TOTAL_LIST_ITEMS, RuleError, line_column,
 };
+
+/// Whether the complexity budget ([`MAX_CONDITIONS`], [`MAX_TOTAL_LIST_ITEMS`])
+/// applies; see `Rule::parse_stored` for when it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Budget {
+    Enforced,
+    Waived,
+}
 
 const CONDITION_START: [&str; 3] = ["a field name", "not", "("];
 const ALL_OPS: [&str; 8] = ["=", "!=", "<", "<=", ">", ">=", "in", "not in"];
 const TEXT_OPS: [&str; 4] = ["=", "!=", "in", "not in"];
 
-pub(crate) fn parse(src: &str) -> Result<Expr, RuleError> {
+pub(crate) fn parse(src: &str, budget: Budget) -> Result<Expr, RuleError> {
     let count = src.chars().count();
     if count > MAX_RULE_CHARS {
         let head: Vec<char> = src.chars().take(MAX_RULE_CHARS).collect();
@@ -40,6 +48,9 @@ pub(crate) fn parse(src: &str) -> Result<Expr, RuleError> {
         lexer: Lexer::new(&chars),
         peeked: None,
         depth: 0,
+        budget,
+        conditions: 0,
+        list_items: 0,
     };
     let expr = parser.or()?;
     let tok = parser.next()?;
@@ -66,6 +77,10 @@ struct Parser<'a> {
     lexer: Lexer<'a>,
     peeked: Option<Token>,
     depth: usize,
+    budget: Budget,
+    /// Conditions and list values read so far, against the budget.
+    conditions: usize,
+    list_items: usize,
 }
 
 impl Parser<'_> {
@@ -206,6 +221,17 @@ impl Parser<'_> {
     }
 
     fn condition(&mut self, field: Field, field_tok: &Token) -> Result<Expr, RuleError> {
+        if self.budget == Budget::Enforced && self.conditions == MAX_CONDITIONS {
+            return Err(self.error(
+                field_tok,
+                &[],
+                format!(
+                    "a rule can test at most {MAX_CONDITIONS} conditions; \
+                     list the values of one field with `in [...]` instead of repeating it"
+                ),
+            ));
+        }
+        self.conditions += 1;
         let ty = field.field_type();
         if ty == FieldType::Boolean {
             return self.flag(field);
@@ -343,6 +369,17 @@ impl Parser<'_> {
                     format!("a list can hold at most {MAX_LIST_ITEMS} values"),
                 ));
             }
+            if self.budget == Budget::Enforced && self.list_items == MAX_TOTAL_LIST_ITEMS {
+                let tok = self.next()?;
+                return Err(self.error(
+                    &tok,
+                    &["]"],
+                    format!(
+                        "the lists of a rule can hold at most {MAX_TOTAL_LIST_ITEMS} values in all"
+                    ),
+                ));
+            }
+            self.list_items += 1;
             values.push(self.literal(field, &after)?);
             let sep = self.next()?;
             match sep.kind {
@@ -514,6 +551,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    fn parse(src: &str) -> Result<Expr, RuleError> {
+        super::parse(src, Budget::Enforced)
+    }
 
     fn p(src: &str) -> Expr {
         parse(src).unwrap_or_else(|e| panic!("{src:?}: {e:?}"))
@@ -892,6 +933,75 @@ mod tests {
         // A deep input is refused quickly however deep it goes, not by the stack.
         let e = err(&"(".repeat(MAX_RULE_CHARS));
         assert_eq!(e.position, MAX_DEPTH);
+    }
+
+    #[test]
+    fn condition_budget() {
+        let chain = |n: usize, clause: &str, sep: &str| vec![clause; n].join(sep);
+        assert!(parse(&chain(MAX_CONDITIONS, "age > 1", " or ")).is_ok());
+        let over = chain(MAX_CONDITIONS + 1, "age > 1", " or ");
+        let e = err(&over);
+        // At the field of the first condition too many.
+        assert_eq!(e.position, MAX_CONDITIONS * "age > 1 or ".len());
+        assert_eq!(e.found, "age");
+        assert_eq!(
+            e.message,
+            "a rule can test at most 100 conditions; \
+             list the values of one field with `in [...]` instead of repeating it"
+        );
+
+        // Every kind of condition counts, wherever it is nested.
+        let mixed = (0..=MAX_CONDITIONS)
+            .map(|i| match i % 4 {
+                0 => "has_email".to_owned(),
+                1 => "not (visits in [1, 2])".to_owned(),
+                2 => r#"(type = "x" and city != "y")"#.to_owned(),
+                _ => "created < 2024-01-01".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" or ");
+        assert!(err(&mixed).message.contains("at most 100 conditions"));
+
+        // The testers' rule: nearly 4,000 characters of `type = "x"` alternatives.
+        let testers = chain(284, r#"type = "x""#, " or ");
+        assert!(testers.len() <= MAX_RULE_CHARS);
+        assert!(err(&testers).message.contains("at most 100 conditions"));
+    }
+
+    #[test]
+    fn list_items_budget() {
+        let list = |n: usize| format!("visits in [{}]", vec!["1"; n].join(","));
+        let half = MAX_TOTAL_LIST_ITEMS / 2;
+        assert!(parse(&format!("{} or {}", list(half), list(half))).is_ok());
+        let src = format!("{} or {}", list(half), list(half + 1));
+        let e = err(&src);
+        // At the first value too many, the last of the second list.
+        assert_eq!(e.position, src.len() - 2);
+        assert_eq!(e.found, "1");
+        assert_eq!(
+            e.message,
+            "the lists of a rule can hold at most 1000 values in all"
+        );
+    }
+
+    #[test]
+    fn stored_rules_skip_the_budget_only() {
+        let stored = |src: &str| super::parse(src, Budget::Waived);
+        let long_chain = vec![r#"type = "x""#; 284].join(" or ");
+        assert!(stored(&long_chain).is_ok());
+        let lists = format!(
+            "visits in [{0}] or visits in [{0}]",
+            vec!["1"; 900].join(",")
+        );
+        assert!(stored(&lists).is_ok());
+        // The limits that protect the parser itself still hold.
+        let deep = format!(
+            "{}age > 1{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
+        assert!(stored(&deep).is_err());
+        assert!(stored(&"x".repeat(MAX_RULE_CHARS + 1)).is_err());
     }
 
     #[test]

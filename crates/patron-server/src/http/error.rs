@@ -55,6 +55,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0} is not allowed on this resource")]
     MethodNotAllowed(String),
+    /// Work the request asked for was stopped at its deadline.
+    #[error("{0}")]
+    TimedOut(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -78,6 +81,7 @@ impl ApiError {
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +102,7 @@ impl ApiError {
             ApiError::BodyTimeout => "body-timeout",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
+            ApiError::TimedOut(_) => "timed-out",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -241,6 +246,7 @@ impl From<StorageError> for ApiError {
             StorageError::BadCursor => {
                 ApiError::field("cursor", "is not a cursor this server issued")
             }
+            StorageError::TimedOut(m) => ApiError::TimedOut(m),
             StorageError::Backend(m) => ApiError::Internal(m),
         }
     }

@@ -944,9 +944,13 @@ pub struct RulePreviewInput {
     sample: Option<usize>,
 }
 
-/// Count and sample the customers a rule matches, without saving; 422 with the position of a syntax error.
+/// Count and sample the customers a rule matches, without saving; 422 with the position of a syntax error
+/// or a rule over the complexity budget, 503 when evaluating it takes longer than the preview's deadline.
 #[utoipa::path(post, path = "/api/v1/groups/rule-preview", tag = "loyalty", request_body = RulePreviewInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, description = "OK"),
+        (status = 503, description = "Evaluating the rule took longer than the deadline",
+            body = super::error::Problem, content_type = "application/problem+json"),
+        super::error::ProblemResponses))]
 pub async fn rule_preview(
     State(state): State<AppState>,
     _user: Allowed<perm::CustomersView>,

@@ -42,8 +42,15 @@ fn password_hash() -> String {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with the storage adjusted first (its deadlines, say).
+pub async fn spawn_app_with(configure: impl FnOnce(&SqliteStorage)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    let sqlite = SqliteStorage::open(dir.path()).unwrap();
+    configure(&sqlite);
+    let storage: Arc<dyn Storage> = Arc::new(sqlite);
     for (name, role) in [
         ("admin", Role::ADMIN),
         ("manager", Role::MANAGER),
