@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
+mod bench_rules;
 mod bench_sync;
 pub mod demo;
 pub mod demo_data;
