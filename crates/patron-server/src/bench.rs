@@ -5,6 +5,7 @@
 //!   one request at a time as a register makes them. Reports p50/p90/p99/max.
 //! - `import`: writes a CSV of N generated customers, then times `patron import`'s
 //!   code path on it (parse, validate, one transaction).
+//! - `rules`: auto-group rules, ordinary and hostile (`bench_rules.rs`).
 
 use crate::app::Application;
 use crate::demo_data::generate;
@@ -78,12 +79,16 @@ enum What {
         #[arg(long)]
         data: Option<PathBuf>,
     },
-    /// Re-evaluating an auto group's rule over every customer.
+    /// Re-evaluating auto groups' rules over every customer; the worst rules'
+    /// previews, and a concurrent edit's latency while one is saved.
     Rules {
         #[arg(long, default_value_t = 1_000_000)]
         customers: usize,
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Only the worst rules, not the re-evaluation of ordinary ones.
+        #[arg(long)]
+        worst_only: bool,
     },
 }
 
@@ -103,7 +108,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             concurrency,
             data,
         } => checkout(customers, orders, concurrency, data).await?,
-        What::Rules { customers, data } => rules(customers, data).await?,
+        What::Rules {
+            customers,
+            data,
+            worst_only,
+        } => crate::bench_rules::run(customers, data, worst_only).await?,
         What::Sync {
             customers,
             samples,
@@ -465,68 +474,5 @@ async fn checkout(
         ms(percentile(&times, 0.99)),
         ms(percentile(&times, 1.0))
     );
-    Ok(())
-}
-
-async fn rules(customers: usize, data: Option<PathBuf>) -> anyhow::Result<()> {
-    use patron_domain::loyalty::Program;
-    use patron_storage::{GroupKind, GroupSpec};
-    let tmp = tempfile::tempdir()?;
-    let dir = data.unwrap_or_else(|| tmp.path().to_path_buf());
-    let storage = loaded(&dir, customers).await?;
-    let today = time::OffsetDateTime::now_utc().date();
-    println!(
-        "\nre-evaluating one auto group over {customers} customers (steady: median of 5 runs)"
-    );
-    for (i, rule) in [
-        r#"age >= 21 and city in ["Denver", "Boulder", "Austin"]"#,
-        "birth_month = 12 or (total_spent >= 500 and visits >= 3)",
-        "has_email and marketing_consent and created_days < 400",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let g = storage
-            .save_group(
-                &Actor::new("bench"),
-                None,
-                GroupSpec {
-                    name: format!(
-                        "Bench rule {i} {}",
-                        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
-                    ),
-                    description: None,
-                    kind: GroupKind::Auto,
-                    rule: Some((*rule).to_owned()),
-                    program: Program::None,
-                    spend_limit: None,
-                    min_age: None,
-                    limit_profile: None,
-                },
-                today,
-            )
-            .await?;
-        // Steady state: the rule is re-checked and little or nothing changes.
-        let mut times = Vec::new();
-        for _ in 0..5 {
-            let t = Instant::now();
-            storage.refresh_group(g.id, today).await?;
-            times.push(t.elapsed());
-        }
-        times.sort();
-        // A year later: ages, day counts and card expiries move many members.
-        let t = Instant::now();
-        let changes = storage
-            .refresh_group(g.id, today + time::Duration::days(400))
-            .await?;
-        let moved = t.elapsed();
-        storage.refresh_group(g.id, today).await?;
-        let members = storage.group(g.id).await?.members;
-        println!(
-            "{rule:<60} steady {:>10}  ({members} members); 400 days on {:>10} ({changes} changes)",
-            ms(percentile(&times, 0.5)),
-            ms(moved)
-        );
-    }
     Ok(())
 }
