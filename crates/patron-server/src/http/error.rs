@@ -347,6 +347,12 @@ pub enum ProblemResponses {
     )]
     HeadersTooLarge(Problem),
     #[response(
+        status = 503,
+        description = "Evaluating a rule took longer than its deadline (5 s for a preview, 60 s for a group's fill; the group itself is saved)",
+        content_type = "application/problem+json"
+    )]
+    TimedOut(Problem),
+    #[response(
         status = 500,
         description = "An internal error (logged; its detail is never sent)",
         content_type = "application/problem+json"
