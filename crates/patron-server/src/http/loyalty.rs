@@ -254,34 +254,59 @@ fn type_spec(input: CustomerTypeInput) -> std::result::Result<CustomerTypeSpec, 
     })
 }
 
-fn type_view(t: &patron_storage::CustomerType) -> Value {
-    let (p, a) = match t.spec.discount {
-        TypeDiscount::None => (Value::Null, Value::Null),
-        TypeDiscount::Percent(p) => (pct_json(p), Value::Null),
-        TypeDiscount::Fixed(a) => (Value::Null, json!(a)),
+/// A customer type: a tax exemption and a discount of its own.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CustomerTypeView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub tax_exempt: bool,
+    /// A percentage as a decimal string (`"12.5"`), or `null`.
+    pub discount_percent: Option<String>,
+    /// A fixed discount in minor units, or `null`.
+    pub discount_amount: Option<i64>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CustomerTypeList {
+    pub items: Vec<CustomerTypeView>,
+}
+
+fn type_view(t: &patron_storage::CustomerType) -> CustomerTypeView {
+    let (discount_percent, discount_amount) = match t.spec.discount {
+        TypeDiscount::None => (None, None),
+        TypeDiscount::Percent(p) => (Some(p.to_string()), None),
+        TypeDiscount::Fixed(a) => (None, Some(a)),
     };
-    json!({"id": t.id, "name": t.spec.name, "tax_exempt": t.spec.tax_exempt, "discount_percent": p, "discount_amount": a})
+    CustomerTypeView {
+        id: t.id,
+        name: t.spec.name.clone(),
+        tax_exempt: t.spec.tax_exempt,
+        discount_percent,
+        discount_amount,
+    }
 }
 
 /// Customer types.
 #[utoipa::path(get, path = "/api/v1/customer-types", tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
-pub async fn list_types(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
-    user.require(Permission::CustomersView)?;
+    responses((status = 200, body = CustomerTypeList), super::error::ProblemResponses))]
+pub async fn list_types(
+    State(state): State<AppState>,
+    _user: Allowed<perm::CustomersView>,
+) -> Result<Json<CustomerTypeList>> {
     let types = state.storage.customer_types().await?;
-    Ok(Json(
-        json!({"items": types.iter().map(type_view).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(CustomerTypeList {
+        items: types.iter().map(type_view).collect(),
+    }))
 }
 
 /// Create a customer type (loyalty.manage).
 #[utoipa::path(post, path = "/api/v1/customer-types", tag = "loyalty", request_body = CustomerTypeInput, security(("bearer" = [])),
-    responses((status = 201, description = "Created"), super::error::ProblemResponses))]
+    responses((status = 201, body = CustomerTypeView), super::error::ProblemResponses))]
 pub async fn create_type(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
     ApiJson(input): ApiJson<CustomerTypeInput>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<CustomerTypeView>)> {
     super::sync::hq_only(&state)?;
     let t = state
         .storage
@@ -291,14 +316,14 @@ pub async fn create_type(
 }
 
 /// Replace a customer type (loyalty.manage).
-#[utoipa::path(put, path = "/api/v1/customer-types/{id}", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = CustomerTypeInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+#[utoipa::path(put, path = "/api/v1/customer-types/{id}", params(("id" = String, Path, description = "The customer type's id (UUID)")), tag = "loyalty", request_body = CustomerTypeInput, security(("bearer" = [])),
+    responses((status = 200, body = CustomerTypeView), super::error::ProblemResponses))]
 pub async fn update_type(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<CustomerTypeInput>,
-) -> Result<Json<Value>> {
+) -> Result<Json<CustomerTypeView>> {
     super::sync::hq_only(&state)?;
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     let t = state
@@ -369,36 +394,88 @@ fn quantity(field: &str, n: &Number) -> std::result::Result<i64, FieldError> {
         })
 }
 
-fn profile_view(p: &LimitProfile) -> Value {
-    json!({
-        "id": p.id, "name": p.name,
-        "limits": p.limits.iter().map(|l| json!({
-            "name": l.name, "period": l.period.as_str(),
-            "enforcement": match l.enforcement { Enforcement::Hard => "hard", Enforcement::Warn => "warn" },
-            "allowances": l.allowances.iter().map(|a| json!({"category": a.category, "unit": a.unit, "max_quantity": patron_domain::loyalty::checkout::fmt_milli(a.max_quantity)})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
+/// A purchase-limit profile: limits per period, each with the categories
+/// that count against it and how much of each alone uses it up.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LimitProfileView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub limits: Vec<PurchaseLimitView>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PurchaseLimitView {
+    pub name: String,
+    /// `day`, `week`, `month` or `year`.
+    pub period: String,
+    /// `hard` (the sale is refused) or `warn` (a manager may override).
+    pub enforcement: String,
+    pub allowances: Vec<AllowanceView>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AllowanceView {
+    pub category: String,
+    pub unit: String,
+    /// A decimal string with up to three decimals, e.g. `"28"` or `"3.5"`.
+    pub max_quantity: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LimitProfileList {
+    pub items: Vec<LimitProfileView>,
+}
+
+fn profile_view(p: &LimitProfile) -> LimitProfileView {
+    LimitProfileView {
+        id: p.id,
+        name: p.name.clone(),
+        limits: p
+            .limits
+            .iter()
+            .map(|l| PurchaseLimitView {
+                name: l.name.clone(),
+                period: l.period.as_str().to_owned(),
+                enforcement: match l.enforcement {
+                    Enforcement::Hard => "hard",
+                    Enforcement::Warn => "warn",
+                }
+                .to_owned(),
+                allowances: l
+                    .allowances
+                    .iter()
+                    .map(|a| AllowanceView {
+                        category: a.category.clone(),
+                        unit: a.unit.clone(),
+                        max_quantity: patron_domain::loyalty::checkout::fmt_milli(a.max_quantity),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// Purchase-limit profiles.
 #[utoipa::path(get, path = "/api/v1/limit-profiles", tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
-pub async fn list_profiles(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
-    user.require(Permission::CustomersView)?;
+    responses((status = 200, body = LimitProfileList), super::error::ProblemResponses))]
+pub async fn list_profiles(
+    State(state): State<AppState>,
+    _user: Allowed<perm::CustomersView>,
+) -> Result<Json<LimitProfileList>> {
     let ps = state.storage.limit_profiles().await?;
-    Ok(Json(
-        json!({"items": ps.iter().map(profile_view).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(LimitProfileList {
+        items: ps.iter().map(profile_view).collect(),
+    }))
 }
 
 /// Create a purchase-limit profile (groups.manage).
 #[utoipa::path(post, path = "/api/v1/limit-profiles", tag = "loyalty", request_body = LimitProfileInput, security(("bearer" = [])),
-    responses((status = 201, description = "Created"), super::error::ProblemResponses))]
+    responses((status = 201, body = LimitProfileView), super::error::ProblemResponses))]
 pub async fn create_profile(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
     ApiJson(input): ApiJson<LimitProfileInput>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<LimitProfileView>)> {
     super::sync::hq_only(&state)?;
     let mut errors = ValidationErrors::default();
     if input.name.trim().is_empty() {

@@ -35,7 +35,9 @@ use utoipa::{Modify, OpenApi};
         wire::UserUpdateInput, wire::PasswordResetInput, wire::PasswordChangeInput, wire::RoleInput,
         wire::RolePermissionsInput, wire::RoleView, wire::SecurityEventView, wire::SecurityEventList,
         sync::StoreTokenView, wire::StoreView, wire::StoreList, wire::OverdraftView,
-        wire::OverdraftList, wire::CredentialView,
+        wire::OverdraftList, wire::CredentialView, loyalty::CustomerTypeView,
+        loyalty::CustomerTypeList, loyalty::LimitProfileView, loyalty::PurchaseLimitView,
+        loyalty::AllowanceView, loyalty::LimitProfileList,
     )),
     modifiers(&BearerAuth),
 )]
