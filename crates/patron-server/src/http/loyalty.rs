@@ -625,32 +625,102 @@ fn program(p: Option<ProgramInput>, errors: &mut ValidationErrors) -> Program {
     }
 }
 
-fn program_view(p: &Program) -> Value {
+/// A group's loyalty program. `percent` for discount, cash-back and points;
+/// the bonuses and the redemption cap for points only.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ProgramView {
+    /// `none`, `discount`, `cashback` or `points`.
+    pub kind: String,
+    /// A percentage as a decimal string, e.g. `"2.5"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birthday_bonus: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_bonus: Option<i64>,
+    /// Points programs: the group's own cap on the share payable with points (`null`: the chain's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub max_redeem_percent: Option<Option<String>>,
+}
+
+fn program_view(p: &Program) -> ProgramView {
+    let base = |kind: &str, percent: Option<Percent>| ProgramView {
+        kind: kind.to_owned(),
+        percent: percent.map(|p| p.to_string()),
+        birthday_bonus: None,
+        registration_bonus: None,
+        max_redeem_percent: None,
+    };
     match p {
-        Program::None => json!({"kind": "none"}),
+        Program::None => base("none", None),
         Program::Discount { percent } | Program::Cashback { percent } => {
-            json!({"kind": p.kind(), "percent": pct_json(*percent)})
+            base(p.kind(), Some(*percent))
         }
         Program::Points {
             percent,
             birthday_bonus,
             registration_bonus,
             max_redeem,
-        } => json!({
-            "kind": "points", "percent": pct_json(*percent), "birthday_bonus": birthday_bonus,
-            "registration_bonus": registration_bonus, "max_redeem_percent": max_redeem.map(pct_json),
-        }),
+        } => ProgramView {
+            birthday_bonus: Some(*birthday_bonus),
+            registration_bonus: Some(*registration_bonus),
+            max_redeem_percent: Some(max_redeem.map(|m| m.to_string())),
+            ..base("points", Some(*percent))
+        },
     }
 }
 
-fn group_view(g: &patron_storage::Group) -> Value {
-    json!({
-        "id": g.id, "name": g.spec.name, "description": g.spec.description, "kind": g.spec.kind.as_str(),
-        "rule": g.spec.rule, "program": program_view(&g.spec.program),
-        "spend_limit": g.spec.spend_limit.map(|l| json!({"amount": l.amount, "period": l.period.as_str()})),
-        "min_age": g.spec.min_age, "limit_profile": g.spec.limit_profile, "members": g.members,
-        "created_at": ts(g.created_at), "updated_at": ts(g.updated_at),
-    })
+/// A points-spend limit: at most `amount` (minor units) per `period`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SpendLimitView {
+    pub amount: i64,
+    /// `day`, `week`, `month` or `year`.
+    pub period: String,
+}
+
+/// A customer group with its program, limits and member count.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct GroupView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    /// `manual`, `auto` or `system`.
+    pub kind: String,
+    /// The rule of an auto group.
+    pub rule: Option<String>,
+    pub program: ProgramView,
+    pub spend_limit: Option<SpendLimitView>,
+    pub min_age: Option<u32>,
+    pub limit_profile: Option<uuid::Uuid>,
+    pub members: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct GroupList {
+    pub items: Vec<GroupView>,
+}
+
+fn group_view(g: &patron_storage::Group) -> GroupView {
+    GroupView {
+        id: g.id,
+        name: g.spec.name.clone(),
+        description: g.spec.description.clone(),
+        kind: g.spec.kind.as_str().to_owned(),
+        rule: g.spec.rule.clone(),
+        program: program_view(&g.spec.program),
+        spend_limit: g.spec.spend_limit.map(|l| SpendLimitView {
+            amount: l.amount,
+            period: l.period.as_str().to_owned(),
+        }),
+        min_age: g.spec.min_age,
+        limit_profile: g.spec.limit_profile,
+        members: g.members,
+        created_at: ts(g.created_at),
+        updated_at: ts(g.updated_at),
+    }
 }
 
 fn group_spec(
@@ -745,12 +815,12 @@ async fn today(state: &AppState) -> Result<time::Date> {
 
 /// Groups with member counts; filters kind, name, program; sort name|members|created, - for descending.
 #[utoipa::path(get, path = "/api/v1/groups", tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = GroupList), super::error::ProblemResponses))]
 pub async fn list_groups(
     State(state): State<AppState>,
     user: Authed,
     params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupList>> {
     user.require(Permission::CustomersView)?;
     let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
     let mut errors = ValidationErrors::default();
@@ -791,19 +861,19 @@ pub async fn list_groups(
     }
     errors.into_result()?;
     let gs = state.storage.groups(&q).await?;
-    Ok(Json(
-        json!({"items": gs.iter().map(group_view).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(GroupList {
+        items: gs.iter().map(group_view).collect(),
+    }))
 }
 
 /// Create a manual or auto-filled group (groups.manage).
 #[utoipa::path(post, path = "/api/v1/groups", tag = "loyalty", request_body = GroupInput, security(("bearer" = [])),
-    responses((status = 201, description = "Created"), super::error::ProblemResponses))]
+    responses((status = 201, body = GroupView), super::error::ProblemResponses))]
 pub async fn create_group(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
     ApiJson(input): ApiJson<GroupInput>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<GroupView>)> {
     super::sync::hq_only(&state)?;
     let spec = group_spec(input, GroupKind::Manual)?;
     let g = state
@@ -818,13 +888,13 @@ fn group_id(s: &str) -> Result<Uuid> {
 }
 
 /// One group.
-#[utoipa::path(get, path = "/api/v1/groups/{id}", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+#[utoipa::path(get, path = "/api/v1/groups/{id}", params(("id" = String, Path, description = "The group's id (UUID)")), tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, body = GroupView), super::error::ProblemResponses))]
 pub async fn get_group(
     State(state): State<AppState>,
     user: Authed,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupView>> {
     user.require(Permission::CustomersView)?;
     Ok(Json(group_view(
         &state.storage.group(group_id(&id)?).await?,
@@ -832,14 +902,14 @@ pub async fn get_group(
 }
 
 /// Replace a group (groups.manage).
-#[utoipa::path(put, path = "/api/v1/groups/{id}", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = GroupInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+#[utoipa::path(put, path = "/api/v1/groups/{id}", params(("id" = String, Path, description = "The group's id (UUID)")), tag = "loyalty", request_body = GroupInput, security(("bearer" = [])),
+    responses((status = 200, body = GroupView), super::error::ProblemResponses))]
 pub async fn update_group(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<GroupInput>,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupView>> {
     super::sync::hq_only(&state)?;
     let id = group_id(&id)?;
     let current = state.storage.group(id).await?;

@@ -37,7 +37,8 @@ use utoipa::{Modify, OpenApi};
         sync::StoreTokenView, wire::StoreView, wire::StoreList, wire::OverdraftView,
         wire::OverdraftList, wire::CredentialView, loyalty::CustomerTypeView,
         loyalty::CustomerTypeList, loyalty::LimitProfileView, loyalty::PurchaseLimitView,
-        loyalty::AllowanceView, loyalty::LimitProfileList,
+        loyalty::AllowanceView, loyalty::LimitProfileList, loyalty::ProgramView,
+        loyalty::SpendLimitView, loyalty::GroupView, loyalty::GroupList,
     )),
     modifiers(&BearerAuth),
 )]
