@@ -98,25 +98,64 @@ mod serde_with_none {
     }
 }
 
-fn settings_view(s: &LoyaltySettings) -> Value {
-    json!({
-        "max_redeem_percent": pct_json(s.max_redeem),
-        "registration_bonus": s.registration_bonus,
-        "transitions_enabled": s.transitions_enabled,
-        "transitions": s.transitions.iter().map(|t| json!({"threshold": t.threshold, "group_id": t.group_id})).collect::<Vec<_>>(),
-        "points_lifetime_days": s.points_lifetime_days,
-        "return_window_days": s.return_window_days,
-        "stack_discounts": s.stack_discounts,
-        "utc_offset_minutes": s.utc_offset_minutes,
-        "offline_redeem_cap": s.offline_redeem_cap,
-        "store_topup_daily_cap": s.store_topup_daily_cap,
-    })
+/// The chain's loyalty settings.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LoyaltySettingsView {
+    /// The most of a sale payable with points, a percentage as a decimal string.
+    pub max_redeem_percent: String,
+    /// Points given to every new customer (0 to 10,000,000,000).
+    pub registration_bonus: i64,
+    pub transitions_enabled: bool,
+    /// Lifetime-spend thresholds (minor units) that move a customer into a group.
+    pub transitions: Vec<TransitionView>,
+    /// Days points live (1 to 36,500); `null`: they never expire.
+    pub points_lifetime_days: Option<u32>,
+    /// Days after a sale within which it may be returned (0 to 365).
+    pub return_window_days: u32,
+    pub stack_discounts: bool,
+    /// The chain's time zone as minutes from UTC (-840 to 840).
+    pub utc_offset_minutes: i32,
+    /// What a store may redeem per customer while it cannot reach HQ (minor units).
+    pub offline_redeem_cap: i64,
+    /// Store credit one store may top up per day (minor units).
+    pub store_topup_daily_cap: i64,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TransitionView {
+    pub threshold: i64,
+    pub group_id: String,
+}
+
+fn settings_view(s: &LoyaltySettings) -> LoyaltySettingsView {
+    LoyaltySettingsView {
+        max_redeem_percent: s.max_redeem.to_string(),
+        registration_bonus: s.registration_bonus,
+        transitions_enabled: s.transitions_enabled,
+        transitions: s
+            .transitions
+            .iter()
+            .map(|t| TransitionView {
+                threshold: t.threshold,
+                group_id: t.group_id.clone(),
+            })
+            .collect(),
+        points_lifetime_days: s.points_lifetime_days,
+        return_window_days: s.return_window_days,
+        stack_discounts: s.stack_discounts,
+        utc_offset_minutes: s.utc_offset_minutes,
+        offline_redeem_cap: s.offline_redeem_cap,
+        store_topup_daily_cap: s.store_topup_daily_cap,
+    }
 }
 
 /// Loyalty settings.
 #[utoipa::path(get, path = "/api/v1/loyalty/settings", tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
-pub async fn get_settings(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    responses((status = 200, body = LoyaltySettingsView), super::error::ProblemResponses))]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    user: Authed,
+) -> Result<Json<LoyaltySettingsView>> {
     user.require(Permission::CustomersView)?;
     Ok(Json(settings_view(
         &state.storage.loyalty_settings().await?,
@@ -125,12 +164,12 @@ pub async fn get_settings(State(state): State<AppState>, user: Authed) -> Result
 
 /// Change loyalty settings (loyalty.manage); members left out are kept.
 #[utoipa::path(patch, path = "/api/v1/loyalty/settings", tag = "loyalty", request_body = LoyaltySettingsInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = LoyaltySettingsView), super::error::ProblemResponses))]
 pub async fn update_settings(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
     ApiJson(input): ApiJson<LoyaltySettingsInput>,
-) -> Result<Json<Value>> {
+) -> Result<Json<LoyaltySettingsView>> {
     super::sync::hq_only(&state)?;
     let mut s = state.storage.loyalty_settings().await?;
     let mut errors = ValidationErrors::default();

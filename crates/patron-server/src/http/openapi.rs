@@ -39,6 +39,7 @@ use utoipa::{Modify, OpenApi};
         loyalty::CustomerTypeList, loyalty::LimitProfileView, loyalty::PurchaseLimitView,
         loyalty::AllowanceView, loyalty::LimitProfileList, loyalty::ProgramView,
         loyalty::SpendLimitView, loyalty::GroupView, loyalty::GroupList,
+        loyalty::LoyaltySettingsView, loyalty::TransitionView,
     )),
     modifiers(&BearerAuth),
 )]
