@@ -80,8 +80,7 @@ pub struct CustomerView {
     /// Points and store credit, on single-customer reads: balance, available,
     /// locked (return window) and next expiry.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub balances: Option<serde_json::Value>,
+    pub balances: Option<BalancesView>,
     /// On single-customer reads, when HQ refused a change made to this
     /// customer at a store: what and why (docs/sync.md, "Trust").
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -651,4 +650,52 @@ pub struct CredentialView {
     pub username: String,
     /// An argon2id PHC string.
     pub password_hash: String,
+}
+
+/// One account's balance: all of it, what can be spent now, what is locked
+/// (earned but not yet available), and the next expiry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceView {
+    pub balance: i64,
+    pub available: i64,
+    pub locked: i64,
+    pub next_expiry: Option<NextExpiryView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextExpiryView {
+    pub at: String,
+    pub amount: i64,
+}
+
+/// Points and store credit (minor units; points in hundredths).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalancesView {
+    pub points: BalanceView,
+    pub credit: BalanceView,
+}
+
+/// A ledger entry. Entries are only ever added; a balance is their sum.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEntryView {
+    pub id: uuid::Uuid,
+    /// `points` or `credit`.
+    pub account: String,
+    /// `earn`, `redeem`, `adjust`, `top-up`, `bonus`, `expire`, `return`, ...
+    pub kind: String,
+    pub amount: i64,
+    pub at: String,
+    pub order_id: Option<String>,
+    pub store: Option<String>,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub available_at: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+/// A customer's balances and entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerView {
+    pub balances: BalancesView,
+    pub items: Vec<LedgerEntryView>,
 }

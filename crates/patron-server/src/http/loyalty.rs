@@ -1158,34 +1158,49 @@ pub async fn rule_preview(
 
 // --- ledger ---------------------------------------------------------------------
 
-fn entry_view(e: &LedgerEntry) -> Value {
-    json!({
-        "id": e.id, "account": e.account.as_str(), "kind": e.kind.as_str(), "amount": e.amount,
-        "at": ts(e.at), "order_id": e.order_id, "store": e.store, "actor": e.actor, "reason": e.reason,
-        "available_at": e.available_at.map(ts), "expires_at": e.expires_at.map(ts),
-    })
+fn entry_view(e: &LedgerEntry) -> crate::wire::LedgerEntryView {
+    crate::wire::LedgerEntryView {
+        id: e.id,
+        account: e.account.as_str().to_owned(),
+        kind: e.kind.as_str().to_owned(),
+        amount: e.amount,
+        at: ts(e.at),
+        order_id: e.order_id.clone(),
+        store: e.store.clone(),
+        actor: e.actor.clone(),
+        reason: e.reason.clone(),
+        available_at: e.available_at.map(ts),
+        expires_at: e.expires_at.map(ts),
+    }
 }
 
-fn balance_view(b: &Balance) -> Value {
-    json!({
-        "balance": b.balance, "available": b.available, "locked": b.locked,
-        "next_expiry": b.next_expiry.map(|(at, amount)| json!({"at": ts(at), "amount": amount})),
-    })
+fn balance_view(b: &Balance) -> crate::wire::BalanceView {
+    crate::wire::BalanceView {
+        balance: b.balance,
+        available: b.available,
+        locked: b.locked,
+        next_expiry: b
+            .next_expiry
+            .map(|(at, amount)| crate::wire::NextExpiryView { at: ts(at), amount }),
+    }
 }
 
-pub fn balances_view(b: &Balances) -> Value {
-    json!({"points": balance_view(&b.points), "credit": balance_view(&b.credit)})
+pub fn balances_view(b: &Balances) -> crate::wire::BalancesView {
+    crate::wire::BalancesView {
+        points: balance_view(&b.points),
+        credit: balance_view(&b.credit),
+    }
 }
 
 /// A customer's balances and ledger entries.
 #[utoipa::path(get, path = "/api/v1/customers/{key}/ledger", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = crate::wire::LedgerView), super::error::ProblemResponses))]
 pub async fn ledger(
     State(state): State<AppState>,
     user: Authed,
     ApiPath(key): ApiPath<String>,
     params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<crate::wire::LedgerView>> {
     user.require(Permission::CustomersView)?;
     let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
     let mut account = None;
@@ -1206,10 +1221,10 @@ pub async fn ledger(
         .storage
         .balances(&key, OffsetDateTime::now_utc())
         .await?;
-    Ok(Json(json!({
-        "balances": balances_view(&balances),
-        "items": entries.iter().map(entry_view).collect::<Vec<_>>(),
-    })))
+    Ok(Json(crate::wire::LedgerView {
+        balances: balances_view(&balances),
+        items: entries.iter().map(entry_view).collect(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -1225,13 +1240,13 @@ pub struct EntryInput {
 
 /// A manual adjustment or store-credit top-up (loyalty.manage).
 #[utoipa::path(post, path = "/api/v1/customers/{key}/ledger", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", request_body = EntryInput, security(("bearer" = [])),
-    responses((status = 201, description = "The entry, recorded (or the one recorded before under the same idempotency key)"), super::error::ProblemResponses))]
+    responses((status = 201, body = crate::wire::LedgerEntryView, description = "The entry, recorded (or the one recorded before under the same idempotency key)"), super::error::ProblemResponses))]
 pub async fn post_entry(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
     ApiPath(key): ApiPath<String>,
     ApiJson(input): ApiJson<EntryInput>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<crate::wire::LedgerEntryView>)> {
     let mut errors = ValidationErrors::default();
     let account = Account::parse(&input.account);
     if account.is_none() {

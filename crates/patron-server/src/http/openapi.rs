@@ -39,7 +39,8 @@ use utoipa::{Modify, OpenApi};
         loyalty::CustomerTypeList, loyalty::LimitProfileView, loyalty::PurchaseLimitView,
         loyalty::AllowanceView, loyalty::LimitProfileList, loyalty::ProgramView,
         loyalty::SpendLimitView, loyalty::GroupView, loyalty::GroupList,
-        loyalty::LoyaltySettingsView, loyalty::TransitionView,
+        loyalty::LoyaltySettingsView, loyalty::TransitionView, wire::BalanceView,
+        wire::NextExpiryView, wire::BalancesView, wire::LedgerEntryView, wire::LedgerView,
     )),
     modifiers(&BearerAuth),
 )]
