@@ -232,6 +232,8 @@ struct Guarded<IO> {
     io: IO,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
+    /// When bytes last moved either way.
+    last: Instant,
     /// A rewritten answer still being written, and how much of hyper's
     /// buffer it stands for.
     pending: Option<(Vec<u8>, usize)>,
@@ -243,17 +245,29 @@ impl<IO> Guarded<IO> {
             io,
             idle,
             deadline: Box::pin(tokio::time::sleep(idle)),
+            last: Instant::now(),
             pending: None,
         }
     }
 
+    /// Traffic moves the deadline lazily: only the time is noted here, and the
+    /// timer is re-armed when it fires early (a timer-wheel update on every
+    /// read and write cost more than the rest of this wrapper).
     fn touch(&mut self) {
-        let at = Instant::now() + self.idle;
-        self.deadline.as_mut().reset(at);
+        self.last = Instant::now();
     }
 
     fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
+        loop {
+            if self.deadline.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let due = self.last + self.idle;
+            if Instant::now() >= due {
+                return true;
+            }
+            self.deadline.as_mut().reset(due);
+        }
     }
 }
 
