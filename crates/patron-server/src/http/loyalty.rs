@@ -380,7 +380,7 @@ pub struct SetTypeInput {
 
 /// Set a customer's type (loyalty.manage).
 #[utoipa::path(put, path = "/api/v1/customers/{key}/type", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", request_body = SetTypeInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = CustomerView), super::error::ProblemResponses))]
 pub async fn set_customer_type(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::LoyaltyManage>,
@@ -1133,7 +1133,7 @@ pub struct RulePreviewInput {
 /// Count and sample the customers a rule matches, without saving; 422 with the position of a syntax error
 /// or a rule over the complexity budget, 503 when evaluating it takes longer than the preview's deadline.
 #[utoipa::path(post, path = "/api/v1/groups/rule-preview", tag = "loyalty", request_body = RulePreviewInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"),
+    responses((status = 200, body = RulePreviewView),
         (status = 503, description = "Evaluating the rule took longer than the deadline",
             body = super::error::Problem, content_type = "application/problem+json"),
         super::error::ProblemResponses))]
@@ -1141,7 +1141,7 @@ pub async fn rule_preview(
     State(state): State<AppState>,
     _user: Allowed<perm::CustomersView>,
     ApiJson(input): ApiJson<RulePreviewInput>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RulePreviewView>> {
     let rule = Rule::parse(&input.rule).map_err(rule_error)?;
     let (count, sample) = state
         .storage
@@ -1151,9 +1151,17 @@ pub async fn rule_preview(
             input.sample.unwrap_or(10).min(100),
         )
         .await?;
-    Ok(Json(
-        json!({"count": count, "sample": sample.iter().map(CustomerView::from).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(RulePreviewView {
+        count,
+        sample: sample.iter().map(CustomerView::from).collect(),
+    }))
+}
+
+/// How many customers a rule matches today, and a few of them.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RulePreviewView {
+    pub count: u64,
+    pub sample: Vec<CustomerView>,
 }
 
 // --- ledger ---------------------------------------------------------------------
@@ -1720,15 +1728,31 @@ pub async fn return_order(
 
 /// Run the scheduled loyalty work now (loyalty.manage).
 #[utoipa::path(post, path = "/api/v1/loyalty/maintenance", tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
-pub async fn run_maintenance(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
-    user.require(Permission::LoyaltyManage)?;
+    responses((status = 200, body = MaintenanceView), super::error::ProblemResponses))]
+pub async fn run_maintenance(
+    State(state): State<AppState>,
+    _user: Allowed<perm::LoyaltyManage>,
+) -> Result<Json<MaintenanceView>> {
     let r = state
         .storage
         .run_maintenance(OffsetDateTime::now_utc())
         .await?;
-    Ok(Json(json!({
-        "birthday_bonuses": r.birthday_bonuses, "expired_entries": r.expired_entries,
-        "groups_refreshed": r.groups_refreshed, "membership_changes": r.membership_changes,
-    })))
+    Ok(Json(MaintenanceView {
+        birthday_bonuses: r.birthday_bonuses,
+        expired_entries: r.expired_entries,
+        groups_refreshed: r.groups_refreshed,
+        membership_changes: r.membership_changes,
+        released_authorisations: r.released_authorisations,
+    }))
+}
+
+/// What a maintenance run did.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct MaintenanceView {
+    pub birthday_bonuses: u64,
+    pub expired_entries: u64,
+    pub groups_refreshed: u64,
+    pub membership_changes: u64,
+    /// Authorised redemptions given back because their sale never arrived.
+    pub released_authorisations: u64,
 }

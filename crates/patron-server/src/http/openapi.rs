@@ -41,6 +41,7 @@ use utoipa::{Modify, OpenApi};
         loyalty::SpendLimitView, loyalty::GroupView, loyalty::GroupList,
         loyalty::LoyaltySettingsView, loyalty::TransitionView, wire::BalanceView,
         wire::NextExpiryView, wire::BalancesView, wire::LedgerEntryView, wire::LedgerView,
+        loyalty::RulePreviewView, loyalty::MaintenanceView,
     )),
     modifiers(&BearerAuth),
 )]
