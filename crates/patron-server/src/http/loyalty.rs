@@ -962,13 +962,13 @@ pub async fn update_group(
 
 /// A group's members, alphabetical, with cursor pagination.
 #[utoipa::path(get, path = "/api/v1/groups/{id}/members", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = crate::wire::CustomerPage), super::error::ProblemResponses))]
 pub async fn group_members(
     State(state): State<AppState>,
     user: Authed,
     ApiPath(id): ApiPath<String>,
     params: std::result::Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<crate::wire::CustomerPage>> {
     user.require(Permission::CustomersView)?;
     let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
     let mut errors = ValidationErrors::default();
@@ -1011,10 +1011,10 @@ pub async fn group_members(
     }
     errors.into_result()?;
     let page = state.storage.group_members(group_id(&id)?, &q).await?;
-    Ok(Json(json!({
-        "items": page.items.iter().map(CustomerView::from).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor.map(|c| c.encode()),
-    })))
+    Ok(Json(crate::wire::CustomerPage {
+        items: page.items.iter().map(CustomerView::from).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -1034,7 +1034,7 @@ async fn change_members(
     user: &Authed,
     target: MemberTarget,
     input: &MembersInput,
-) -> Result<Json<Value>> {
+) -> Result<Json<MembersChangedView>> {
     let add = match input.action.as_deref() {
         None | Some("add") => true,
         Some("remove") => false,
@@ -1058,21 +1058,43 @@ async fn change_members(
         .storage
         .change_members(&user.actor(), &target, &keys, add)
         .await?;
-    Ok(Json(json!({
-        "action": if add { "add" } else { "remove" },
-        "groups": changed.changed.iter().map(|(g, n)| json!({"group_id": g, "changed": n})).collect::<Vec<_>>(),
-    })))
+    Ok(Json(MembersChangedView {
+        action: if add { "add" } else { "remove" }.to_owned(),
+        groups: changed
+            .changed
+            .iter()
+            .map(|(g, n)| GroupChangeView {
+                group_id: *g,
+                changed: *n,
+            })
+            .collect(),
+    }))
+}
+
+/// What a membership change did, per group.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct MembersChangedView {
+    /// `add` or `remove`.
+    pub action: String,
+    pub groups: Vec<GroupChangeView>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct GroupChangeView {
+    pub group_id: uuid::Uuid,
+    /// Customers whose membership changed (already members, or not, count 0).
+    pub changed: u64,
 }
 
 /// Add or remove customers of one manual group (groups.manage).
 #[utoipa::path(post, path = "/api/v1/groups/{id}/members", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = MembersInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = MembersChangedView), super::error::ProblemResponses))]
 pub async fn add_members(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<MembersInput>,
-) -> Result<Json<Value>> {
+) -> Result<Json<MembersChangedView>> {
     if input.groups.is_some() || input.all_manual {
         return Err(ApiError::field(
             "groups",
@@ -1086,12 +1108,12 @@ pub async fn add_members(
 
 /// Add or remove customers of chosen manual groups, or all of them (groups.manage).
 #[utoipa::path(post, path = "/api/v1/groups/members", tag = "loyalty", request_body = MembersInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = MembersChangedView), super::error::ProblemResponses))]
 pub async fn bulk_members(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::GroupsManage>,
     ApiJson(input): ApiJson<MembersInput>,
-) -> Result<Json<Value>> {
+) -> Result<Json<MembersChangedView>> {
     let target = match (&input.groups, input.all_manual) {
         (Some(_), true) => {
             return Err(ApiError::field(

@@ -41,7 +41,8 @@ use utoipa::{Modify, OpenApi};
         loyalty::SpendLimitView, loyalty::GroupView, loyalty::GroupList,
         loyalty::LoyaltySettingsView, loyalty::TransitionView, wire::BalanceView,
         wire::NextExpiryView, wire::BalancesView, wire::LedgerEntryView, wire::LedgerView,
-        loyalty::RulePreviewView, loyalty::MaintenanceView,
+        loyalty::RulePreviewView, loyalty::MaintenanceView, loyalty::MembersChangedView,
+        loyalty::GroupChangeView,
     )),
     modifiers(&BearerAuth),
 )]
