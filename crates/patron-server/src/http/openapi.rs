@@ -42,7 +42,7 @@ use utoipa::{Modify, OpenApi};
         loyalty::LoyaltySettingsView, loyalty::TransitionView, wire::BalanceView,
         wire::NextExpiryView, wire::BalancesView, wire::LedgerEntryView, wire::LedgerView,
         loyalty::RulePreviewView, loyalty::MaintenanceView, loyalty::MembersChangedView,
-        loyalty::GroupChangeView,
+        loyalty::GroupChangeView, sync::AuthorizedView, sync::ReleasedView, sync::CodesLeaseView,
     )),
     modifiers(&BearerAuth),
 )]

@@ -362,12 +362,12 @@ pub async fn feed(
 
 #[utoipa::path(post, path = "/api/v1/sync/authorize", tag = "sync", security(("store_token" = [])),
     request_body(content = Object, description = "AuthorizeRequest, signed by the cashier"),
-    responses((status = 200, body = Object, description = "{\"authorized\": true}"), super::error::ProblemResponses))]
+    responses((status = 200, body = AuthorizedView), super::error::ProblemResponses))]
 pub async fn authorize(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
     ApiJson(req): ApiJson<patron_sync::AuthorizeRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Json<AuthorizedView>> {
     let customer = uuid::Uuid::parse_str(&req.customer_id)
         .map_err(|_| ApiError::field("customer_id", "is not an id"))?;
     if req.order_id.is_empty() || req.order_id.len() > 100 {
@@ -413,17 +413,17 @@ pub async fn authorize(
             OffsetDateTime::now_utc(),
         )
         .await?;
-    Ok(Json(json!({"authorized": true})))
+    Ok(Json(AuthorizedView { authorized: true }))
 }
 
 #[utoipa::path(post, path = "/api/v1/sync/release", tag = "sync", security(("store_token" = [])),
     request_body(content = Object, description = "ReleaseRequest, signed by the cashier"),
-    responses((status = 200, body = Object, description = "{\"released\": true}"), super::error::ProblemResponses))]
+    responses((status = 200, body = ReleasedView), super::error::ProblemResponses))]
 pub async fn release(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
     ApiJson(req): ApiJson<patron_sync::ReleaseRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ReleasedView>> {
     if req.order_id.is_empty() || req.order_id.len() > 100 {
         return Err(ApiError::field("order_id", "must be 1 to 100 characters"));
     }
@@ -439,7 +439,7 @@ pub async fn release(
         .storage
         .release_redemption(&store.id, &req.order_id, OffsetDateTime::now_utc())
         .await?;
-    Ok(Json(json!({"released": n})))
+    Ok(Json(ReleasedView { released: n }))
 }
 
 /// Refuses a request a store makes for a cashier (an authorisation, a release)
@@ -512,7 +512,7 @@ pub async fn snapshot(
 
 #[utoipa::path(post, path = "/api/v1/sync/codes", tag = "sync", security(("store_token" = [])),
     request_body(content = Object, description = "{\"count\": 1..10000}"),
-    responses((status = 200, body = Object, description = "{\"first\": n, \"last\": n}: the leased block"), super::error::ProblemResponses))]
+    responses((status = 200, body = CodesLeaseView, description = "The leased block of customer numbers"), super::error::ProblemResponses))]
 pub async fn codes(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -698,6 +698,28 @@ pub async fn credentials(
     SyncPeer(store): SyncPeer,
 ) -> Result<Json<Vec<patron_storage::Credential>>> {
     Ok(Json(state.storage.store_credentials(&store.id).await?))
+}
+
+/// HQ authorised an order's redemption (and recorded it against the order).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AuthorizedView {
+    pub authorized: bool,
+}
+
+/// How many authorised redemptions were given back.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReleasedView {
+    pub released: u64,
+}
+
+/// The document's description of a code lease (`CodesResponse` on the wire).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CodesLeaseView {
+    /// The first customer number leased.
+    pub first: u64,
+    /// The last, inclusive.
+    pub last: u64,
 }
 
 /// A store's new sync token, shown once.
