@@ -221,18 +221,23 @@ pub async fn role(command: RoleCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A store command's error, naming the store when it is not registered.
+fn store_error(e: patron_storage::StorageError, id: &str) -> anyhow::Error {
+    match e {
+        patron_storage::StorageError::NotFound => {
+            anyhow!("store {} is not registered", id.trim())
+        }
+        e => anyhow!("{e}"),
+    }
+}
+
 pub async fn rotate_token(data: DataArgs, id: &str) -> anyhow::Result<ExitCode> {
     let storage = open_storage(&data)?;
     let token = crate::http::sync::new_store_token()?;
     let s = storage
         .rotate_store_token(&cli_actor(), id.trim(), &auth::hash_token(&token))
         .await
-        .map_err(|e| match e {
-            patron_storage::StorageError::NotFound => {
-                anyhow!("store {} is not registered", id.trim())
-            }
-            e => anyhow!("{e}"),
-        })?;
+        .map_err(|e| store_error(e, id))?;
     log(
         &storage,
         "store-token",
@@ -252,12 +257,7 @@ pub async fn revoke(data: DataArgs, id: &str) -> anyhow::Result<ExitCode> {
     let s = storage
         .revoke_store(&cli_actor(), id.trim())
         .await
-        .map_err(|e| match e {
-            patron_storage::StorageError::NotFound => {
-                anyhow!("store {} is not registered", id.trim())
-            }
-            e => anyhow!("{e}"),
-        })?;
+        .map_err(|e| store_error(e, id))?;
     log(
         &storage,
         "store-token",

@@ -7,7 +7,7 @@
 mod common;
 
 use common::nodes::{eventually, register};
-use common::{TestApp, spawn_app};
+use common::{KillOnDrop, TestApp, spawn_app};
 use patron_server::app::Application;
 use patron_server::serve::Limits;
 use serde_json::{Value, json};
@@ -142,21 +142,6 @@ async fn slow_and_idle_clients_are_timed_out() {
     })
     .await
     .unwrap();
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl KillOnDrop {
-    fn id(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// What a process holds open, by kind: sockets, and database files.

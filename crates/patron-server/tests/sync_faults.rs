@@ -149,15 +149,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_hq(dir: &std::path::Path, port: u16) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_patron"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data")
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+fn start_hq(dir: &std::path::Path, port: u16) -> common::KillOnDrop {
+    common::KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_patron"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 async fn wait_up(url: &str) {

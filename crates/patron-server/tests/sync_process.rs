@@ -6,15 +6,15 @@
 
 mod common;
 
-use common::{TestApp, spawn_app};
+use common::{KillOnDrop, TestApp, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn start_store(dir: &std::path::Path, hq: &TestApp, token: &str) -> (Child, String) {
+fn start_store(dir: &std::path::Path, hq: &TestApp, token: &str) -> (KillOnDrop, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_patron"))
         .args(["serve", "--listen", "127.0.0.1:0", "--store", "S05"])
         .arg("--data")
@@ -40,7 +40,7 @@ fn start_store(dir: &std::path::Path, hq: &TestApp, token: &str) -> (Child, Stri
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+    (KillOnDrop(child), format!("http://{addr}"))
 }
 
 async fn login(base: &str) -> String {

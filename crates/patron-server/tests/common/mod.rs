@@ -170,6 +170,30 @@ pub async fn checked(method: &str, path: &str, req: reqwest::RequestBuilder) -> 
     Response::from(back)
 }
 
+/// A child process killed however the test ends: a failing test never leaves
+/// a server running (holding the test's output pipe open).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Asserts a problem+json response with `status`, naming `field` if given.
 pub async fn assert_problem(r: Response, status: u16, field: Option<&str>) -> Value {
     let got = r.status().as_u16();
