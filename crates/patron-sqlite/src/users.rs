@@ -10,17 +10,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 const USER_COLUMNS: &str =
     "u.id, u.username, u.role, u.active, u.created_at, u.store, r.permissions";
 const USERS_WITH_ROLES: &str = "users u LEFT JOIN roles r ON r.name = u.role AND r.deleted = 0";
-// Spelled out again because `concat!` takes literals only; a test pins it.
-const SELECT_USER: &str = "SELECT u.id, u.username, u.role, u.active, u.created_at, u.store, r.permissions FROM users u LEFT JOIN roles r ON r.name = u.role AND r.deleted = 0";
-
-#[cfg(test)]
-#[test]
-fn the_select_is_the_columns_and_the_join() {
-    assert_eq!(
-        SELECT_USER,
-        format!("SELECT {USER_COLUMNS} FROM {USERS_WITH_ROLES}")
-    );
-}
 
 fn bad(col: usize, what: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, what.into())
@@ -55,7 +44,7 @@ fn row_to_user(r: &Row<'_>) -> rusqlite::Result<User> {
 
 fn by_name(c: &Connection, username: &str) -> Result<Option<User>> {
     c.query_row(
-        &format!("{SELECT_USER} WHERE u.username = ?1"),
+        &format!("SELECT {USER_COLUMNS} FROM {USERS_WITH_ROLES} WHERE u.username = ?1"),
         [username],
         row_to_user,
     )
@@ -196,7 +185,9 @@ pub fn with_op_key(c: &Connection, username: &Username) -> Result<Option<(User, 
 
 pub fn all(c: &Connection) -> Result<Vec<User>> {
     let mut st = c
-        .prepare(&format!("{SELECT_USER} ORDER BY u.username"))
+        .prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM {USERS_WITH_ROLES} ORDER BY u.username"
+        ))
         .map_err(db_err)?;
     let rows = st.query_map([], row_to_user).map_err(db_err)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)

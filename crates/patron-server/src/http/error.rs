@@ -227,14 +227,10 @@ impl IntoResponse for ApiError {
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             // For the security log, which sees only the response.
             resp.extensions_mut()
-                .insert(crate::security::RefusalReason(body_detail(&self)));
+                .insert(crate::security::RefusalReason(self.to_string()));
         }
         resp
     }
-}
-
-fn body_detail(e: &ApiError) -> String {
-    e.to_string()
 }
 
 impl From<StorageError> for ApiError {

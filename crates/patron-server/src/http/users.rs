@@ -53,6 +53,21 @@ async fn find(state: &AppState, username: &str) -> Result<User> {
         .ok_or(ApiError::NotFound)
 }
 
+/// A user the acting user may change: nobody changes an account that holds
+/// more than they do.
+async fn find_changeable(state: &AppState, actor: &User, username: &str) -> Result<User> {
+    let target = find(state, username).await?;
+    if actor
+        .role
+        .permission_set()
+        .covers(target.role.permission_set())
+    {
+        Ok(target)
+    } else {
+        Err(ApiError::Forbidden("users.manage"))
+    }
+}
+
 /// A role by name (built-in or the chain's), which the acting user may grant:
 /// nobody hands out a permission they do not hold themselves.
 async fn grantable_role(state: &AppState, actor: &User, name: &str) -> Result<Role> {
@@ -159,16 +174,7 @@ pub async fn update(
     ApiJson(input): ApiJson<UserUpdateInput>,
 ) -> Result<Json<UserView>> {
     super::sync::hq_only(&state)?;
-    let target = find(&state, &username).await?;
-    // Nobody changes an account that holds more than they do.
-    if !user
-        .0
-        .role
-        .permission_set()
-        .covers(target.role.permission_set())
-    {
-        return Err(ApiError::Forbidden("users.manage"));
-    }
+    let target = find_changeable(&state, &user.0, &username).await?;
     let role = match &input.role {
         Some(r) => Some(grantable_role(&state, &user.0, r).await?),
         None => None,
@@ -240,15 +246,7 @@ pub async fn reset_password(
     ApiJson(input): ApiJson<PasswordResetInput>,
 ) -> Result<StatusCode> {
     super::sync::hq_only(&state)?;
-    let target = find(&state, &username).await?;
-    if !user
-        .0
-        .role
-        .permission_set()
-        .covers(target.role.permission_set())
-    {
-        return Err(ApiError::Forbidden("users.manage"));
-    }
+    let target = find_changeable(&state, &user.0, &username).await?;
     check_password_policy(target.username.as_str(), &input.password)
         .map_err(|e| ApiError::Invalid(e.into()))?;
     let password = new_password(&target.username, input.password).await?;
