@@ -147,7 +147,7 @@ pub struct OpReturnLine {
 
 /// An operation as it travels: its JSON text, exactly as signed, and the
 /// signature. HQ parses the text only after checking the signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignedOp {
     /// The store's outbox position.
@@ -166,7 +166,7 @@ pub struct OutboxPage {
 }
 
 /// What HQ did with one operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpResult {
     pub seq: i64,

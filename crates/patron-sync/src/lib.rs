@@ -77,11 +77,17 @@ impl HqLink {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One change in HQ's feed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct WireChange {
+    /// Its position in the feed.
     pub seq: i64,
+    /// What changed: `customer`, `ledger`, `order`, `group`, `user`, … (docs/sync.md).
     pub kind: String,
+    /// The id of the changed record.
     pub entity: String,
+    /// The record as it now is; its shape depends on `kind`.
+    #[schema(value_type = Object)]
     pub body: serde_json::Value,
 }
 
@@ -109,9 +115,11 @@ impl From<WireChange> for Change {
 
 /// A page of a store's outbox: what its users did, each operation signed by
 /// the user who did it (docs/sync.md, "Trust").
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
+    /// At most 5,000 per page, at most 8 MiB in all.
+    #[schema(max_items = 5000)]
     pub ops: Vec<SignedOp>,
     /// The store's outbox position these operations reach.
     pub up_to: i64,
@@ -119,39 +127,48 @@ pub struct PushRequest {
 
 /// HQ's answer: every operation applied or refused (with the reason); the page
 /// is acknowledged either way, so one refused operation never stops a link.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushResponse {
     pub results: Vec<OpResult>,
     /// HQ's clock, for the store's offset estimate.
     pub hq_time_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedResponse {
     pub changes: Vec<WireChange>,
+    /// The position to ask from next (the last change's, or `after`).
     pub last: i64,
+    /// The newest position in HQ's feed when the page was read.
     pub head: i64,
+    /// HQ's clock, for the store's offset estimate.
     pub hq_time_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodesRequest {
+    /// How many customer numbers to lease.
+    #[schema(minimum = 1, maximum = 10000)]
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CodesResponse {
+    /// The first customer number leased.
     pub first: u64,
+    /// The last, inclusive.
     pub last: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeEntry {
     /// `points` or `credit`.
+    #[schema(pattern = "^(points|credit)$")]
     pub account: String,
     /// What is redeemed (positive).
+    #[schema(minimum = 1)]
     pub amount: i64,
 }
 
@@ -159,7 +176,7 @@ pub struct AuthorizeEntry {
 /// the order id, so asking twice is asking once. Signed by the cashier making
 /// the sale, like their operations: a store's token alone cannot hold a
 /// customer's balance.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
     pub customer_id: String,
@@ -186,7 +203,7 @@ pub fn authorize_text(store: &str, req: &AuthorizeRequest) -> String {
     )
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     pub order_id: String,

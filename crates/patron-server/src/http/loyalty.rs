@@ -13,18 +13,18 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use patron_domain::loyalty::money::parse_decimal;
 use patron_domain::loyalty::{
-    Account, Allowance, CartLine, DiscountSource, Enforcement, EntryKind, LoyaltySettings, Percent,
-    Period, Program, PurchaseLimit, SpendLimit, Transition, TypeDiscount,
+    Account, Allowance, CartLine, Enforcement, EntryKind, LoyaltySettings, Percent, Period,
+    Program, PurchaseLimit, SpendLimit, Transition, TypeDiscount,
 };
 use patron_domain::rules::Rule;
 use patron_domain::{FieldError, Permission, ValidationErrors};
 use patron_storage::{
     ActiveFilter, Balance, Balances, CheckoutRequest, Cursor, CustomerKey, CustomerQuery,
     CustomerTypeSpec, GroupKind, GroupQuery, GroupSort, GroupSpec, LedgerEntry, LimitProfile,
-    ManualEntry, MemberTarget, OrderRecord, OrderRequest, ReturnRecord, ReturnRequest,
+    ManualEntry, MemberTarget, OrderRequest, ReturnRequest,
 };
 use serde::Deserialize;
-use serde_json::{Number, Value, json};
+use serde_json::Number;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -37,10 +37,6 @@ fn ts(t: OffsetDateTime) -> String {
 
 fn percent(field: &str, n: &Number) -> std::result::Result<Percent, FieldError> {
     Percent::parse(&n.to_string()).map_err(|e| FieldError::new(field, e.message))
-}
-
-fn pct_json(p: Percent) -> Value {
-    Value::String(p.to_string())
 }
 
 /// A money setting or parameter: 0 to 100,000,000.00, so that no sum of them
@@ -67,25 +63,32 @@ fn uuid(field: &str, s: &str) -> std::result::Result<Uuid, FieldError> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionInput {
+    #[schema(minimum = 1, maximum = 10000000000.0)]
     threshold: i64,
+    #[schema(format = Uuid)]
     group_id: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoyaltySettingsInput {
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 100)]
     max_redeem_percent: Option<Number>,
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     registration_bonus: Option<i64>,
     transitions_enabled: Option<bool>,
     transitions: Option<Vec<TransitionInput>>,
     #[serde(default, with = "serde_with_none")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 36500)]
     points_lifetime_days: Option<Option<u32>>,
+    #[schema(maximum = 365)]
     return_window_days: Option<u32>,
     stack_discounts: Option<bool>,
+    #[schema(minimum = -840, maximum = 840)]
     utc_offset_minutes: Option<i32>,
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     offline_redeem_cap: Option<i64>,
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     store_topup_daily_cap: Option<i64>,
 }
 
@@ -257,11 +260,13 @@ pub async fn update_settings(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerTypeInput {
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     #[serde(default)]
     tax_exempt: bool,
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 100)]
     discount_percent: Option<Number>,
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     discount_amount: Option<i64>,
 }
 
@@ -375,6 +380,7 @@ pub async fn update_type(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetTypeInput {
+    #[schema(format = Uuid)]
     type_id: Option<String>,
 }
 
@@ -400,9 +406,11 @@ pub async fn set_customer_type(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllowanceInput {
+    #[schema(min_length = 1)]
     category: String,
+    #[schema(min_length = 1)]
     unit: String,
-    #[schema(value_type = f64)]
+    #[schema(value_type = f64, exclusive_minimum = 0)]
     max_quantity: Number,
 }
 
@@ -410,14 +418,18 @@ pub struct AllowanceInput {
 #[serde(deny_unknown_fields)]
 pub struct LimitInput {
     name: String,
+    #[schema(pattern = "^(day|week|month|year)$")]
     period: String,
+    #[schema(pattern = "^(hard|warn)$")]
     enforcement: String,
+    #[schema(min_items = 1)]
     allowances: Vec<AllowanceInput>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitProfileInput {
+    #[schema(min_length = 1)]
     name: String,
     limits: Vec<LimitInput>,
 }
@@ -592,34 +604,45 @@ pub async fn create_profile(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramInput {
+    #[schema(pattern = "^(none|discount|cashback|points)$")]
     kind: String,
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 100)]
     percent: Option<Number>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     birthday_bonus: i64,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     registration_bonus: i64,
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = 0, maximum = 100)]
     max_redeem_percent: Option<Number>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpendLimitInput {
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     amount: i64,
+    #[schema(pattern = "^(day|week|month|year)$")]
     period: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupInput {
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
+    #[schema(max_length = 1000)]
     description: Option<String>,
+    #[schema(pattern = "^(manual|auto)$")]
     kind: Option<String>,
+    #[schema(max_length = 4000)]
     rule: Option<String>,
     program: Option<ProgramInput>,
     spend_limit: Option<SpendLimitInput>,
+    #[schema(maximum = 150)]
     min_age: Option<u32>,
+    #[schema(format = Uuid)]
     limit_profile: Option<String>,
 }
 
@@ -812,6 +835,16 @@ fn group_spec(
             }
         }
     });
+    if input
+        .description
+        .as_deref()
+        .is_some_and(|d| d.trim().chars().count() > 1000)
+    {
+        errors.push(FieldError::new(
+            "description",
+            "must be at most 1,000 characters",
+        ));
+    }
     if input.min_age.is_some_and(|a| a > 150) {
         errors.push(FieldError::new("min_age", "must be at most 150"));
     }
@@ -961,7 +994,7 @@ pub async fn update_group(
 }
 
 /// A group's members, alphabetical, with cursor pagination.
-#[utoipa::path(get, path = "/api/v1/groups/{id}/members", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/groups/{id}/members", params(("id" = String, Path, description = "The group's id (UUID)")), tag = "loyalty", security(("bearer" = [])),
     responses((status = 200, body = crate::wire::CustomerPage), super::error::ProblemResponses))]
 pub async fn group_members(
     State(state): State<AppState>,
@@ -1020,8 +1053,10 @@ pub async fn group_members(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersInput {
+    #[schema(min_items = 1, max_items = 1000)]
     customers: Vec<String>,
     /// add (default) or remove.
+    #[schema(pattern = "^(add|remove)$")]
     action: Option<String>,
     /// Bulk endpoint only: the target groups, or `all_manual`.
     groups: Option<Vec<String>>,
@@ -1087,7 +1122,7 @@ pub struct GroupChangeView {
 }
 
 /// Add or remove customers of one manual group (groups.manage).
-#[utoipa::path(post, path = "/api/v1/groups/{id}/members", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = MembersInput, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/groups/{id}/members", params(("id" = String, Path, description = "The group's id (UUID)")), tag = "loyalty", request_body = MembersInput, security(("bearer" = [])),
     responses((status = 200, body = MembersChangedView), super::error::ProblemResponses))]
 pub async fn add_members(
     State(state): State<AppState>,
@@ -1148,7 +1183,9 @@ pub async fn bulk_members(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulePreviewInput {
+    #[schema(min_length = 1, max_length = 4000)]
     rule: String,
+    #[schema(maximum = 100)]
     sample: Option<usize>,
 }
 
@@ -1260,11 +1297,16 @@ pub async fn ledger(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryInput {
+    #[schema(pattern = "^(points|credit)$")]
     account: String,
     /// adjust or top-up.
+    #[schema(pattern = "^(adjust|top-up)$")]
     kind: String,
+    #[schema(minimum = -10000000000.0, maximum = 10000000000.0)]
     amount: i64,
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
+    #[schema(min_length = 1, max_length = 200)]
     idempotency_key: Option<String>,
 }
 
@@ -1317,28 +1359,21 @@ pub async fn post_entry(
 
 /// Totals, balances, groups, orders, returns and top products of a customer.
 #[utoipa::path(get, path = "/api/v1/customers/{key}/activity", params(("key" = String, Path, description = "A customer id (UUID) or code")), tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = crate::wire::ActivityView), super::error::ProblemResponses))]
 pub async fn activity(
     State(state): State<AppState>,
     user: Authed,
     ApiPath(key): ApiPath<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<crate::wire::ActivityView>> {
     user.require(Permission::CustomersView)?;
     let a = state
         .storage
         .customer_activity(&CustomerKey::parse(&key), OffsetDateTime::now_utc())
         .await?;
-    Ok(Json(json!({
-        "total_spent": a.stats.total_spent,
-        "visits": a.stats.visits,
-        "last_visit": a.stats.last_visit.map(|d| d.to_string()),
-        "balances": balances_view(&a.balances),
-        "customer_type": a.customer_type,
-        "groups": a.groups.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
-        "orders": a.orders.iter().map(order_view).collect::<Vec<_>>(),
-        "returns": a.returns.iter().map(return_view).collect::<Vec<_>>(),
-        "top_products": a.top_products.iter().map(|p| json!({"sku": p.sku, "name": p.name, "quantity": patron_domain::loyalty::checkout::fmt_milli(p.quantity), "amount": p.amount})).collect::<Vec<_>>(),
-    })))
+    Ok(Json(crate::wire::ActivityView::new(
+        &a,
+        balances_view(&a.balances),
+    )))
 }
 
 // --- checkout -------------------------------------------------------------------
@@ -1346,14 +1381,19 @@ pub async fn activity(
 #[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
+    #[schema(min_length = 1, max_length = 100)]
     sku: String,
+    #[schema(max_length = 200)]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 100)]
     category: String,
-    #[schema(value_type = f64)]
+    #[schema(value_type = f64, exclusive_minimum = 0, maximum = 1000000)]
     quantity: Number,
     #[serde(default = "default_unit")]
+    #[schema(max_length = 20)]
     unit: String,
+    #[schema(minimum = 0, maximum = 100000000)]
     unit_price: i64,
 }
 
@@ -1365,11 +1405,15 @@ fn default_unit() -> String {
 #[serde(deny_unknown_fields)]
 pub struct CartInput {
     customer: String,
+    #[schema(min_items = 1, max_items = 500)]
     lines: Vec<LineInput>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     redeem_points: i64,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     redeem_credit: i64,
+    #[schema(max_length = 16, pattern = "^[A-Za-z0-9_-]*$")]
     store: Option<String>,
 }
 
@@ -1418,57 +1462,36 @@ fn checkout_request(input: &CartInput) -> std::result::Result<CheckoutRequest, V
 
 /// Price a cart for a customer: discounts, tax exemption, redeemable maximum, earnings, refusals.
 #[utoipa::path(post, path = "/api/v1/checkout/quote", tag = "loyalty", request_body = CartInput, security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+    responses((status = 200, body = crate::wire::QuoteView), super::error::ProblemResponses))]
 pub async fn quote(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::OrdersCreate>,
     ApiJson(input): ApiJson<CartInput>,
-) -> Result<Json<Value>> {
+) -> Result<Json<crate::wire::QuoteView>> {
     let req = checkout_request(&input)?;
     let out = state.storage.quote(&req, OffsetDateTime::now_utc()).await?;
-    let q = &out.quote;
-    Ok(Json(json!({
-        "customer_id": out.customer_id,
-        "subtotal": q.subtotal,
-        "discounts": q.discounts.iter().map(|d| {
-            let (source, id, name) = match &d.source {
-                DiscountSource::Group { id, name } => ("group", id, name),
-                DiscountSource::Type { id, name } => ("type", id, name),
-            };
-            json!({"source": source, "id": id, "name": name, "percent": d.percent.map(pct_json), "amount": d.amount, "reason": d.reason})
-        }).collect::<Vec<_>>(),
-        "discount_total": q.discount_total,
-        "total": q.total,
-        "tax_exempt": q.tax_exempt,
-        "tax_exempt_reason": q.tax_exempt_reason,
-        "balances": balances_view(&out.balances),
-        "max_points_redeemable": q.max_points,
-        "max_points_reasons": q.max_points_reasons,
-        "max_credit_redeemable": q.max_credit,
-        "points_redeemed": q.points_redeemed,
-        "credit_redeemed": q.credit_redeemed,
-        "amount_due": q.amount_due,
-        "earn": q.earn,
-        "earn_percent": pct_json(q.earn_rate),
-        "earn_reason": q.earn_reason,
-        "groups": out.groups.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
-        "limits": q.limits.iter().map(|l| json!({"limit": l.limit, "used_before_ppb": l.used_before, "used_after_ppb": l.used_after, "used_after": l.percent_after(), "enforcement": match l.enforcement { Enforcement::Hard => "hard", Enforcement::Warn => "warn" }})).collect::<Vec<_>>(),
-        "refusals": q.refusals.iter().map(|r| json!({"code": r.code, "message": r.message, "overridable": r.overridable})).collect::<Vec<_>>(),
-        "errors": q.errors.iter().map(|e| json!({"field": e.field, "message": e.message})).collect::<Vec<_>>(),
-        "can_commit": q.errors.is_empty() && !q.blocked(user.0.role.allows(Permission::LimitsOverride)),
-    })))
+    Ok(Json(crate::wire::QuoteView::new(
+        &out,
+        balances_view(&out.balances),
+        user.0.role.allows(Permission::LimitsOverride),
+    )))
 }
 
 #[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
+    #[schema(min_length = 1, max_length = 100)]
     id: String,
     customer: String,
+    #[schema(min_items = 1, max_items = 500)]
     lines: Vec<LineInput>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     redeem_points: i64,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000000000.0)]
     redeem_credit: i64,
+    #[schema(max_length = 16, pattern = "^[A-Za-z0-9_-]*$")]
     store: Option<String>,
     #[serde(default)]
     override_limits: bool,
@@ -1480,30 +1503,14 @@ fn fingerprint(v: &impl serde::Serialize) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn order_view(o: &OrderRecord) -> Value {
-    json!({
-        "id": o.id, "customer_id": o.customer_id, "store": o.store, "actor": o.actor, "at": ts(o.at),
-        "lines": o.lines.iter().enumerate().map(|(i, l)| json!({
-            "line": i, "sku": l.line.sku, "name": l.line.name, "category": l.line.category,
-            "quantity": patron_domain::loyalty::checkout::fmt_milli(l.line.quantity), "unit": l.line.unit,
-            "unit_price": l.line.unit_price, "total": l.total, "net": l.net,
-            "returned": patron_domain::loyalty::checkout::fmt_milli(l.returned),
-        })).collect::<Vec<_>>(),
-        "subtotal": o.subtotal, "discount": o.discount, "total": o.total,
-        "points_redeemed": o.points_redeemed, "credit_redeemed": o.credit_redeemed,
-        "amount_paid": o.amount_paid, "earned": o.earned, "tax_exempt": o.tax_exempt,
-        "discounts": o.discounts, "overrides": o.overrides,
-    })
-}
-
 /// Commit an order (orders.create); 201 the first time, 200 with the same result on a retry, 409 for a different body under a used id.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "loyalty", request_body = OrderInput, security(("bearer" = [])),
-    responses((status = 201, description = "The sale, recorded"), (status = 200, description = "The same sale sent again: recorded once, answered as before"), super::error::ProblemResponses))]
+    responses((status = 201, body = crate::wire::OrderView, description = "The sale, recorded"), (status = 200, body = crate::wire::OrderView, description = "The same sale sent again: recorded once, answered as before"), super::error::ProblemResponses))]
 pub async fn commit_order(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::OrdersCreate>,
     ApiJson(input): ApiJson<OrderInput>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<crate::wire::OrderView>)> {
     let fp = fingerprint(&input);
     let id = input.id.trim().to_owned();
     if id.is_empty() || id.len() > 100 {
@@ -1563,7 +1570,7 @@ pub async fn commit_order(
         } else {
             StatusCode::CREATED
         },
-        Json(order_view(&order)),
+        Json(crate::wire::OrderView::from(&order)),
     ))
 }
 
@@ -1656,62 +1663,52 @@ async fn authorize_at_hq(
 }
 
 /// One order.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", security(("bearer" = [])),
-    responses((status = 200, description = "OK"), super::error::ProblemResponses))]
+#[utoipa::path(get, path = "/api/v1/orders/{id}", params(("id" = String, Path, description = "The order's id, as its client chose it")), tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, body = crate::wire::OrderView), super::error::ProblemResponses))]
 pub async fn get_order(
     State(state): State<AppState>,
     user: Authed,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<crate::wire::OrderView>> {
     user.require(Permission::CustomersView)?;
-    let mut view = order_view(&state.storage.order(&id).await?);
-    let refused = state.storage.refusals_of(&id).await?;
-    if !refused.is_empty() {
-        view["refused"] = serde_json::to_value(
-            refused
-                .iter()
-                .map(crate::wire::RefusalView::from)
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    }
+    let mut view = crate::wire::OrderView::from(&state.storage.order(&id).await?);
+    view.refused = state
+        .storage
+        .refusals_of(&id)
+        .await?
+        .iter()
+        .map(crate::wire::RefusalView::from)
+        .collect();
     Ok(Json(view))
 }
 
 #[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnLineInput {
+    #[schema(maximum = 499)]
     line: usize,
-    #[schema(value_type = f64)]
+    #[schema(value_type = f64, exclusive_minimum = 0, maximum = 1000000)]
     quantity: Number,
 }
 
 #[derive(Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnInput {
+    #[schema(min_length = 1, max_length = 100)]
     id: String,
+    #[schema(min_items = 1, max_items = 500)]
     lines: Vec<ReturnLineInput>,
 }
 
-pub fn return_view(r: &ReturnRecord) -> Value {
-    json!({
-        "id": r.id, "order_id": r.order_id, "at": ts(r.at), "actor": r.actor,
-        "lines": r.lines.iter().map(|(l, q, n)| json!({"line": l, "quantity": patron_domain::loyalty::checkout::fmt_milli(*q), "net": n})).collect::<Vec<_>>(),
-        "net": r.net, "points_refund": r.points_refund, "credit_refund": r.credit_refund,
-        "money_refund": r.money_refund, "earned_reversal": r.earned_reversal,
-        "unrecovered_points": r.unrecovered_points,
-    })
-}
-
 /// Return some or all lines of an order (orders.refund); idempotent by return id.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/returns", params(("id" = String, Path, description = "An id (UUID, or an order id)")), tag = "loyalty", request_body = ReturnInput, security(("bearer" = [])),
-    responses((status = 201, description = "The return, recorded"), (status = 200, description = "The same return sent again: recorded once"), super::error::ProblemResponses))]
+#[utoipa::path(post, path = "/api/v1/orders/{id}/returns", params(("id" = String, Path, description = "The order's id, as its client chose it")), tag = "loyalty", request_body = ReturnInput, security(("bearer" = [])),
+    responses((status = 201, body = crate::wire::ReturnView, description = "The return, recorded"), (status = 200, body = crate::wire::ReturnView, description = "The same return sent again: recorded once"), super::error::ProblemResponses))]
 pub async fn return_order(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::OrdersRefund>,
     ApiPath(order_id): ApiPath<String>,
     ApiJson(input): ApiJson<ReturnInput>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<crate::wire::ReturnView>)> {
     let fp = fingerprint(&input);
     let id = input.id.trim().to_owned();
     let mut errors = ValidationErrors::default();
@@ -1744,7 +1741,7 @@ pub async fn return_order(
         } else {
             StatusCode::CREATED
         },
-        Json(return_view(&r)),
+        Json(crate::wire::ReturnView::from(&r)),
     ))
 }
 

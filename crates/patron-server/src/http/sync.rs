@@ -4,6 +4,7 @@
 use super::error::{ApiError, Result};
 use super::extract::{Allowed, ApiJson, Authed, perm};
 use crate::app::AppState;
+use crate::wire::{NodeRoleView, SyncPeerView, SyncStatusView};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query, State};
@@ -20,7 +21,7 @@ use patron_sync::{
     TOKEN_PREFIX, WireChange, now_ms,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -83,8 +84,8 @@ pub const MAX_PUSH_BODY: usize = 8 * 1024 * 1024;
 /// (`Storage::apply_ops`). A refused operation is recorded with its reason
 /// and answered as refused; the page is acknowledged either way.
 #[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", security(("store_token" = [])),
-    request_body(content = Object, description = "A page of the store's signed operations (docs/sync.md, PushRequest)"),
-    responses((status = 200, body = Object, description = "Each operation applied or refused (PushResponse)"), super::error::ProblemResponses))]
+    request_body(content = PushRequest, description = "A page of the store's signed operations (docs/sync.md)"),
+    responses((status = 200, body = PushResponse, description = "Each operation applied or refused"), super::error::ProblemResponses))]
 pub async fn push(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -270,7 +271,7 @@ pub async fn refusals(
     params(("after" = Option<i64>, Query, minimum = 0, description = "The feed position the store has applied"),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 10000),
            ("wait" = Option<i64>, Query, minimum = 0, maximum = 60, description = "Seconds to wait for a change (long poll)")),
-    responses((status = 200, body = Object, description = "A page of HQ's feed (FeedResponse, docs/sync.md)"), super::error::ProblemResponses))]
+    responses((status = 200, body = patron_sync::FeedResponse, description = "A page of HQ's feed (docs/sync.md)"), super::error::ProblemResponses))]
 pub async fn feed(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -361,7 +362,7 @@ pub async fn feed(
 }
 
 #[utoipa::path(post, path = "/api/v1/sync/authorize", tag = "sync", security(("store_token" = [])),
-    request_body(content = Object, description = "AuthorizeRequest, signed by the cashier"),
+    request_body(content = patron_sync::AuthorizeRequest, description = "Signed by the cashier"),
     responses((status = 200, body = AuthorizedView), super::error::ProblemResponses))]
 pub async fn authorize(
     State(state): State<AppState>,
@@ -417,7 +418,7 @@ pub async fn authorize(
 }
 
 #[utoipa::path(post, path = "/api/v1/sync/release", tag = "sync", security(("store_token" = [])),
-    request_body(content = Object, description = "ReleaseRequest, signed by the cashier"),
+    request_body(content = patron_sync::ReleaseRequest, description = "Signed by the cashier"),
     responses((status = 200, body = ReleasedView), super::error::ProblemResponses))]
 pub async fn release(
     State(state): State<AppState>,
@@ -511,8 +512,8 @@ pub async fn snapshot(
 }
 
 #[utoipa::path(post, path = "/api/v1/sync/codes", tag = "sync", security(("store_token" = [])),
-    request_body(content = Object, description = "{\"count\": 1..10000}"),
-    responses((status = 200, body = CodesLeaseView, description = "The leased block of customer numbers"), super::error::ProblemResponses))]
+    request_body = CodesRequest,
+    responses((status = 200, body = patron_sync::CodesResponse, description = "The leased block of customer numbers"), super::error::ProblemResponses))]
 pub async fn codes(
     State(state): State<AppState>,
     SyncPeer(store): SyncPeer,
@@ -526,15 +527,14 @@ pub async fn codes(
     Ok(Json(CodesResponse { first, last }))
 }
 
-fn ts(t: Option<OffsetDateTime>) -> Value {
+fn ts(t: Option<OffsetDateTime>) -> Option<String> {
     t.and_then(|t| t.format(&Rfc3339).ok())
-        .map_or(Value::Null, Value::String)
 }
 
 /// This node's view of replication.
 #[utoipa::path(get, path = "/api/v1/sync/status", tag = "sync", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "The node's role, its peers, lag and pending changes"), super::error::ProblemResponses))]
-pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<Value>> {
+    responses((status = 200, body = SyncStatusView, description = "The node's role, its peers, lag and pending changes"), super::error::ProblemResponses))]
+pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<SyncStatusView>> {
     user.require(Permission::CustomersView)?;
     let now = OffsetDateTime::now_utc();
     let counts = state.storage.refusal_counts().await?;
@@ -548,27 +548,32 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
         NodeRole::Hq => {
             let head = *state.storage.feed_head().borrow();
             let stores = state.storage.stores().await?;
-            let peers: Vec<Value> = stores
+            let peers = stores
                 .iter()
                 .map(|s| {
                     let seconds = s.last_seen.map(|t| (now - t).whole_seconds());
-                    json!({
-                        "store": s.id, "name": s.name,
+                    SyncPeerView {
+                        store: Some(s.id.clone()),
+                        name: Some(s.name.clone()),
                         // A store with its feed open checks in at least every 20 s.
-                        "online": seconds.is_some_and(|x| x <= 30),
-                        "last_contact": ts(s.last_seen),
-                        "seconds_since_contact": seconds,
-                        "lag_changes": (head - s.pulled_seq).max(0),
-                        "pulled_seq": s.pulled_seq,
-                        "pushed_seq": s.pushed_seq,
-                        // Operations HQ refused (GET /api/v1/sync/refusals says why).
-                        "refused": refused(&s.id),
-                    })
+                        online: seconds.is_some_and(|x| x <= 30),
+                        last_contact: ts(s.last_seen),
+                        seconds_since_contact: seconds,
+                        lag_changes: (head - s.pulled_seq).max(0),
+                        pulled_seq: s.pulled_seq,
+                        pushed_seq: Some(s.pushed_seq),
+                        refused: refused(&s.id),
+                        ..SyncPeerView::default()
+                    }
                 })
                 .collect();
-            Ok(Json(
-                json!({"node": "HQ", "role": "hq", "feed_head": head, "peers": peers}),
-            ))
+            Ok(Json(SyncStatusView {
+                node: "HQ".into(),
+                role: NodeRoleView::Hq,
+                feed_head: Some(head),
+                codes_left: None,
+                peers,
+            }))
         }
         NodeRole::Store => {
             let local_head = *state.storage.feed_head().borrow();
@@ -584,22 +589,25 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             let seconds = link.last_contact.map(|t| (now - t).whole_seconds());
-            Ok(Json(json!({
-                "node": state.node.id, "role": "store",
-                "codes_left": state.storage.codes_left().await?,
-                "peers": [{
-                    "peer": "HQ",
-                    "online": link.online,
-                    "last_contact": ts(link.last_contact),
-                    "seconds_since_contact": seconds,
-                    "lag_changes": (link.hq_head - link.pulled).max(0),
-                    "pulled_seq": link.pulled,
-                    "pending_outbound": (local_head - pushed).max(0),
-                    "clock_offset_ms": link.offset_ms,
-                    "last_error": link.last_error,
-                    "refused": counts.iter().map(|(_, n)| n).sum::<u64>(),
+            Ok(Json(SyncStatusView {
+                node: state.node.id.clone(),
+                role: NodeRoleView::Store,
+                feed_head: None,
+                codes_left: Some(state.storage.codes_left().await?),
+                peers: vec![SyncPeerView {
+                    peer: Some("HQ".into()),
+                    online: link.online,
+                    last_contact: ts(link.last_contact),
+                    seconds_since_contact: seconds,
+                    lag_changes: (link.hq_head - link.pulled).max(0),
+                    pulled_seq: link.pulled,
+                    pending_outbound: Some((local_head - pushed).max(0)),
+                    clock_offset_ms: Some(link.offset_ms),
+                    last_error: link.last_error,
+                    refused: counts.iter().map(|(_, n)| n).sum::<u64>(),
+                    ..SyncPeerView::default()
                 }],
-            })))
+            }))
         }
     }
 }
@@ -620,10 +628,18 @@ pub async fn overdrafts(
     Ok(Json(crate::wire::OverdraftList { items }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreInput {
+    /// Letters, digits, `-` and `_`; stored uppercase.
+    #[schema(
+        example = "S01",
+        min_length = 1,
+        max_length = 16,
+        pattern = "^[A-Za-z0-9_-]+$"
+    )]
     id: String,
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
 }
 
@@ -640,13 +656,13 @@ pub fn new_store_token() -> anyhow::Result<String> {
 
 /// Register a store; its sync token is in the answer, once.
 #[utoipa::path(post, path = "/api/v1/stores", tag = "stores", security(("bearer" = [])),
-    request_body(content = Object, description = "{\"id\": \"S01\", \"name\": \"...\"}"),
+    request_body = StoreInput,
     responses((status = 201, body = StoreTokenView), super::error::ProblemResponses))]
 pub async fn register_store(
     State(state): State<AppState>,
     _user: Allowed<perm::StoresManage>,
     ApiJson(input): ApiJson<StoreInput>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<StoreTokenView>)> {
     if state.node.role != NodeRole::Hq {
         return Err(ApiError::Conflict {
             field: "node".into(),
@@ -665,14 +681,11 @@ pub async fn register_store(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            serde_json::to_value(StoreTokenView {
-                id: s.id,
-                name: s.name,
-                token,
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
+        Json(StoreTokenView {
+            id: s.id,
+            name: s.name,
+            token,
+        }),
     ))
 }
 
@@ -710,16 +723,6 @@ pub struct AuthorizedView {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ReleasedView {
     pub released: u64,
-}
-
-/// The document's description of a code lease (`CodesResponse` on the wire).
-#[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct CodesLeaseView {
-    /// The first customer number leased.
-    pub first: u64,
-    /// The last, inclusive.
-    pub last: u64,
 }
 
 /// A store's new sync token, shown once.

@@ -113,7 +113,9 @@ impl TestApp {
             .post(self.url(path))
             .bearer_auth(token)
             .json(body);
-        checked("POST", path, req).await
+        let r = checked("POST", path, req).await;
+        openapi::validate_accepted_request("POST", path, r.status().as_u16(), body);
+        r
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
@@ -122,7 +124,9 @@ impl TestApp {
             .patch(self.url(path))
             .bearer_auth(token)
             .json(body);
-        checked("PATCH", path, req).await
+        let r = checked("PATCH", path, req).await;
+        openapi::validate_accepted_request("PATCH", path, r.status().as_u16(), body);
+        r
     }
 
     /// Creates a customer as admin and returns its JSON.

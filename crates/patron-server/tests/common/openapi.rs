@@ -1,7 +1,10 @@
-//! Checks API responses against the OpenAPI document: the status must be one
-//! the operation declares, and a JSON body must match the declared schema.
+//! Checks API exchanges against the OpenAPI document: the status must be one
+//! the operation declares, a JSON body must match the declared schema, and a
+//! request the server accepted must meet the request body's documented
+//! constraints (so the document never promises less than the server takes).
 //! A small validator for the subset of JSON Schema utoipa writes ($ref, type,
-//! properties, required, items, oneOf/anyOf/allOf, enum, nullable types).
+//! properties, required, items, oneOf/anyOf/allOf, enum, nullable types,
+//! minimum/maximum, lengths, item counts, uuid and date formats).
 
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -101,11 +104,94 @@ pub fn check(schema: &Value, v: &Value, at: &str, out: &mut Vec<String>) {
             }
         }
     }
+    bounds(schema, v, at, out);
     if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
         for (i, x) in arr.iter().enumerate() {
             check(items, x, &format!("{at}[{i}]"), out);
         }
     }
+}
+
+/// Ranges, lengths, item counts and formats.
+fn bounds(schema: &Value, v: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(n) = v.as_f64() {
+        if let Some(min) = schema["minimum"].as_f64()
+            && n < min
+        {
+            out.push(format!("{at}: {n} is below the minimum {min}"));
+        }
+        if let Some(max) = schema["maximum"].as_f64()
+            && n > max
+        {
+            out.push(format!("{at}: {n} is above the maximum {max}"));
+        }
+        if let Some(min) = schema["exclusiveMinimum"].as_f64()
+            && n <= min
+        {
+            out.push(format!("{at}: {n} is not above {min}"));
+        }
+    }
+    if let Some(text) = v.as_str() {
+        let n = text.chars().count() as u64;
+        if let Some(min) = schema["minLength"].as_u64()
+            && n < min
+        {
+            out.push(format!("{at}: {n} characters, fewer than {min}"));
+        }
+        if let Some(max) = schema["maxLength"].as_u64()
+            && n > max
+        {
+            out.push(format!("{at}: {n} characters, more than {max}"));
+        }
+        let format_ok = match schema["format"].as_str() {
+            Some("uuid") => uuid::Uuid::parse_str(text).is_ok(),
+            Some("date") => {
+                text.len() == 10
+                    && text.char_indices().all(|(i, c)| {
+                        if i == 4 || i == 7 {
+                            c == '-'
+                        } else {
+                            c.is_ascii_digit()
+                        }
+                    })
+            }
+            _ => true,
+        };
+        if !format_ok {
+            out.push(format!("{at}: {text:?} is not a {}", schema["format"]));
+        }
+    }
+    if let Some(arr) = v.as_array() {
+        let n = arr.len() as u64;
+        if schema["minItems"].as_u64().is_some_and(|min| n < min) {
+            out.push(format!(
+                "{at}: {n} items, fewer than {}",
+                schema["minItems"]
+            ));
+        }
+        if schema["maxItems"].as_u64().is_some_and(|max| n > max) {
+            out.push(format!("{at}: {n} items, more than {}", schema["maxItems"]));
+        }
+    }
+}
+
+/// Panics if the server accepted (2xx) a JSON body that the document's
+/// request schema for the operation does not allow.
+pub fn validate_accepted_request(method: &str, path: &str, status: u16, body: &Value) {
+    if !(200..300).contains(&status) {
+        return;
+    }
+    let Some(t) = template(path) else { return };
+    let op = &doc()["paths"][t][method.to_ascii_lowercase()];
+    let Some(schema) = op["requestBody"]["content"]["application/json"].get("schema") else {
+        return;
+    };
+    let mut errors = Vec::new();
+    check(schema, body, "$", &mut errors);
+    assert!(
+        errors.is_empty(),
+        "{method} {t} accepted a body its documented schema refuses: {errors:?}\n{body}"
+    );
 }
 
 /// Panics unless the answer is one the document declares for the request.

@@ -10,6 +10,11 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod sales;
+mod sync_status;
+pub use sales::*;
+pub use sync_status::*;
+
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
@@ -135,16 +140,22 @@ impl From<&Customer> for CustomerView {
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 200)]
     pub line1: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 200)]
     pub line2: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 100)]
     pub city: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 100)]
     pub region: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 20)]
     pub postal_code: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(pattern = "^([A-Za-z]{2})?$")]
     pub country: Option<Option<String>>,
 }
 
@@ -152,11 +163,14 @@ pub struct AddressInput {
 #[serde(deny_unknown_fields)]
 pub struct MedicalInput {
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 50)]
     pub card_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 50)]
     pub issuing_state: Option<Option<String>>,
     /// YYYY-MM-DD
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(format = Date)]
     pub expiry: Option<Option<String>>,
 }
 
@@ -164,13 +178,17 @@ pub struct MedicalInput {
 #[serde(deny_unknown_fields)]
 pub struct IdDocumentInput {
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 50)]
     pub number: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 50)]
     pub issuing_state: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(pattern = "^([A-Za-z]{2})?$")]
     pub issuing_country: Option<Option<String>>,
     /// YYYY-MM-DD
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(format = Date)]
     pub expiry: Option<Option<String>>,
 }
 
@@ -184,25 +202,31 @@ pub struct CustomerInput {
     /// again after a lost answer returns the first result instead of making a
     /// second customer.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 254)]
     pub email: Option<Option<String>>,
     /// Any common format; normalised to E.164 in the configured default region.
     #[serde(default, deserialize_with = "double_option")]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 50)]
     pub tax_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub address: Option<Option<AddressInput>>,
     /// YYYY-MM-DD
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(format = Date)]
     pub date_of_birth: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 4000)]
     pub notes: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub marketing_consent: Option<Option<bool>>,
@@ -519,8 +543,11 @@ pub struct SettingsView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsInput {
+    #[schema(max_length = 12, pattern = "^[A-Za-z0-9_-]*$")]
     pub code_prefix: Option<String>,
+    #[schema(minimum = 1, maximum = 12)]
     pub code_width: Option<u8>,
+    #[schema(pattern = "^([A-Za-z]{2})?$")]
     pub phone_region: Option<String>,
 }
 
