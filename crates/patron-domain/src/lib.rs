@@ -9,6 +9,7 @@ pub mod customer;
 pub mod email;
 pub mod error;
 pub mod hlc;
+pub mod id_scan;
 pub mod loyalty;
 pub mod phone;
 pub mod replication;
@@ -24,6 +25,7 @@ pub use customer::{
 };
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
+pub use id_scan::{DocumentKind, IdScanError, LicenceData, Sex, parse_aamva};
 pub use phone::{Phone, PhoneRegion};
 pub use rules::{Rule, RuleError, RuleFacts};
 pub use search::{SearchKeys, SearchQuery};
