@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod code;
 pub mod customer;
+pub mod duplicates;
 pub mod email;
 pub mod error;
 pub mod hlc;
@@ -23,6 +24,7 @@ pub use customer::{
     Address, Customer, CustomerDraft, CustomerPatch, Field, FieldChange, IdDocument, MedicalInfo,
     ParseContext, Patch,
 };
+pub use duplicates::{DuplicateKeys, SameBy};
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use id_scan::{DocumentKind, IdScanError, LicenceData, Sex, parse_aamva};

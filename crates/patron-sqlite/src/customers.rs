@@ -123,6 +123,9 @@ fn write_values(d: &CustomerDraft) -> Vec<Value> {
     v.push(Value::Text(keys.full));
     v.push(Value::Text(keys.head));
     v.push(Value::Text(keys.sort));
+    let same = d.duplicate_keys();
+    v.push(same.id_document.map_or(Value::Null, Value::Text));
+    v.push(same.person.map_or(Value::Null, Value::Text));
     v
 }
 
@@ -134,8 +137,31 @@ fn write_columns() -> Vec<&'static str> {
         "full_key",
         "name_head",
         "sort_key",
+        "id_key",
+        "person_key",
     ]);
     c
+}
+
+/// Fills the likely-same-person keys of rows written before they existed.
+pub fn fill_duplicate_keys(c: &Connection) -> Result<()> {
+    let mut read = c
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE id_number IS NOT NULL OR date_of_birth IS NOT NULL"
+        ))
+        .map_err(db_err)?;
+    let mut write = c
+        .prepare("UPDATE customers SET id_key = ?1, person_key = ?2 WHERE seq = ?3")
+        .map_err(db_err)?;
+    let rows = read.query_map([], row_to_customer).map_err(db_err)?;
+    for row in rows {
+        let (seq, customer) = row.map_err(db_err)?;
+        let keys = customer.data.duplicate_keys();
+        write
+            .execute(params![keys.id_document, keys.person, seq])
+            .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// The text the trigram index holds for substring search.

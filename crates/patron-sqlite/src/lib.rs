@@ -9,6 +9,7 @@
 mod bounded;
 mod checkout;
 mod customers;
+mod duplicates;
 mod fill;
 mod groups;
 mod loyalty;
@@ -58,14 +59,29 @@ impl Default for RuleDeadlines {
 /// node on the same directory) changing them is seen within this time.
 const SETTINGS_TTL: Duration = Duration::from_secs(2);
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_init.sql"),
-    include_str!("../migrations/0002_loyalty.sql"),
-    include_str!("../migrations/0003_sync.sql"),
-    include_str!("../migrations/0004_feed_backfill.sql"),
-    include_str!("../migrations/0005_ops.sql"),
-    include_str!("../migrations/0006_accounts.sql"),
-    include_str!("../migrations/0007_group_fills.sql"),
+/// A schema step: its SQL, then (in the same transaction) any filling of
+/// derived columns that needs the domain's Rust code.
+struct Migration {
+    sql: &'static str,
+    fill: Option<fn(&Connection) -> Result<()>>,
+}
+
+const fn sql(sql: &'static str) -> Migration {
+    Migration { sql, fill: None }
+}
+
+const MIGRATIONS: &[Migration] = &[
+    sql(include_str!("../migrations/0001_init.sql")),
+    sql(include_str!("../migrations/0002_loyalty.sql")),
+    sql(include_str!("../migrations/0003_sync.sql")),
+    sql(include_str!("../migrations/0004_feed_backfill.sql")),
+    sql(include_str!("../migrations/0005_ops.sql")),
+    sql(include_str!("../migrations/0006_accounts.sql")),
+    sql(include_str!("../migrations/0007_group_fills.sql")),
+    Migration {
+        sql: include_str!("../migrations/0008_duplicate_keys.sql"),
+        fill: Some(customers::fill_duplicate_keys),
+    },
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.
@@ -297,11 +313,14 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             MIGRATIONS.len()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Exclusive)
             .map_err(db_err)?;
-        tx.execute_batch(sql).map_err(db_err)?;
+        tx.execute_batch(m.sql).map_err(db_err)?;
+        if let Some(fill) = m.fill {
+            fill(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
@@ -486,6 +505,26 @@ impl Storage for SqliteStorage {
     async fn customer(&self, key: &CustomerKey) -> Result<Customer> {
         let key = key.clone();
         self.read(move |c| customers::get(c, &key)).await
+    }
+
+    async fn likely_same(
+        &self,
+        keys: &patron_domain::DuplicateKeys,
+        except: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<patron_storage::LikelySame>> {
+        let keys = keys.clone();
+        self.read(move |c| duplicates::likely_same(c, &keys, except, limit))
+            .await
+    }
+
+    async fn duplicate_clusters(
+        &self,
+        limit: usize,
+        offset: usize,
+    ) -> Result<patron_storage::DuplicateReport> {
+        self.read(move |c| duplicates::clusters(c, limit, offset))
+            .await
     }
 
     async fn update_customer(

@@ -47,6 +47,7 @@ macro_rules! storage_conformance_tests {
             limits_ages_and_overrides,
             a_year_with_a_loyal_customer,
             creates_are_idempotent_by_client_id,
+            likely_same_people_are_found_and_clustered,
         );
         $crate::storage_conformance_tests!(@pair $make;
             store_operations_are_reapplied_at_hq,
@@ -195,6 +196,117 @@ pub async fn emails_are_unique_case_insensitively(store: Store) {
         )
         .await;
     assert!(matches!(r, Err(StorageError::Conflict { .. })), "{r:?}");
+}
+
+pub async fn likely_same_people_are_found_and_clustered(store: Store) {
+    use patron_domain::SameBy;
+    let add = |pairs: &'static [(Field, &'static str)]| {
+        let store = store.clone();
+        async move {
+            let mut p = person(pairs[0].1, pairs[1].1);
+            p.data = draft(pairs);
+            store.create_customer(&actor(), p).await.unwrap()
+        }
+    };
+    let ann = add(&[
+        (Field::FirstName, "Ann"),
+        (Field::LastName, "Lee"),
+        (Field::Phone, "(512) 561-0721"),
+        (Field::DateOfBirth, "1990-05-17"),
+    ])
+    .await;
+    // Same phone, written differently.
+    let annie = add(&[
+        (Field::FirstName, "Annie"),
+        (Field::LastName, "Lee"),
+        (Field::Phone, "+1 512 561 0721"),
+        (Field::IdNumber, "D123-4567"),
+    ])
+    .await;
+    // Same document as Annie: joins the cluster through her.
+    let a_lee = add(&[
+        (Field::FirstName, "A."),
+        (Field::LastName, "Lee"),
+        (Field::IdNumber, "d1234567"),
+    ])
+    .await;
+    // Same name and birthday as someone else, accents and case aside.
+    let jose = add(&[
+        (Field::FirstName, "José"),
+        (Field::LastName, "García"),
+        (Field::DateOfBirth, "1985-01-02"),
+    ])
+    .await;
+    let jose2 = add(&[
+        (Field::FirstName, "JOSE"),
+        (Field::LastName, "garcia"),
+        (Field::DateOfBirth, "1985-01-02"),
+    ])
+    .await;
+    // Same name, different birthday: not a candidate.
+    add(&[
+        (Field::FirstName, "Jose"),
+        (Field::LastName, "Garcia"),
+        (Field::DateOfBirth, "1985-01-03"),
+    ])
+    .await;
+    add(&[(Field::FirstName, "Cy"), (Field::LastName, "Young")]).await;
+
+    let probe = draft(&[
+        (Field::FirstName, "Ann"),
+        (Field::LastName, "Lee"),
+        (Field::Phone, "512-561-0721"),
+        (Field::IdNumber, "D 1234567"),
+    ]);
+    let found = store
+        .likely_same(&probe.duplicate_keys(), None, 10)
+        .await
+        .unwrap();
+    let codes: Vec<(&str, &[SameBy])> = found
+        .iter()
+        .map(|l| (l.customer.code.as_str(), l.by.as_slice()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (
+                annie.code.as_str(),
+                &[SameBy::IdDocument, SameBy::Phone][..]
+            ),
+            (a_lee.code.as_str(), &[SameBy::IdDocument][..]),
+            (ann.code.as_str(), &[SameBy::Phone][..]),
+        ]
+    );
+    // A customer is not their own duplicate.
+    let own = store
+        .likely_same(&jose.data.duplicate_keys(), Some(jose.id), 10)
+        .await
+        .unwrap();
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].customer.id, jose2.id);
+    assert_eq!(own[0].by, vec![SameBy::NameAndBirth]);
+
+    let report = store.duplicate_clusters(10, 0).await.unwrap();
+    assert_eq!(report.total_clusters, 2);
+    assert_eq!(report.total_customers, 5);
+    let first: Vec<&str> = report.clusters[0]
+        .customers
+        .iter()
+        .map(|c| c.code.as_str())
+        .collect();
+    assert_eq!(
+        first,
+        vec![ann.code.as_str(), annie.code.as_str(), a_lee.code.as_str()]
+    );
+    assert_eq!(
+        report.clusters[0].by,
+        vec![SameBy::IdDocument, SameBy::Phone]
+    );
+    assert_eq!(report.clusters[1].customers.len(), 2);
+    assert_eq!(report.clusters[1].by, vec![SameBy::NameAndBirth]);
+    let second_page = store.duplicate_clusters(10, 1).await.unwrap();
+    assert_eq!(second_page.clusters.len(), 1);
+    assert_eq!(second_page.total_clusters, 2);
 }
 
 pub async fn updates_are_audited_field_by_field(store: Store) {

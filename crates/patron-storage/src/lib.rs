@@ -83,6 +83,17 @@ pub trait Storage: Send + Sync + 'static {
         strict: bool,
     ) -> Result<ImportOutcome>;
     async fn customer(&self, key: &CustomerKey) -> Result<Customer>;
+    /// Customers likely the same person as one with `keys` (one index lookup
+    /// per key), those sharing the strongest key first; `except` left out.
+    async fn likely_same(
+        &self,
+        keys: &patron_domain::DuplicateKeys,
+        except: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<LikelySame>>;
+    /// Every group of customers linked by shared keys, biggest first; a page
+    /// of `limit` clusters from `offset`.
+    async fn duplicate_clusters(&self, limit: usize, offset: usize) -> Result<DuplicateReport>;
     async fn update_customer(
         &self,
         actor: &Actor,

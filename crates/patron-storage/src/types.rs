@@ -219,3 +219,30 @@ pub struct NewSession {
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
+
+/// A customer likely the same person as the one asked about, and what they share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LikelySame {
+    pub customer: Customer,
+    /// Strongest first.
+    pub by: Vec<patron_domain::SameBy>,
+}
+
+/// Customers linked, directly or through one another, by shared keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateCluster {
+    /// In code order.
+    pub customers: Vec<Customer>,
+    /// The kinds of key that link them.
+    pub by: Vec<patron_domain::SameBy>,
+}
+
+/// A page of the duplicates report: the biggest clusters first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DuplicateReport {
+    pub clusters: Vec<DuplicateCluster>,
+    /// Clusters in all (not just this page).
+    pub total_clusters: usize,
+    /// Customers in all the clusters.
+    pub total_customers: usize,
+}

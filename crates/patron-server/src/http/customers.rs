@@ -25,15 +25,29 @@ async fn parse_context(state: &AppState) -> Result<ParseContext> {
     })
 }
 
-/// Create a customer; the code is assigned automatically.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CreateParams {
+    /// Create the customer even if someone on file is likely the same person.
+    #[serde(default)]
+    pub allow_duplicate: bool,
+}
+
+/// Create a customer; the code is assigned automatically. If someone on file
+/// is likely the same person (same phone, email, ID document number, or name
+/// and date of birth), the answer is a 409 `/problems/likely-duplicate` with
+/// the `candidates`; send again with `allow_duplicate=true` to create anyway.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = CustomerInput,
+    params(CreateParams),
     security(("bearer" = [])),
     responses((status = 201, description = "Created", body = CustomerView), (status = 200, description = "The same customer sent again under its id: created once", body = CustomerView), ProblemResponses))]
 pub async fn create(
     State(state): State<AppState>,
     Allowed(user, _): Allowed<perm::CustomersCreate>,
+    params: Result<Query<CreateParams>, QueryRejection>,
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> Result<(StatusCode, HeaderMap, Json<CustomerView>)> {
+    let Query(params) = params.map_err(|e| ApiError::field("query", e.body_text()))?;
     let ctx = parse_context(&state).await?;
     let id = match input.id.as_deref().map(str::trim) {
         Some(s) => Some(
@@ -45,6 +59,16 @@ pub async fn create(
         None => None,
     };
     let data = CustomerDraft::parse(input.into_fields(), &ctx)?;
+    if !params.allow_duplicate {
+        // A retry of a create that went through is answered below, as before.
+        let retry = match id {
+            Some(id) => state.storage.customer(&CustomerKey::Id(id)).await.is_ok(),
+            None => false,
+        };
+        if !retry {
+            super::duplicates::refuse_likely_duplicate(&state, &data, id).await?;
+        }
+    }
     let (created, replay) = state
         .storage
         .create_customer_with_id(

@@ -45,6 +45,10 @@ pub enum ApiError {
     NotFound,
     #[error("{message}")]
     Conflict { field: String, message: String },
+    /// A new customer who is likely someone already on file: the candidates,
+    /// for the user to pick one or to create the new record anyway.
+    #[error("this may be a customer already on file: {} likely the same person; send again with allow_duplicate=true to create anyway", .0.len())]
+    LikelyDuplicate(Vec<crate::wire::DuplicateCandidateView>),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("the request's URI is longer than {0} bytes")]
@@ -75,7 +79,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::LikelyDuplicate(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -97,6 +101,7 @@ impl ApiError {
             ApiError::Forbidden(_) | ApiError::Refused(_) => "forbidden",
             ApiError::NotFound => "not-found",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::LikelyDuplicate(_) => "likely-duplicate",
             ApiError::TooLarge(_) => "body-too-large",
             ApiError::UriTooLong(_) => "uri-too-long",
             ApiError::BodyTimeout => "body-timeout",
@@ -135,6 +140,10 @@ pub struct Problem {
     pub expected: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<String>,
+    /// A likely duplicate (409, `/problems/likely-duplicate`): the customers
+    /// already on file who are likely the same person.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<crate::wire::DuplicateCandidateView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -174,6 +183,12 @@ impl IntoResponse for ApiError {
                     message: message.clone(),
                 }],
             ),
+            ApiError::LikelyDuplicate(c) => (
+                c.first()
+                    .and_then(|c| c.same.first())
+                    .map(|by| by.field().to_owned()),
+                Vec::new(),
+            ),
             _ => (None, Vec::new()),
         };
         let (position, line, column, expected, found) = match &self {
@@ -197,8 +212,19 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(v) => v.to_string(),
             other => other.to_string(),
         };
+        let kind = format!("/problems/{}", self.slug());
+        let refusal = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+            .then(|| self.to_string());
+        let retry_after = match &self {
+            ApiError::TooManyRequests(secs) => Some(*secs),
+            _ => None,
+        };
+        let candidates = match self {
+            ApiError::LikelyDuplicate(c) => c,
+            _ => Vec::new(),
+        };
         let body = Problem {
-            kind: format!("/problems/{}", self.slug()),
+            kind,
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail,
@@ -209,13 +235,14 @@ impl IntoResponse for ApiError {
             column,
             expected,
             found,
+            candidates,
         };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::TooManyRequests(secs) = &self
+        if let Some(secs) = retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -224,10 +251,10 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        if let Some(reason) = refusal {
             // For the security log, which sees only the response.
             resp.extensions_mut()
-                .insert(crate::security::RefusalReason(self.to_string()));
+                .insert(crate::security::RefusalReason(reason));
         }
         resp
     }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod customers;
+pub mod duplicates;
 pub mod error;
 pub mod extract;
 pub mod loyalty;
@@ -52,6 +53,7 @@ api_routes! {
     "/customers/{key}/deactivate" => post(customers::deactivate);
     "/customers/{key}/reactivate" => post(customers::reactivate);
     "/customers/{key}/audit" => get(customers::audit);
+    "/customers/{key}/duplicates" => get(duplicates::of_customer);
     "/customers/{key}/ledger" => get(loyalty::ledger), post(loyalty::post_entry);
     "/customers/{key}/activity" => get(loyalty::activity);
     "/customers/{key}/type" => put(loyalty::set_customer_type);
@@ -82,6 +84,7 @@ api_routes! {
     "/stores/{id}/revoke" => post(sync::revoke);
     "/reports/overdrafts" => get(sync::overdrafts);
     "/reports/security" => get(users::security_report);
+    "/reports/duplicates" => get(duplicates::report);
     "/users" => get(users::list), post(users::create);
     "/users/{username}" => get(users::get), patch(users::update);
     "/users/{username}/password" => post(users::reset_password);

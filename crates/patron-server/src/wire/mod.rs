@@ -10,8 +10,10 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod duplicates;
 mod sales;
 mod sync_status;
+pub use duplicates::*;
 pub use sales::*;
 pub use sync_status::*;
 
