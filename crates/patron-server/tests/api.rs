@@ -603,7 +603,7 @@ async fn the_openapi_document_covers_every_route() {
         .unwrap();
     let mut served: Vec<(String, String)> = patron_server::http::API_ROUTES
         .iter()
-        .chain([&patron_server::http::PUSH_ROUTE])
+        .chain(patron_server::http::LARGE_BODY_ROUTES)
         .map(|(m, p)| (m.to_string(), format!("/api/v1{p}")))
         .collect();
     served.push(("get".into(), "/healthz".into()));

@@ -31,6 +31,7 @@ pub fn settings_to_json(s: &LoyaltySettings) -> Value {
         "utc_offset_minutes": s.utc_offset_minutes,
         "offline_redeem_cap": s.offline_redeem_cap,
         "store_topup_daily_cap": s.store_topup_daily_cap,
+        "veteran_type": s.veteran_type,
     })
 }
 
@@ -71,6 +72,7 @@ fn settings_from_json(v: &Value) -> LoyaltySettings {
         store_topup_daily_cap: v["store_topup_daily_cap"]
             .as_i64()
             .unwrap_or(d.store_topup_daily_cap),
+        veteran_type: v["veteran_type"].as_str().map(str::to_owned),
     }
 }
 

@@ -144,6 +144,9 @@ pub struct LoyaltySettings {
     /// The most store credit one store may top up in 24 hours (all its
     /// customers together). HQ's own top-ups are not limited.
     pub store_topup_daily_cap: i64,
+    /// The customer type (its id) a licence's veteran indicator suggests
+    /// when a customer is added from an ID scan; `None`: no suggestion.
+    pub veteran_type: Option<String>,
 }
 
 impl Default for LoyaltySettings {
@@ -159,6 +162,7 @@ impl Default for LoyaltySettings {
             utc_offset_minutes: 0,
             offline_redeem_cap: 5_000,
             store_topup_daily_cap: 100_000,
+            veteran_type: None,
         }
     }
 }

@@ -192,6 +192,32 @@ pub struct RuleFacts {
     pub marketing_consent: bool,
 }
 
+impl RuleFacts {
+    /// What a rule would see of a customer about to be created with `data`
+    /// at `origin_store`: no purchases, no balance, no type yet.
+    pub fn of_new_customer(
+        data: &crate::customer::CustomerDraft,
+        origin_store: Option<&str>,
+        today: Date,
+    ) -> Self {
+        RuleFacts {
+            today,
+            created: today,
+            date_of_birth: data.date_of_birth,
+            origin_store: origin_store.map(str::to_owned),
+            city: data.address.city.clone(),
+            has_email: data.email.is_some(),
+            has_medical_card: has_valid_medical_card(
+                data.medical.card_number.is_some(),
+                data.medical.expiry,
+                today,
+            ),
+            marketing_consent: data.marketing_consent,
+            ..RuleFacts::default()
+        }
+    }
+}
+
 impl Default for RuleFacts {
     fn default() -> Self {
         let epoch = OffsetDateTime::UNIX_EPOCH.date();

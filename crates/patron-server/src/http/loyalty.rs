@@ -90,6 +90,10 @@ pub struct LoyaltySettingsInput {
     offline_redeem_cap: Option<i64>,
     #[schema(minimum = 0, maximum = 10000000000.0)]
     store_topup_daily_cap: Option<i64>,
+    /// A customer type id, or `null` for no suggestion.
+    #[serde(default, with = "serde_with_none")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    veteran_type_id: Option<Option<String>>,
 }
 
 mod serde_with_none {
@@ -122,6 +126,8 @@ pub struct LoyaltySettingsView {
     pub offline_redeem_cap: i64,
     /// Store credit one store may top up per day (minor units).
     pub store_topup_daily_cap: i64,
+    /// The customer type a licence's veteran indicator suggests on an ID scan.
+    pub veteran_type_id: Option<String>,
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -149,6 +155,7 @@ fn settings_view(s: &LoyaltySettings) -> LoyaltySettingsView {
         utc_offset_minutes: s.utc_offset_minutes,
         offline_redeem_cap: s.offline_redeem_cap,
         store_topup_daily_cap: s.store_topup_daily_cap,
+        veteran_type_id: s.veteran_type.clone(),
     }
 }
 
@@ -236,6 +243,27 @@ pub async fn update_settings(
     }
     if let Some(cap) = input.store_topup_daily_cap {
         s.store_topup_daily_cap = money("store_topup_daily_cap", cap, &mut errors);
+    }
+    if let Some(t) = input.veteran_type_id {
+        s.veteran_type = match t {
+            None => None,
+            Some(t) => match errors.take(uuid("veteran_type_id", &t)) {
+                Some(id) => {
+                    let id = id.to_string();
+                    if !state
+                        .storage
+                        .customer_types()
+                        .await?
+                        .iter()
+                        .any(|ct| ct.id.to_string() == id)
+                    {
+                        errors.push(FieldError::new("veteran_type_id", "is not a customer type"));
+                    }
+                    Some(id)
+                }
+                None => None,
+            },
+        };
     }
     if let Some(m) = input.utc_offset_minutes {
         if !(-14 * 60..=14 * 60).contains(&m) {
@@ -879,10 +907,14 @@ fn rule_error(e: patron_domain::rules::RuleError) -> ApiError {
 }
 
 async fn today(state: &AppState) -> Result<time::Date> {
-    let s = state.storage.loyalty_settings().await?;
+    Ok(local_today(&state.storage.loyalty_settings().await?))
+}
+
+/// Today in the chain's time zone.
+pub fn local_today(s: &LoyaltySettings) -> time::Date {
     let offset = time::UtcOffset::from_whole_seconds(s.utc_offset_minutes * 60)
         .unwrap_or(time::UtcOffset::UTC);
-    Ok(OffsetDateTime::now_utc().to_offset(offset).date())
+    OffsetDateTime::now_utc().to_offset(offset).date()
 }
 
 /// Groups with member counts; filters kind, name, program; sort name|members|created, - for descending.

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod duplicates;
 pub mod error;
 pub mod extract;
+pub mod id_scans;
 pub mod loyalty;
 pub mod openapi;
 pub mod settings;
@@ -38,6 +39,11 @@ macro_rules! api_routes {
                 .route(
                     "/sync/push",
                     post(sync::push).layer(DefaultBodyLimit::max(sync::MAX_PUSH_BODY)),
+                )
+                // Photos of licences.
+                .route(
+                    "/id-scans",
+                    post(id_scans::scan).layer(DefaultBodyLimit::max(id_scans::MAX_IMAGE_BODY)),
                 )
         }
     };
@@ -94,8 +100,8 @@ api_routes! {
     "/openapi.json" => get(openapi::document);
 }
 
-/// The push route, added beside the macro for its own body limit.
-pub const PUSH_ROUTE: (&str, &str) = ("post", "/sync/push");
+/// The routes added beside the macro for their own body limits.
+pub const LARGE_BODY_ROUTES: &[(&str, &str)] = &[("post", "/sync/push"), ("post", "/id-scans")];
 
 pub fn router(state: AppState) -> Router {
     let api = api_router();

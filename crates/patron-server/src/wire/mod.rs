@@ -11,9 +11,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 mod duplicates;
+mod id_scan;
 mod sales;
 mod sync_status;
 pub use duplicates::*;
+pub use id_scan::*;
 pub use sales::*;
 pub use sync_status::*;
 
