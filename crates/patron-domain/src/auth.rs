@@ -23,10 +23,12 @@ pub enum Permission {
     LimitsOverride,
     ReportsView,
     StoresManage,
+    /// Erase a person's data on a privacy request (irreversible).
+    CustomersErase,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::CustomersView,
         Permission::CustomersCreate,
         Permission::CustomersEdit,
@@ -40,6 +42,7 @@ impl Permission {
         Permission::LimitsOverride,
         Permission::ReportsView,
         Permission::StoresManage,
+        Permission::CustomersErase,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +60,7 @@ impl Permission {
             Permission::LimitsOverride => "limits.override",
             Permission::ReportsView => "reports.view",
             Permission::StoresManage => "stores.manage",
+            Permission::CustomersErase => "customers.erase",
         }
     }
 }

@@ -70,9 +70,16 @@ pub struct Customer {
     pub active: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// When the person's data was erased on a privacy request: the record
+    /// stays, anonymous, for its orders and ledger, and can no longer be edited.
+    pub erased_at: Option<OffsetDateTime>,
 }
 
 impl Customer {
+    pub fn is_erased(&self) -> bool {
+        self.erased_at.is_some()
+    }
+
     pub fn search_keys(&self) -> SearchKeys {
         self.data.search_keys()
     }
@@ -278,6 +285,16 @@ impl CustomerDraft {
                 })
             })
             .collect()
+    }
+
+    /// What is left of a person after erasure: a placeholder name, nothing
+    /// else that could identify them.
+    pub fn erased() -> Self {
+        CustomerDraft {
+            first_name: "Erased".into(),
+            last_name: "customer".into(),
+            ..CustomerDraft::default()
+        }
     }
 
     /// Sets one field from its raw text; `None` clears it.

@@ -1088,6 +1088,16 @@ pub fn activity(
     key: &CustomerKey,
     now: OffsetDateTime,
 ) -> Result<CustomerActivity> {
+    activity_with(c, key, now, 100)
+}
+
+/// `limit` orders and returns, newest first; -1 for all of them.
+pub fn activity_with(
+    c: &Connection,
+    key: &CustomerKey,
+    now: OffsetDateTime,
+    limit: i64,
+) -> Result<CustomerActivity> {
     let seq = customers::seq_of(c, key)?;
     let (total_spent, visits, last_visit, type_id): (i64, i64, Option<String>, Option<String>) = c
         .query_row(
@@ -1097,19 +1107,19 @@ pub fn activity(
         )
         .map_err(db_err)?;
     let order_ids: Vec<String> = c
-        .prepare_cached("SELECT id FROM orders WHERE customer_seq = ?1 ORDER BY seq DESC LIMIT 100")
+        .prepare_cached("SELECT id FROM orders WHERE customer_seq = ?1 ORDER BY seq DESC LIMIT ?2")
         .map_err(db_err)?
-        .query_map([seq], |r| r.get(0))
+        .query_map([seq, limit], |r| r.get(0))
         .map_err(db_err)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db_err)?;
     let return_ids: Vec<String> = c
         .prepare_cached(
             "SELECT r.id FROM returns r JOIN orders o ON o.seq = r.order_seq
-             WHERE o.customer_seq = ?1 ORDER BY r.seq DESC LIMIT 100",
+             WHERE o.customer_seq = ?1 ORDER BY r.seq DESC LIMIT ?2",
         )
         .map_err(db_err)?
-        .query_map([seq], |r| r.get(0))
+        .query_map([seq, limit], |r| r.get(0))
         .map_err(db_err)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db_err)?;

@@ -19,7 +19,7 @@ pub const COLUMNS: &str = "seq, id, code, first_name, last_name, email, phone, t
     address_line1, address_line2, address_city, address_region, address_postal_code, \
     address_country, date_of_birth, notes, marketing_consent, medical_card_number, \
     medical_issuing_state, medical_expiry, id_number, id_issuing_state, id_issuing_country, \
-    id_expiry, origin_store, active, created_at, updated_at";
+    id_expiry, origin_store, active, created_at, updated_at, erased_at";
 
 /// The editable columns, in [`Field::ALL`] order (name and consent are handled there too).
 const DATA_COLUMNS: [(&str, Field); 21] = [
@@ -104,6 +104,7 @@ pub fn row_to_customer(r: &Row<'_>) -> rusqlite::Result<(i64, Customer)> {
             active: r.get(25)?,
             created_at: from_micros(r.get(26)?),
             updated_at: from_micros(r.get(27)?),
+            erased_at: r.get::<_, Option<i64>>(28)?.map(from_micros),
         },
     ))
 }
@@ -514,6 +515,9 @@ fn update_inner(
     check_email: bool,
 ) -> Result<(Customer, Vec<FieldChange>)> {
     let current = by_seq(c, seq)?;
+    if current.is_erased() {
+        return Err(erased_refusal());
+    }
     let (next, changes) = current.data.apply_patch(patch, ctx)?;
     if changes.is_empty() {
         return Ok((current, Vec::new()));
@@ -547,6 +551,63 @@ fn update_inner(
         audit(c, seq, now, actor, "update", Some(ch))?;
     }
     Ok((by_seq(c, seq)?, changes))
+}
+
+pub fn erased_refusal() -> StorageError {
+    StorageError::Conflict {
+        field: "customer".into(),
+        message: "this customer's personal data was erased; the record cannot be edited".into(),
+    }
+}
+
+/// Erases the person (a privacy request): every identifying field, the
+/// trigram and duplicate keys, and the values in the record's audit trail.
+/// Orders, ledger, totals and memberships stay, under an anonymous name;
+/// the trail keeps who changed which field when, and who erased the record.
+/// Returns whether anything was erased (`false`: it already was).
+pub fn erase_row(c: &Connection, seq: i64, actor: &Actor, at: i64) -> Result<bool> {
+    if by_seq(c, seq)?.is_erased() {
+        return Ok(false);
+    }
+    let blank = CustomerDraft::erased();
+    let cols = write_columns();
+    let sets: Vec<String> = cols.iter().map(|c| format!("{c} = ?")).collect();
+    let sql = format!(
+        "UPDATE customers SET updated_at = ?, erased_at = ?, {} WHERE seq = ?",
+        sets.join(", ")
+    );
+    let mut values = vec![Value::Integer(at), Value::Integer(at)];
+    values.extend(write_values(&blank));
+    values.push(Value::Integer(seq));
+    c.prepare_cached(&sql)
+        .map_err(db_err)?
+        .execute(params_from_iter(values))
+        .map_err(db_err)?;
+    c.execute("DELETE FROM customer_fts WHERE rowid = ?1", [seq])
+        .map_err(db_err)?;
+    c.execute(
+        "INSERT INTO customer_fts (rowid, text) VALUES (?1, ?2)",
+        params![seq, fts_text(&blank)],
+    )
+    .map_err(db_err)?;
+    c.execute(
+        "UPDATE customer_audit SET old_value = NULL, new_value = NULL WHERE customer_seq = ?1",
+        [seq],
+    )
+    .map_err(db_err)?;
+    audit(c, seq, at, actor, "erase", None)?;
+    Ok(true)
+}
+
+/// Erases a customer here and puts the erasure in the feed for every node.
+pub fn erase(c: &Connection, actor: &Actor, key: &CustomerKey) -> Result<Customer> {
+    let seq = seq_of(c, key)?;
+    let at = micros(OffsetDateTime::now_utc());
+    if erase_row(c, seq, actor, at)? {
+        let fields: Vec<String> = Field::ALL.iter().map(|f| f.name().to_owned()).collect();
+        crate::sync::customer_edited(c, seq, &fields)?;
+    }
+    by_seq(c, seq)
 }
 
 pub fn set_active(

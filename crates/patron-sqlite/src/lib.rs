@@ -79,7 +79,7 @@ const MIGRATIONS: &[Migration] = &[
     sql(include_str!("../migrations/0006_accounts.sql")),
     sql(include_str!("../migrations/0007_group_fills.sql")),
     Migration {
-        sql: include_str!("../migrations/0008_duplicate_keys.sql"),
+        sql: include_str!("../migrations/0008_duplicates_erasure.sql"),
         fill: Some(customers::fill_duplicate_keys),
     },
 ];
@@ -525,6 +525,16 @@ impl Storage for SqliteStorage {
     ) -> Result<patron_storage::DuplicateReport> {
         self.read(move |c| duplicates::clusters(c, limit, offset))
             .await
+    }
+
+    async fn erase_customer(&self, actor: &Actor, key: &CustomerKey) -> Result<Customer> {
+        let (actor, key) = (actor.clone(), key.clone());
+        self.write(move |tx| {
+            let erased = customers::erase(tx, &actor, &key)?;
+            refresh_after_edit(tx, erased.id)?;
+            Ok(erased)
+        })
+        .await
     }
 
     async fn update_customer(
@@ -975,6 +985,16 @@ impl Storage for SqliteStorage {
     ) -> Result<CustomerActivity> {
         let key = key.clone();
         self.read(move |c| checkout::activity(c, &key, now)).await
+    }
+
+    async fn customer_history(
+        &self,
+        key: &CustomerKey,
+        now: OffsetDateTime,
+    ) -> Result<CustomerActivity> {
+        let key = key.clone();
+        self.read(move |c| checkout::activity_with(c, &key, now, -1))
+            .await
     }
 
     async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport> {

@@ -623,6 +623,10 @@ fn edit_customer(
 ) -> Result<()> {
     let seq = customer_seq(c, id)?;
     let current = customers::by_seq(c, seq)?;
+    if current.is_erased() {
+        // Nothing of an erased person comes back, not even as a lost write.
+        return Err(customers::erased_refusal());
+    }
     let (base, mut clocks) = sync::field_clocks(c, seq)?;
     let mut patch = Vec::new();
     let mut lost = Vec::new();

@@ -338,6 +338,7 @@ fn customer_body(c: &Connection, id: &str) -> Result<Option<Value>> {
         "fields": fields,
         "active": cust.active,
         "type_id": type_id,
+        "erased": cust.is_erased(),
     })))
 }
 
@@ -770,6 +771,7 @@ fn apply_customer(
             .map(str::to_owned)
     };
     let remote_active = b.get("active").and_then(Value::as_bool).unwrap_or(true);
+    let erased = b.get("erased").and_then(Value::as_bool).unwrap_or(false);
     let remote_type = text(b, "type_id").map(str::to_owned);
     let ctx = ParseContext {
         region: PhoneRegion::default(),
@@ -828,11 +830,29 @@ fn apply_customer(
                 ],
             )?;
             customers::audit_action(c, seq, actor, "create", None)?;
+            if erased {
+                customers::erase_row(c, seq, actor, micros(OffsetDateTime::now_utc()))?;
+            }
             refresh_customer(c, seq, today)?;
             report.applied += 1;
             return Ok(());
         }
     };
+    // An erasure wins over every clock: what a store held or edited about the
+    // person goes, here as at HQ (which refuses the store's later edits).
+    if erased {
+        if customers::erase_row(c, seq, actor, micros(OffsetDateTime::now_utc()))? {
+            let (_, clocks) = field_clocks(c, seq)?;
+            let mut merged = clocks;
+            for (k, v) in &remote_clocks {
+                merged.insert(k.clone(), v.clone());
+            }
+            save_field_clocks(c, seq, &merged)?;
+            refresh_customer(c, seq, today)?;
+            report.applied += 1;
+        }
+        return Ok(());
+    }
     // Merge field by field (patron_core::merge): the newer stamp wins; the
     // loser is kept in the audit trail.
     let current = customers::by_seq(c, seq)?;

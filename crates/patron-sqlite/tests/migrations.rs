@@ -26,6 +26,7 @@ async fn duplicate_keys_are_filled_for_existing_customers() {
         c.execute_batch(
             "DROP INDEX customers_by_id_key; DROP INDEX customers_by_person;
              ALTER TABLE customers DROP COLUMN id_key; ALTER TABLE customers DROP COLUMN person_key;
+             ALTER TABLE customers DROP COLUMN erased_at;
              PRAGMA user_version = 7;",
         )
         .unwrap();

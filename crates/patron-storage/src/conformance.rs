@@ -48,6 +48,7 @@ macro_rules! storage_conformance_tests {
             a_year_with_a_loyal_customer,
             creates_are_idempotent_by_client_id,
             likely_same_people_are_found_and_clustered,
+            erasure_blanks_the_person_and_keeps_the_history,
         );
         $crate::storage_conformance_tests!(@pair $make;
             store_operations_are_reapplied_at_hq,
@@ -307,6 +308,108 @@ pub async fn likely_same_people_are_found_and_clustered(store: Store) {
     let second_page = store.duplicate_clusters(10, 1).await.unwrap();
     assert_eq!(second_page.clusters.len(), 1);
     assert_eq!(second_page.total_clusters, 2);
+}
+
+pub async fn erasure_blanks_the_person_and_keeps_the_history(store: Store) {
+    use patron_domain::loyalty::{Account, EntryKind};
+    let mut p = person("Maria", "Gonzalez");
+    p.data = draft(&[
+        (Field::FirstName, "Maria"),
+        (Field::LastName, "Gonzalez"),
+        (Field::Email, "maria.g@example.com"),
+        (Field::Phone, "(415) 555-0199"),
+        (Field::DateOfBirth, "1980-02-03"),
+        (Field::IdNumber, "G1234567"),
+        (Field::AddressLine1, "1 Elm St"),
+        (Field::Notes, "likes tea"),
+    ]);
+    let m = store.create_customer(&actor(), p).await.unwrap();
+    let key = CustomerKey::Id(m.id);
+    store
+        .update_customer(
+            &actor(),
+            &key,
+            vec![(Field::Notes, Patch::Set("likes green tea".into()))],
+            ctx(),
+        )
+        .await
+        .unwrap();
+    store
+        .post_entry(
+            &actor(),
+            &key,
+            ManualEntry {
+                account: Account::Credit,
+                kind: EntryKind::TopUp,
+                amount: 2_500,
+                reason: "gift card".into(),
+                idempotency_key: None,
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let before = store
+        .balances(&key, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+
+    let erased = store.erase_customer(&actor(), &key).await.unwrap();
+    assert!(erased.is_erased());
+    assert_eq!(erased.code, m.code, "the record and its code stay");
+    assert_eq!(erased.data, CustomerDraft::erased());
+    // Not found by the old data, nor a duplicate of anyone by it.
+    for q in [
+        "maria",
+        "gonzalez",
+        "maria.g@example.com",
+        "4155550199",
+        "0199",
+    ] {
+        assert!(search(&store, q).await.is_empty(), "{q:?} still finds them");
+    }
+    assert!(
+        store
+            .likely_same(&m.data.duplicate_keys(), None, 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The trail keeps who changed what and when, without the values, and says who erased.
+    let trail = store.customer_audit(&key).await.unwrap();
+    assert!(
+        trail.iter().all(|e| e.old.is_none() && e.new.is_none()),
+        "{trail:?}"
+    );
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == "update" && e.field.as_deref() == Some("notes"))
+    );
+    let last = trail.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("erase", actor().username.as_str())
+    );
+    // The money stays exactly as it was.
+    let after = store
+        .balances(&key, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    // It cannot be edited back; erasing again changes nothing.
+    let r = store
+        .update_customer(
+            &actor(),
+            &key,
+            vec![(Field::FirstName, Patch::Set("Maria".into()))],
+            ctx(),
+        )
+        .await;
+    assert!(matches!(r, Err(StorageError::Conflict { .. })), "{r:?}");
+    let again = store.erase_customer(&actor(), &key).await.unwrap();
+    assert_eq!(again.erased_at, erased.erased_at);
+    assert_eq!(store.customer_audit(&key).await.unwrap().len(), trail.len());
 }
 
 pub async fn updates_are_audited_field_by_field(store: Store) {

@@ -83,6 +83,12 @@ pub trait Storage: Send + Sync + 'static {
         strict: bool,
     ) -> Result<ImportOutcome>;
     async fn customer(&self, key: &CustomerKey) -> Result<Customer>;
+    /// Erases the person on a privacy request (HQ only): identifying fields,
+    /// search and duplicate keys, audit values; keeps orders, ledger, totals
+    /// and memberships under an anonymous name, and records who erased it.
+    /// The erasure replicates to every node; an erased record cannot be
+    /// edited. Erasing twice changes nothing.
+    async fn erase_customer(&self, actor: &Actor, key: &CustomerKey) -> Result<Customer>;
     /// Customers likely the same person as one with `keys` (one index lookup
     /// per key), those sharing the strongest key first; `except` left out.
     async fn likely_same(
@@ -247,6 +253,12 @@ pub trait Storage: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(ReturnRecord, bool)>;
     async fn customer_activity(
+        &self,
+        key: &CustomerKey,
+        now: OffsetDateTime,
+    ) -> Result<CustomerActivity>;
+    /// The same with every order and return (a person's data export).
+    async fn customer_history(
         &self,
         key: &CustomerKey,
         now: OffsetDateTime,

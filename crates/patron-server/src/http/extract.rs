@@ -148,6 +148,7 @@ perm_types!(
     LimitsOverride,
     ReportsView,
     StoresManage,
+    CustomersErase,
 );
 
 /// A signed-in user holding permission `P`, checked from the request's head.

@@ -1257,7 +1257,7 @@ pub struct RulePreviewView {
 
 // --- ledger ---------------------------------------------------------------------
 
-fn entry_view(e: &LedgerEntry) -> crate::wire::LedgerEntryView {
+pub fn entry_view(e: &LedgerEntry) -> crate::wire::LedgerEntryView {
     crate::wire::LedgerEntryView {
         id: e.id,
         account: e.account.as_str().to_owned(),

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod id_scans;
 pub mod loyalty;
 pub mod openapi;
+pub mod privacy;
 pub mod settings;
 pub mod sync;
 pub mod users;
@@ -60,6 +61,8 @@ api_routes! {
     "/customers/{key}/reactivate" => post(customers::reactivate);
     "/customers/{key}/audit" => get(customers::audit);
     "/customers/{key}/duplicates" => get(duplicates::of_customer);
+    "/customers/{key}/erase" => post(privacy::erase);
+    "/customers/{key}/export" => get(privacy::export);
     "/customers/{key}/ledger" => get(loyalty::ledger), post(loyalty::post_entry);
     "/customers/{key}/activity" => get(loyalty::activity);
     "/customers/{key}/type" => put(loyalty::set_customer_type);

@@ -12,10 +12,12 @@ use uuid::Uuid;
 
 mod duplicates;
 mod id_scan;
+mod privacy;
 mod sales;
 mod sync_status;
 pub use duplicates::*;
 pub use id_scan::*;
+pub use privacy::*;
 pub use sales::*;
 pub use sync_status::*;
 
@@ -86,6 +88,9 @@ pub struct CustomerView {
     pub id_document: IdDocumentView,
     pub created_at: String,
     pub updated_at: String,
+    /// When the person's data was erased on a privacy request; absent if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<String>,
     /// Points and store credit, on single-customer reads: balance, available,
     /// locked (return window) and next expiry.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,6 +139,7 @@ impl From<&Customer> for CustomerView {
             },
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
+            erased_at: c.erased_at.map(rfc3339),
             balances: None,
             refused: Vec::new(),
         }
@@ -344,7 +350,7 @@ pub struct CustomerPage {
 pub struct AuditView {
     pub at: String,
     pub actor: String,
-    /// `create`, `import`, `update`, `deactivate`, `reactivate`.
+    /// `create`, `import`, `update`, `deactivate`, `reactivate`, `erase`.
     pub action: String,
     pub field: Option<String>,
     pub old: Option<String>,

@@ -17,7 +17,7 @@ pub struct GroupRefView {
     pub name: String,
 }
 
-fn group_refs(groups: &[(Uuid, String)]) -> Vec<GroupRefView> {
+pub fn group_refs(groups: &[(Uuid, String)]) -> Vec<GroupRefView> {
     groups
         .iter()
         .map(|(id, name)| GroupRefView {

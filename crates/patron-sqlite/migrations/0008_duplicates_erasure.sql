@@ -6,3 +6,5 @@ ALTER TABLE customers ADD COLUMN id_key TEXT;
 ALTER TABLE customers ADD COLUMN person_key TEXT;
 CREATE INDEX customers_by_id_key ON customers (id_key) WHERE id_key IS NOT NULL;
 CREATE INDEX customers_by_person ON customers (person_key) WHERE person_key IS NOT NULL;
+-- When the person's data was erased (a privacy request); NULL: never.
+ALTER TABLE customers ADD COLUMN erased_at INTEGER;
