@@ -30,11 +30,13 @@ const money = (m) => (m === null || m === undefined) ? "" : (m < 0 ? "-" : "") +
 const toMinor = (s) => Math.round(parseFloat(String(s).replace(",", ".")) * 100);
 const fmtDate = (s) => s ? String(s).slice(0, 10) : "";
 
+// Sends JSON, or a File/Blob (a licence photo) as it is under its own type.
 async function api(method, path, body) {
   const headers = {};
   if (S.token) headers.authorization = "Bearer " + S.token;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch("/api/v1" + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers["content-type"] = raw ? (body.type || "application/octet-stream") : "application/json";
+  const r = await fetch("/api/v1" + path, { method, headers, body: body === undefined ? undefined : raw ? body : JSON.stringify(body) });
   let data = null;
   try { data = await r.json(); } catch (_) { data = null; }
   if (r.status === 401 && path !== "/auth/login") { signOut(); return { ok: false, status: 401, data }; }
@@ -70,14 +72,32 @@ function field(name, label, input) {
   return h("div", { class: "field", "data-field": name }, h("label", { for: input.id }, label), input, h("div", { class: "error" }));
 }
 
+// A dialog over the page. It closes with its ✕, a click beside it or Escape
+// (the topmost one), and gives the focus back to where it was.
 function modal(title, body) {
   const bg = h("div", { class: "modal-bg", onclick: (e) => { if (e.target === bg) bg.remove(); } },
-    h("div", { class: "modal", role: "dialog" }, h("h2", {}, title), body));
+    h("div", { class: "modal", role: "dialog", "aria-modal": "true" },
+      h("div", { class: "modal-head" }, h("h2", {}, title),
+        h("button", { type: "button", class: "modal-x", "aria-label": "Close", title: "Close (Esc)", "data-testid": "modal-close", onclick: () => bg.remove() }, "✕")),
+      body));
+  bg.back = document.activeElement;
   document.body.append(bg);
-  const first = bg.querySelector("input, select, textarea");
+  const first = bg.querySelector("input:not([type=hidden]):not([type=file]), select, textarea");
   if (first) first.focus();
   return bg;
 }
+
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape") return;
+  const open = document.querySelectorAll(".modal-bg");
+  if (open.length) { open[open.length - 1].remove(); e.preventDefault(); }
+});
+new MutationObserver((changes) => {
+  for (const c of changes) for (const n of c.removedNodes) {
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (n.classList?.contains("modal-bg") && lost && n.back?.isConnected) n.back.focus();
+  }
+}).observe(document.body, { childList: true });
 
 function debounce(fn, ms) { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; }
 
@@ -89,6 +109,7 @@ const NAV = [
   ["/groups", "Groups", "customers.view"],
   ["/loyalty", "Loyalty", "loyalty.manage"],
   ["/users", "Users", "users.manage"],
+  ["/duplicates", "Duplicates", "reports.view"],
   ["/security", "Security", "reports.view"],
   ["/stores", "Stores", "customers.view"],
 ];
@@ -134,12 +155,17 @@ function loginPage() {
 const CUSTOMER_FIELDS = [
   ["first_name", "First name"], ["last_name", "Last name"], ["phone", "Phone"], ["email", "Email"],
   ["date_of_birth", "Date of birth (YYYY-MM-DD)"], ["tax_id", "Tax ID"],
-  ["address.line1", "Address"], ["address.city", "City"], ["address.region", "Region"],
+  ["address.line1", "Address"], ["address.line2", "Address line 2"], ["address.city", "City"], ["address.region", "Region"],
   ["address.postal_code", "Postal code"], ["address.country", "Country (2 letters)"],
   ["medical.card_number", "Medical card"], ["medical.expiry", "Medical card expiry"],
   ["id_document.number", "ID document number"], ["id_document.expiry", "ID document expiry"],
+  ["id_document.issuing_state", "ID issued in (state/province)"], ["id_document.issuing_country", "ID issuing country (2 letters)"],
   ["notes", "Notes"],
 ];
+// What a licence gives beyond names and birth date: the register's quick add
+// shows these when it is filled from an ID.
+const LICENCE_FIELDS = ["address.line1", "address.line2", "address.city", "address.region", "address.postal_code", "address.country",
+  "id_document.number", "id_document.issuing_state", "id_document.issuing_country", "id_document.expiry"];
 
 function getPath(obj, path) { return path.split(".").reduce((o, k) => (o ? o[k] : undefined), obj); }
 
@@ -159,23 +185,188 @@ function customerBody(form, only) {
   return body;
 }
 
-function customerForm(existing, onSaved) {
-  const form = h("form", { "data-testid": "customer-form" }, h("div", { class: "notice form-error" }));
+// The add and edit form. For a new customer, `opts` may give: `prefill` (a
+// customer body, e.g. an ID scan's), `fields` (the names to show, default
+// all), `veteranType` (offer to set it after creating), `onUseExisting` (a
+// candidate picked when the server says this is likely someone on file),
+// `submitLabel` and `testid`.
+function customerForm(existing, onSaved, opts = {}) {
+  const names = opts.fields || CUSTOMER_FIELDS.map(([n]) => n);
+  const src = existing || opts.prefill;
+  const form = h("form", { "data-testid": opts.testid || "customer-form" }, h("div", { class: "notice form-error" }));
   form.querySelector(".form-error").hidden = false;
   const grid = h("div", { class: "grid2" });
   for (const [name, label] of CUSTOMER_FIELDS) {
-    grid.append(field(name, label, h("input", { value: existing ? (getPath(existing, name) || "") : "" })));
+    if (!names.includes(name)) continue;
+    grid.append(field(name, label, h("input", { value: src ? (getPath(src, name) ?? "") : "" })));
   }
-  form.append(grid, h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, existing ? "Save" : "Add customer")));
+  // A licence with the veteran indicator, and a type the chain maps it to.
+  const vt = existing ? null : opts.veteranType;
+  const setType = vt && can("loyalty.manage") ? h("input", { type: "checkbox", name: "set_type", checked: true, "data-testid": "set-veteran-type" }) : null;
+  const offer = vt ? h("div", { class: "notice ok", "data-testid": "veteran-offer" }, setType
+    ? h("label", { class: "check" }, setType, ` Veteran on the licence: make this customer a ${vt.name}`)
+    : `Veteran on the licence: someone who manages loyalty can make this customer a ${vt.name}.`) : null;
+  const dupes = h("div", { "data-testid": "duplicate-candidates" });
+  const actions = h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, existing ? "Save" : (opts.submitLabel || "Add customer")),
+    h("button", { type: "button", "data-testid": "form-cancel", onclick: () => form.closest(".modal-bg")?.remove() }, "Cancel"));
+  form.append(...[grid, offer, dupes, actions].filter(Boolean));
+  const create = async (allowDuplicate) => {
+    const r = await api("POST", "/customers" + (allowDuplicate ? "?allow_duplicate=true" : ""), customerBody(form));
+    if (r.status === 409 && r.data?.candidates?.length) { showErrors(form, null); showCandidates(r.data.candidates); return; }
+    dupes.replaceChildren();
+    if (!r.ok) { showErrors(form, r.data); return; }
+    if (setType?.checked) {
+      const t = await api("PUT", `/customers/${r.data.id}/type`, { type_id: vt.id });
+      if (!t.ok) {
+        showErrors(form, { detail: `${r.data.code} was created, but the type ${vt.name} could not be set: ${t.data?.detail || t.status}` });
+        actions.replaceChildren(h("button", { type: "button", class: "primary", onclick: () => onSaved(r.data) }, "Continue"));
+        return;
+      }
+    }
+    onSaved(r.data);
+  };
+  // Someone on file is likely this person: show who and why, then let the
+  // user take that record or create this one anyway.
+  const showCandidates = (candidates) => {
+    dupes.replaceChildren(h("div", { class: "dupes" },
+      h("p", {}, h("strong", {}, "Already on file? "), candidates.length === 1 ? "This customer looks like someone on file." : `This customer looks like ${candidates.length} customers on file.`),
+      candidateList(candidates, (c) => opts.onUseExisting ? h("button", { type: "button", class: "primary", "data-testid": "use-candidate", onclick: () => opts.onUseExisting(c) }, "Use this customer") : null),
+      h("div", { class: "row" }, h("button", { type: "button", "data-testid": "create-anyway", onclick: () => create(true) }, "Create anyway"),
+        h("span", { class: "muted" }, "a new record, though it looks like the same person"))));
+    dupes.querySelector("button")?.focus();
+  };
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const r = existing
-      ? await api("PATCH", `/customers/${existing.id}`, customerBody(form, CUSTOMER_FIELDS.map(([n]) => n)))
-      : await api("POST", "/customers", customerBody(form));
+    if (!existing) { await create(false); return; }
+    const r = await api("PATCH", `/customers/${existing.id}`, customerBody(form, CUSTOMER_FIELDS.map(([n]) => n)));
     if (!r.ok) { showErrors(form, r.data); return; }
     onSaved(r.data);
   });
   return form;
+}
+
+const SAME = { id_document: "ID document number", phone: "phone", email: "email", name_and_date_of_birth: "name and date of birth" };
+const sameText = (same) => (same || []).map((x) => SAME[x] || x).join(", ");
+
+// Customers likely the same person: who they are, what they share, and an
+// action for each (`action(customer)` returns a button or nothing).
+function candidateList(items, action) {
+  return h("ul", { class: "candidates" }, items.map((it) => {
+    const c = it.customer;
+    return h("li", { "data-testid": "candidate", class: c.active ? "" : "inactive" },
+      h("div", { class: "who" }, h("strong", {}, `${c.first_name} ${c.last_name}`), h("span", { class: "muted" }, ` · ${c.code}`, c.active ? "" : " · deactivated"),
+        h("div", { class: "muted" }, [c.phone, c.email, c.date_of_birth ? `born ${c.date_of_birth}` : null, c.id_document?.number ? `ID ${c.id_document.number}` : null].filter(Boolean).join(" · ") || "no phone, email or birth date"),
+        h("div", { "data-testid": "candidate-same" }, (it.same || []).map((x) => h("span", { class: "badge warn" }, "same " + (SAME[x] || x))))),
+      action(c));
+  }));
+}
+
+// What an ID scan's checks say, for the screen: a warning that stands out for
+// an expired card or an under-age holder, plain information otherwise.
+function checksNotice(checks, whose, testid, dismiss) {
+  const warnings = checks?.warnings || [];
+  if (!warnings.length) return null;
+  const bad = checks.expired || checks.under_age;
+  return h("div", { class: bad ? "alert" : "notice ok", role: bad ? "alert" : "status", "data-testid": testid || "scan-checks" },
+    dismiss ? h("button", { type: "button", class: "dismiss", "aria-label": "Dismiss", onclick: dismiss }, "✕") : null,
+    h("strong", {}, bad ? `Check this ID before the sale${whose ? `: ${whose}` : ""}` : `ID${whose ? ` of ${whose}` : ""}`),
+    h("ul", {}, warnings.map((w) => h("li", {}, w))));
+}
+
+// --- ID scans -------------------------------------------------------------------
+
+// A keyboard-wedge scanner types a licence's PDF417 text a few milliseconds a
+// character, separators as Enter (a newline here). The scan is over when it
+// has been quiet for SCAN_QUIET_MS and holds a whole AAMVA record by its own
+// header, or quiet for SCAN_WAIT_MS otherwise (a scanner that stalls mid-way,
+// a record whose header is off); a Tab (some scanners end with one) ends it at
+// once. The server parses the text; nothing is read here.
+const SCAN_QUIET_MS = 200;
+const SCAN_WAIT_MS = 1000;
+const MAX_PHOTO = 15 * 1024 * 1024;
+
+const looksLikeAamva = (t) => /ANSI ?\d{6}|AAMVA/.test(t) || /(^|[\n\r\x1e])D(AQ|CS|AC|BB|CT)[^\n\r]/.test(t);
+
+// Whether the text is as long as its header's subfile directory says (a
+// little less: scanners drop or merge separators).
+function aamvaComplete(t) {
+  const ansi = t.search(/ANSI ?\d/);
+  if (ansi < 0) return true;
+  const dir = t.slice(ansi).match(/^ANSI ?\d{8,12}?((?:[A-Z]{2}\d{8})+)/);
+  if (!dir) return false;
+  let end = 0;
+  for (const [, off, len] of dir[1].matchAll(/[A-Z]{2}(\d{4})(\d{4})/g)) end = Math.max(end, Number(off) + Number(len));
+  const at = t.lastIndexOf("@", ansi);
+  const start = at >= 0 ? at : Math.max(0, ansi - 4);
+  return t.length - start >= end * 0.9;
+}
+
+function scanProblem(r, what) {
+  const d = r.data?.detail ? ` (${r.data.detail})` : "";
+  if (r.status === 0) return "The server could not be reached; try again.";
+  if (r.status === 422 && r.data?.field === "image") return `No licence barcode could be read from this photo${d}. Photograph the back of the card flat, in focus and filling most of the picture.`;
+  if (r.status === 422) return `That scan is not a driver's licence or ID card${d}. Scan the large barcode on the back.`;
+  if (r.status === 413) return "That photo is larger than 15 MB.";
+  if (r.status === 415) return "Only JPEG or PNG photos can be read.";
+  if (r.status === 403) return "You may not read IDs here.";
+  return (r.data?.detail || `Reading the ${what} failed (${r.status}).`);
+}
+
+// The Scan ID field and the Upload Driver's License button; `onResult` gets
+// the server's answer (document, customer, matches, checks).
+function idScanner(onResult) {
+  const text = h("textarea", { rows: 2, class: "scan", placeholder: "Scan an ID here: it is read as soon as the scanner stops", "data-testid": "scan-input", autocomplete: "off", spellcheck: "false", "aria-label": "Scan ID" });
+  const file = h("input", { type: "file", accept: "image/jpeg,image/png", capture: "environment", "data-testid": "licence-upload" });
+  const status = h("div", { class: "scan-status", role: "status", "data-testid": "scan-status" });
+  const say = (message, error) => status.replaceChildren(...(message ? [h("div", { class: error ? "notice" : "muted" }, message)] : []));
+  const send = async (body, what) => {
+    say(what === "photo" ? "Reading the photo…" : "Reading the scan…");
+    let r;
+    try { r = await api("POST", "/id-scans", body); } catch (_) { r = { ok: false, status: 0, data: null }; }
+    if (!r.ok) { if (r.status !== 401) say(scanProblem(r, what), true); return; }
+    say("");
+    onResult(r.data);
+  };
+  let timer = null;
+  const finish = () => {
+    clearTimeout(timer); timer = null;
+    const t = text.value;
+    if (!t.trim()) return;
+    text.value = "";
+    send({ text: t }, "scan");
+  };
+  text.addEventListener("input", () => {
+    clearTimeout(timer);
+    const t = text.value;
+    if (t.trim()) timer = setTimeout(finish, looksLikeAamva(t) && aamvaComplete(t) ? SCAN_QUIET_MS : SCAN_WAIT_MS);
+  });
+  text.addEventListener("keydown", (e) => { if (e.key === "Tab" && !e.shiftKey && text.value.trim()) { e.preventDefault(); finish(); } });
+  file.addEventListener("change", () => {
+    const f = file.files[0];
+    file.value = "";
+    if (!f) return;
+    if (!["image/jpeg", "image/png"].includes(f.type)) { say(`${f.name} is not a JPEG or PNG photo.`, true); return; }
+    if (f.size > MAX_PHOTO) { say(`${f.name} is larger than 15 MB; take the photo again at a lower resolution.`, true); return; }
+    send(f, "photo");
+  });
+  const el = h("div", { class: "scanner" }, text,
+    h("div", { class: "row" }, h("label", { class: "button file-button" }, file, "Upload Driver's License"), h("span", { class: "muted" }, "JPEG or PNG of the card's back")),
+    status);
+  return { el, text };
+}
+
+// The customers on file an ID matches, with what they share; `onPick(c)` for
+// the one chosen, `onNew()` (if given) to add the holder as a new customer.
+function scanMatches(s, label, onPick, onNew) {
+  const whose = [s.customer.first_name, s.customer.last_name].filter(Boolean).join(" ");
+  const bg = modal(whose ? `On file: ${whose}?` : "On file?", h("div", { "data-testid": "scan-matches" },
+    checksNotice(s.checks, whose),
+    h("p", {}, s.matches.length === 1 ? "This ID matches a customer on file." : `This ID matches ${s.matches.length} customers on file.`),
+    candidateList(s.matches, (c) => h("button", { type: "button", class: "primary", "data-testid": "scan-match-pick", onclick: () => { bg.remove(); onPick(c); } }, label)),
+    h("div", { class: "row" },
+      onNew ? h("button", { type: "button", "data-testid": "scan-new-instead", onclick: () => { bg.remove(); onNew(); } }, "None of these: new customer") : null,
+      h("button", { type: "button", "data-testid": "form-cancel", onclick: () => bg.remove() }, "Cancel"))));
+  bg.querySelector("[data-testid=scan-match-pick]")?.focus();
 }
 
 async function customersPage() {
@@ -237,11 +428,26 @@ async function customersPage() {
   origin.addEventListener("change", () => { state.origin = origin.value.trim(); reset(); });
   group.addEventListener("change", () => { state.group = group.value; reset(); });
   type.addEventListener("change", () => { state.type = type.value; reset(); });
+  // A new customer, from scratch or filled from an ID scan `s`.
+  const addCustomer = (s) => {
+    const whose = s ? [s.customer.first_name, s.customer.last_name].filter(Boolean).join(" ") : "";
+    const m = modal(s ? "New customer from the ID" : "Add customer", h("div", {}, s ? checksNotice(s.checks, whose) : null,
+      customerForm(null, (c) => { m.remove(); openCustomer(c.id, load); load(); },
+        { prefill: s?.customer, veteranType: s?.checks.veteran_type, onUseExisting: (c) => { m.remove(); openCustomer(c.id, load); } })));
+    if (s) m.querySelector("[name=phone]")?.focus();
+  };
+  // An ID read: the customers it matches (opened on a click), or a new one.
+  const scanned = (s) => {
+    const add = can("customers.create") ? () => addCustomer(s) : null;
+    if (s.matches.length) scanMatches(s, "Open", (c) => openCustomer(c.id, load), add);
+    else if (add) add();
+    else modal("Not on file", h("div", {}, checksNotice(s.checks), h("p", { "data-testid": "scan-no-match" }, "No customer on file matches this ID.")));
+  };
+  const scanner = idScanner(scanned);
   layout("Customers",
     h("div", { class: "row", style: "margin-bottom:.75rem" }, search, active, origin, group, type,
-      can("customers.create") ? h("button", { class: "primary", "data-testid": "add-customer", onclick: () => {
-        const m = modal("Add customer", customerForm(null, (c) => { m.remove(); openCustomer(c.id, load); load(); }));
-      } }, "Add customer") : null),
+      can("customers.create") ? h("button", { class: "primary", "data-testid": "add-customer", onclick: () => addCustomer(null) }, "Add customer") : null),
+    h("details", { class: "scan-box", "data-testid": "customers-scan", open: true }, h("summary", {}, "Scan ID or upload a driver's license"), scanner.el),
     bulk, body);
   renderBulk();
   search.focus();
@@ -250,9 +456,11 @@ async function customersPage() {
 
 async function openCustomer(id, reload) {
   document.querySelectorAll(".panel").forEach((p) => p.remove());
-  const [c, act, audit] = await Promise.all([api("GET", `/customers/${id}`), api("GET", `/customers/${id}/activity`), api("GET", `/customers/${id}/audit`)]);
+  const [c, act, audit, dup] = await Promise.all([api("GET", `/customers/${id}`), api("GET", `/customers/${id}/activity`), api("GET", `/customers/${id}/audit`), api("GET", `/customers/${id}/duplicates`)]);
   if (!c.ok) return;
+  document.querySelectorAll(".panel").forEach((p) => p.remove());
   const x = c.data, a = act.data || {}, b = x.balances || {};
+  const dupes = dup.data?.items || [];
   const dl = (pairs) => h("dl", {}, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v || h("span", { class: "muted" }, "—"))]));
   const panel = h("aside", { class: "panel", "data-testid": "customer-panel" },
     h("button", { class: "close", onclick: () => panel.remove() }, "Close"),
@@ -260,6 +468,10 @@ async function openCustomer(id, reload) {
     // A change made here that HQ did not accept: shown plainly, with HQ's reason.
     (x.refused || []).map((r) => h("div", { class: "notice", "data-testid": "panel-refused" },
       `HQ refused a change made at ${r.store} by ${r.actor} (${(r.kind || "").replace("_", " ")}): ${r.reason}`)),
+    // Records likely of the same person (shared phone, email, ID, or name and birth date).
+    dupes.length ? h("div", { class: "dupes", "data-testid": "panel-duplicates" },
+      h("strong", {}, dupes.length === 1 ? "Likely the same person as another record:" : `Likely the same person as ${dupes.length} other records:`),
+      candidateList(dupes, (d) => h("button", { type: "button", "data-testid": "duplicate-open", onclick: () => openCustomer(d.id, reload) }, "Open"))) : null,
     h("div", { class: "row", style: "margin:.75rem 0" },
       can("customers.edit") ? h("button", { "data-testid": "edit-customer", onclick: () => { const m = modal("Edit customer", customerForm(x, () => { m.remove(); openCustomer(id, reload); reload && reload(); })); } }, "Edit") : null,
       can("customers.deactivate") ? h("button", { class: x.active ? "danger" : "", "data-testid": "toggle-active", onclick: async () => {
@@ -585,6 +797,34 @@ async function securityPage() {
   await load(true);
 }
 
+// Customers who are likely one person, in clusters, biggest first: linked by a
+// shared phone, email, ID document number, or name and date of birth.
+async function duplicatesPage() {
+  const st = { offset: 0, back: [] };
+  const body = h("div", { "data-testid": "duplicates-report" });
+  const load = async () => {
+    const r = await api("GET", `/reports/duplicates?limit=25&offset=${st.offset}`);
+    if (!r.ok) { body.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Could not load the report")); return; }
+    const d = r.data;
+    const open = (c) => h("a", { href: "#", "data-testid": "duplicate-customer", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, `${c.last_name}, ${c.first_name}`);
+    body.replaceChildren(...[
+      d.items.length ? h("p", { class: "muted", "data-testid": "duplicates-summary" },
+        `${d.total_clusters} group(s) of records that look like one person, ${d.total_customers} records in all; showing groups ${st.offset + 1}–${st.offset + d.items.length}.`) : null,
+      ...(d.items.length ? d.items.map((cl) => h("section", { class: "cluster", "data-testid": "duplicate-cluster" },
+        h("h2", {}, `${cl.customers.length} records`, h("span", { class: "muted" }, ` · same ${sameText(cl.same)}`)),
+        h("div", { class: "table-wrap" }, h("table", {},
+          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Code"), h("th", {}, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", {}, "Date of birth"), h("th", { class: "hide-narrow" }, "ID document"), h("th", { class: "hide-narrow" }, "Origin"), h("th", { class: "hide-narrow" }, "Added"))),
+          h("tbody", {}, cl.customers.map((c) => h("tr", { class: c.active ? "" : "inactive" }, h("td", {}, open(c), c.active ? "" : h("span", { class: "muted" }, " (deactivated)")), h("td", {}, c.code), h("td", {}, c.phone || ""),
+            h("td", { class: "hide-narrow" }, c.email || ""), h("td", {}, c.date_of_birth || ""), h("td", { class: "hide-narrow" }, c.id_document?.number || ""), h("td", { class: "hide-narrow" }, c.origin_store || "HQ"), h("td", { class: "hide-narrow" }, fmtDate(c.created_at)))))))))
+        : [h("div", { class: "card empty" }, st.offset ? "No more groups." : "No likely duplicates: every record looks like a different person.")]),
+      h("div", { class: "row", style: "margin-top:.75rem" },
+        h("button", { disabled: !st.back.length, "data-testid": "duplicates-previous", onclick: () => { st.offset = st.back.pop() || 0; load(); } }, "← Previous"),
+        h("button", { disabled: d.next_offset === undefined || d.next_offset === null, "data-testid": "duplicates-next", onclick: () => { st.back.push(st.offset); st.offset = d.next_offset; load(); } }, "Next →"))].filter(Boolean));
+  };
+  layout("Likely duplicates", body);
+  await load();
+}
+
 // Anyone may change their own password; every session of theirs ends.
 function passwordDialog() {
   const f = h("form", { "data-testid": "password-form" }, h("div", { class: "notice form-error" }),
@@ -629,20 +869,14 @@ async function storesPage() {
 
 // --- register -------------------------------------------------------------------
 
-// The text a handheld scanner types from a driver's licence (AAMVA PDF417).
-function parseAamva(text) {
-  const get = (code) => { const m = text.match(new RegExp("(?:^|\\n|\\r)" + code + "([^\\n\\r]*)")); return m ? m[1].trim() : ""; };
-  const d = get("DBB");
-  const dob = d.length === 8 ? (/^(19|20)/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : `${d.slice(4)}-${d.slice(0, 2)}-${d.slice(2, 4)}`) : "";
-  return { first_name: get("DAC"), last_name: get("DCS"), date_of_birth: dob, number: get("DAQ"), city: get("DAI") };
-}
-
 async function registerPage() {
-  const st = { customer: null, lines: [], results: [], sel: 0, quote: null };
+  // alert: the checks of the last ID read, with whose ID it was and the
+  // customer it was tied to (null until one is picked for it).
+  const st = { customer: null, lines: [], results: [], sel: 0, quote: null, alert: null };
   const search = h("input", { placeholder: "Phone, name or code — F2 to come back here", class: "grow", "data-testid": "register-search", type: "search", autofocus: true });
   const results = h("ul", { class: "results", "data-testid": "register-results" });
-  const scan = h("textarea", { rows: 2, placeholder: "Scan an ID here", "data-testid": "scan-input" });
   const who = h("div", { "data-testid": "register-customer" }, h("span", { class: "muted" }, "No customer selected."));
+  const alertBox = h("div", { "data-testid": "register-alert" });
   const cart = h("div");
   const quoteBox = h("div", { "data-testid": "quote" });
   const msg = h("div", { "data-testid": "register-msg" });
@@ -658,31 +892,47 @@ async function registerPage() {
     if (e.key === "ArrowDown") { st.sel = Math.min(st.sel + 1, st.results.length - 1); showResults(); e.preventDefault(); }
     if (e.key === "ArrowUp") { st.sel = Math.max(st.sel - 1, 0); showResults(); e.preventDefault(); }
     if (e.key === "Enter" && st.results[st.sel]) { pick(st.results[st.sel]); e.preventDefault(); }
+    // A licence scanned while the search box has the focus: its text starts
+    // with "@", which no search does; the rest of it goes to the scan field.
+    if (e.key === "@" && !search.value) { e.preventDefault(); scanner.text.focus(); scanner.text.value = "@"; scanner.text.dispatchEvent(new Event("input")); }
   });
-  const pick = (c) => { st.customer = c; st.results = []; showResults(); search.value = ""; renderWho(); requote(); skuInput.focus(); };
+  // Picks the customer for the sale. `scanned`: the ID read that led to them,
+  // whose checks stay on screen while they are the customer; any other pick
+  // clears them.
+  const pick = (c, scanned) => {
+    st.customer = c; st.results = []; showResults(); search.value = "";
+    st.alert = scanned ? { checks: scanned.checks, whose: `${c.first_name} ${c.last_name}`, customer: c.id } : null;
+    renderWho(); renderAlert(); requote(); skuInput.focus();
+  };
   const renderWho = () => who.replaceChildren(st.customer ? h("div", {}, h("strong", {}, `${st.customer.first_name} ${st.customer.last_name}`), h("span", { class: "muted" }, ` · ${st.customer.code}`)) : h("span", { class: "muted" }, "No customer selected."));
-  scan.addEventListener("change", async () => {
-    const id = parseAamva(scan.value);
-    if (!id.last_name) { msg.replaceChildren(h("div", { class: "notice" }, "That scan has no name in it.")); return; }
-    const r = await api("GET", `/customers?limit=5&q=${encodeURIComponent(id.first_name + " " + id.last_name)}`);
-    const found = (r.data?.items || []).find((c) => !id.date_of_birth || c.date_of_birth === id.date_of_birth);
-    if (found) pick(found); else quickAdd(id);
-    scan.value = "";
-  });
-  const quickAdd = (pre) => {
-    const f = h("form", { "data-testid": "quick-add" }, h("div", { class: "notice form-error" }),
-      h("div", { class: "grid2" }, field("first_name", "First name", h("input", { value: pre?.first_name || "" })), field("last_name", "Last name", h("input", { value: pre?.last_name || "" })),
-        field("phone", "Phone", h("input", {})), field("date_of_birth", "Date of birth", h("input", { value: pre?.date_of_birth || "", placeholder: "YYYY-MM-DD" }))),
-      h("button", { class: "primary", type: "submit" }, "Add and select"));
-    f.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const body = {}; for (const n of ["first_name", "last_name", "phone", "date_of_birth"]) { const v = f.elements[n].value.trim(); if (v) body[n] = v; }
-      if (pre?.number) body.id_document = { number: pre.number };
-      const r = await api("POST", "/customers", body);
-      if (!r.ok) { showErrors(f, r.data); return; }
-      m.remove(); pick(r.data);
-    });
-    const m = modal("New customer", f);
+  const renderAlert = () => {
+    const a = st.alert;
+    const shown = a && (a.customer === null || a.customer === st.customer?.id);
+    const note = shown ? checksNotice(a.checks, a.customer === null ? `the ID just read (${a.whose})` : a.whose, "id-alert", () => { st.alert = null; renderAlert(); }) : null;
+    alertBox.replaceChildren(...(note ? [note] : []));
+  };
+  // An ID read: its checks at once, then the customers it matches or a new
+  // customer filled from it.
+  const scanned = (s) => {
+    const whose = [s.customer.first_name, s.customer.last_name].filter(Boolean).join(" ") || "no name";
+    st.alert = { checks: s.checks, whose, customer: null };
+    renderAlert();
+    const add = can("customers.create") ? () => quickAdd(s) : null;
+    if (s.matches.length) scanMatches(s, "Select", (c) => pick(c, s), add);
+    else if (add) add();
+    else msg.replaceChildren(h("div", { class: "notice" }, "No customer on file matches this ID."));
+  };
+  const scanner = idScanner(scanned);
+  // A new customer in a few keystrokes, or filled from an ID scan `s` with
+  // everything the licence gives.
+  const quickAdd = (s) => {
+    const m = modal(s ? "New customer from the ID" : "New customer", h("div", {}, s ? checksNotice(s.checks, [s.customer.first_name, s.customer.last_name].filter(Boolean).join(" ")) : null,
+      customerForm(null, (c) => { m.remove(); pick(c, s); }, {
+        testid: "quick-add", submitLabel: "Add and select", prefill: s?.customer, veteranType: s?.checks.veteran_type,
+        fields: ["first_name", "last_name", "phone", "date_of_birth", ...(s ? LICENCE_FIELDS : [])],
+        onUseExisting: (c) => { m.remove(); pick(c, s); } })));
+    // Filled from a licence: what is left to type is the phone.
+    if (s) m.querySelector("[name=phone]")?.focus();
   };
   const skuInput = h("input", { placeholder: "SKU", size: 8, "data-testid": "line-sku" });
   const nameInput = h("input", { placeholder: "Item", size: 12, "data-testid": "line-name" });
@@ -738,8 +988,8 @@ async function registerPage() {
   document.onkeydown = (e) => { if (e.key === "F2") { search.focus(); e.preventDefault(); } if (e.key === "F9") { commit(); e.preventDefault(); } };
   layout("Register",
     h("div", { class: "register" },
-      h("div", { class: "card" }, h("div", { class: "row" }, search, h("button", { "data-testid": "quick-add-open", onclick: () => quickAdd(null) }, "New customer")), results, h("h2", {}, "Scan ID"), scan, msg),
-      h("div", { class: "card" }, who, h("h2", {}, "Cart"), lineForm, cart,
+      h("div", { class: "card" }, h("div", { class: "row" }, search, can("customers.create") ? h("button", { "data-testid": "quick-add-open", onclick: () => quickAdd(null) }, "New customer") : null), results, h("h2", {}, "Scan ID"), scanner.el, msg),
+      h("div", { class: "card" }, who, alertBox, h("h2", {}, "Cart"), lineForm, cart,
         h("div", { class: "row", style: "margin-top:.5rem" }, h("span", {}, "Redeem points"), redeemPoints, h("span", {}, "Store credit"), redeemCredit,
           can("limits.override") ? h("label", {}, override, " manager override of warning limits (audited)") : null),
         quoteBox, h("div", { class: "row", style: "margin-top:.75rem" }, h("button", { class: "primary", "data-testid": "commit-sale", onclick: commit }, "Complete sale"), h("span", { class: "kbd" }, "F9")))));
@@ -749,7 +999,7 @@ async function registerPage() {
 
 // --- router ---------------------------------------------------------------------
 
-const PAGES = { "/customers": customersPage, "/groups": groupsPage, "/loyalty": loyaltyPage, "/users": usersPage, "/security": securityPage, "/stores": storesPage, "/register": registerPage };
+const PAGES = { "/customers": customersPage, "/groups": groupsPage, "/loyalty": loyaltyPage, "/users": usersPage, "/security": securityPage, "/duplicates": duplicatesPage, "/stores": storesPage, "/register": registerPage };
 
 function route() {
   document.querySelectorAll(".panel, .modal-bg").forEach((p) => p.remove());

@@ -28,7 +28,7 @@ const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
 
 /// The paths the script routes; each serves the same shell.
-pub const PAGES: [&str; 9] = [
+pub const PAGES: [&str; 10] = [
     "/",
     "/login",
     "/customers",
@@ -36,6 +36,7 @@ pub const PAGES: [&str; 9] = [
     "/loyalty",
     "/users",
     "/security",
+    "/duplicates",
     "/stores",
     "/register",
 ];

@@ -24,6 +24,28 @@ const step = async (name, fn) => {
 const expectText = async (locator, text) => {
   await locator.filter({ hasText: text }).first().waitFor();
 };
+const expectValues = async (form, values) => {
+  for (const [name, want] of Object.entries(values)) {
+    const got = await form.locator(`[name='${name}']`).inputValue();
+    if (got !== want) throw new Error(`${name} is ${JSON.stringify(got)}, not ${JSON.stringify(want)}`);
+  }
+};
+// POSTs to /id-scans, to prove a scan is sent once, when it is over.
+let idScans = 0;
+page.on("request", (r) => { if (r.method() === "POST" && r.url().endsWith("/api/v1/id-scans")) idScans++; });
+// An AAMVA record as on a licence: "@", LF, RS, CR, the header with its
+// subfile directory (offsets and lengths that match), the DL subfile (each
+// element ending in LF, the subfile in CR), then a jurisdiction subfile.
+const aamva = (elements) => {
+  const dl = "DL" + elements.join("\n") + "\n\r";
+  const zt = "ZTZTAN\r";
+  const n = (x) => String(x).padStart(4, "0");
+  return `@\n\x1e\rANSI 636015090002DL${n(41)}${n(dl.length)}ZT${n(41 + dl.length)}${n(zt.length)}${dl}${zt}`;
+};
+// Typed as a keyboard-wedge scanner types: a character every few ms, LF and
+// CR as Enter (playwright presses Enter for both), RS (0x1E) inserted as the
+// character itself; never a click or an Enter after it.
+const wedge = (text) => page.keyboard.type(text, { delay: 8 });
 
 await step("signed out, / leads to the login page", async () => {
   await page.goto(base + "/");
@@ -154,6 +176,176 @@ await step("ring up a sale with redemption, then a return", async () => {
   await page.locator("[data-testid=return-line]").first().click();
   await page.locator("[data-testid=return-done]").filter({ hasText: "Returned" }).waitFor();
   await shot("register-return");
+});
+
+await step("register: a wedge scan completes on its own and pre-fills a new customer", async () => {
+  // The text from a real Texas licence's layout; its header promises more
+  // than it holds, so this also takes the scanner-stalled path (1 s quiet).
+  const texas = "@\n\x1e\rANSI 636015090002DL00410278ZT03190008DLDAQ12345678\nDCSPUBLIC\nDACJOHN\nDADQUINCY\nDBB05171990\nDBA12312099\nDBC1\nDAG123 MAIN STREET\nDAIAUSTIN\nDAJTX\nDAK787010000\nDCGUSA\n\r";
+  const before = idScans;
+  await page.locator("[data-testid=scan-input]").focus();
+  await wedge(texas);
+  const form = page.locator("[data-testid=quick-add]");
+  await form.waitFor();
+  if (idScans - before !== 1) throw new Error(`${idScans - before} scan requests, not 1`);
+  await expectValues(form, { first_name: "John", last_name: "Public", date_of_birth: "1990-05-17", "address.line1": "123 Main Street",
+    "address.city": "Austin", "address.region": "TX", "address.postal_code": "78701", "address.country": "US",
+    "id_document.number": "12345678", "id_document.issuing_state": "TX", "id_document.issuing_country": "US", "id_document.expiry": "2099-12-31" });
+  if (await page.locator("[data-testid=id-alert]").count()) throw new Error("a valid adult licence raised a warning");
+  await shot("register-scan-prefilled");
+  // The phone is what is left to type: it has the focus.
+  await page.keyboard.type("(512) 555-0100");
+  await expectValues(form, { phone: "(512) 555-0100" });
+  await page.keyboard.press("Enter");
+  await expectText(page.locator("[data-testid=register-customer]"), "John Public");
+});
+
+await step("register: an expired, under-age licence is shown plainly, and cleared with another customer", async () => {
+  const kid = aamva(["DAQ55555555", "DCSYOUNG", "DACTIMMY", "DADNONE", "DBD01022018", "DBB01012012", "DBA01012020", "DBC1",
+    "DAG5 OAK AVE", "DAIHOUSTON", "DAJTX", "DAK770020000", "DCGUSA", "DDL1"]);
+  // Scanned while the search box has the focus (as on load): the "@" that
+  // starts the record hands the rest of it to the scan field.
+  const search = page.locator("[data-testid=register-search]");
+  await search.focus();
+  const before = idScans;
+  await wedge(kid);
+  const form = page.locator("[data-testid=quick-add]");
+  await form.waitFor();
+  if (idScans - before !== 1) throw new Error(`${idScans - before} scan requests, not 1`);
+  if (await search.inputValue()) throw new Error("the scan went into the search box");
+  const alert = page.locator("[data-testid=id-alert]");
+  await expectText(alert, "expired on 2020-01-01");
+  await expectText(alert, "Under age");
+  await expectText(page.locator("[data-testid=scan-checks]"), "Under age");
+  await page.locator("[data-testid=set-veteran-type]").waitFor();
+  await shot("register-scan-under-age");
+  // Escape closes the form; the warning stays until another customer is picked.
+  await page.keyboard.press("Escape");
+  await form.waitFor({ state: "detached" });
+  await expectText(alert, "Under age");
+  await search.fill("Okafor");
+  await expectText(page.locator("[data-testid=register-results] li"), "Okafor");
+  await search.press("Enter");
+  await expectText(page.locator("[data-testid=register-customer]"), "Okafor");
+  await alert.waitFor({ state: "detached" });
+  // Scanned again and added (with the Veteran type the card suggests): the
+  // warning is tied to that customer, and goes when the customer changes.
+  await page.locator("[data-testid=scan-input]").focus();
+  await wedge(kid);
+  await form.waitFor();
+  await form.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=register-customer]"), "Timmy Young");
+  await expectText(alert, "Timmy Young");
+  await shot("register-under-age-customer");
+  await search.fill("Okafor");
+  await expectText(page.locator("[data-testid=register-results] li"), "Okafor");
+  await search.press("Enter");
+  await expectText(page.locator("[data-testid=register-customer]"), "Okafor");
+  await alert.waitFor({ state: "detached" });
+});
+
+await step("register: quick add of a likely duplicate offers the one on file", async () => {
+  await page.click("[data-testid=quick-add-open]");
+  const form = page.locator("[data-testid=quick-add]");
+  await form.locator("[name=first_name]").fill("Robert");
+  await form.locator("[name=last_name]").fill("Brandt");
+  await form.locator("[name=phone]").fill("303-555-0177");
+  await form.locator("button[type=submit]").click();
+  const cand = form.locator("[data-testid=candidate]").filter({ hasText: "Bo Brandt" });
+  await expectText(cand.locator("[data-testid=candidate-same]"), "same phone");
+  await cand.locator("[data-testid=use-candidate]").click();
+  await expectText(page.locator("[data-testid=register-customer]"), "Bo Brandt");
+});
+
+await step("customers: a wedge scan finds the customer on file; a scan that is no licence says so", async () => {
+  await page.click("nav a[href='/customers']");
+  await page.locator("[data-testid=customers-table]").waitFor();
+  await page.locator("[data-testid=scan-input]").focus();
+  // A scanner that stalls half a second mid-record: the header says more is
+  // coming, so the scan is still sent once, whole.
+  const text = aamva(["DAQ12345678", "DCSPUBLIC", "DACJOHN", "DADQUINCY", "DBB05171990", "DBA12312099", "DBC1", "DAG123 MAIN STREET", "DAIAUSTIN", "DAJTX", "DAK787010000", "DCGUSA"]);
+  const before = idScans;
+  await wedge(text.slice(0, 90));
+  await page.waitForTimeout(500);
+  await wedge(text.slice(90));
+  const cand = page.locator("[data-testid=scan-matches] [data-testid=candidate]").filter({ hasText: "John Public" });
+  await expectText(cand, "same ID document number");
+  if (idScans - before !== 1) throw new Error(`${idScans - before} scan requests, not 1`);
+  await cand.locator("[data-testid=scan-match-pick]").click();
+  const panel = page.locator("[data-testid=customer-panel]");
+  await expectText(panel.locator("h2").first(), "John Public");
+  await panel.locator("button.close").click();
+  // A product's barcode scanned by mistake: sent after a second of quiet, refused.
+  await page.locator("[data-testid=scan-input]").focus();
+  await wedge("0123456789012\n");
+  await expectText(page.locator("[data-testid=scan-status]"), "not a driver's licence");
+});
+
+await step("customers: Upload Driver's License finds the customer on file; a photo with no barcode says so", async () => {
+  await page.setInputFiles("[data-testid=licence-upload]", process.env.PATRON_LICENCE_PHOTO);
+  const matches = page.locator("[data-testid=scan-matches]");
+  const cand = matches.locator("[data-testid=candidate]").filter({ hasText: "Jane Roe" });
+  await cand.waitFor({ timeout: 20_000 });
+  await expectText(cand, "same ID document number");
+  await shot("customers-upload-match");
+  await cand.locator("[data-testid=scan-match-pick]").click();
+  await expectText(page.locator("[data-testid=customer-panel] h2"), "Jane Roe");
+  await page.locator("[data-testid=customer-panel] button.close").click();
+  // A screenshot is a PNG with no licence on it.
+  await page.setInputFiles("[data-testid=licence-upload]", `${out}/login.png`);
+  await expectText(page.locator("[data-testid=scan-status]"), "No licence barcode could be read");
+  await shot("customers-upload-no-barcode");
+  // The customer added from the under-age scan got the type the card suggested.
+  await page.fill("[data-testid=customer-search]", "Timmy Young");
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll("[data-testid=customer-row]");
+    return rows.length === 1 && rows[0].textContent.includes("Young, Timmy");
+  });
+  await page.click("[data-testid=customer-open]");
+  const panel = page.locator("[data-testid=customer-panel]");
+  await panel.locator("h2").filter({ hasText: "Timmy Young" }).waitFor();
+  await expectText(panel, "5 Oak Ave");
+  await page.waitForFunction(() => document.querySelector("[data-testid=panel-type]")?.selectedOptions[0]?.textContent === "Veteran");
+  await panel.locator("button.close").click();
+});
+
+await step("customers: a likely duplicate shows the candidates; Create anyway creates", async () => {
+  await page.fill("[data-testid=customer-search]", "");
+  await page.click("[data-testid=add-customer]");
+  await page.locator("[data-testid=customer-form]").waitFor();
+  await page.click("[data-testid=form-cancel]");
+  await page.locator("[data-testid=customer-form]").waitFor({ state: "detached" });
+  await page.click("[data-testid=add-customer]");
+  const form = page.locator("[data-testid=customer-form]");
+  await form.locator("[name=first_name]").fill("Bea");
+  await form.locator("[name=last_name]").fill("Nguyen");
+  await form.locator("[name=phone]").fill("(303) 555-0177");
+  await form.locator("button[type=submit]").click();
+  const cand = form.locator("[data-testid=candidate]").filter({ hasText: "Bo Brandt" });
+  await expectText(cand, "+13035550177");
+  await expectText(cand.locator("[data-testid=candidate-same]"), "same phone");
+  await cand.locator("[data-testid=use-candidate]").waitFor();
+  await shot("customer-likely-duplicate");
+  await form.locator("[data-testid=create-anyway]").click();
+  const panel = page.locator("[data-testid=customer-panel]");
+  await expectText(panel.locator("h2").first(), "Bea Nguyen");
+  await expectText(panel.locator("[data-testid=panel-duplicates]"), "Bo Brandt");
+  await panel.locator("button.close").click();
+});
+
+await step("the Duplicates report lists the cluster, each record opening its panel", async () => {
+  await page.click("nav a[href='/duplicates']");
+  const cluster = page.locator("[data-testid=duplicate-cluster]").filter({ hasText: "Nguyen, Bea" });
+  await expectText(cluster, "Brandt, Bo");
+  await expectText(cluster, "same phone");
+  await expectText(page.locator("[data-testid=duplicates-summary]"), "1 group(s)");
+  await shot("duplicates");
+  await cluster.locator("[data-testid=duplicate-customer]").filter({ hasText: "Brandt, Bo" }).click();
+  const panel = page.locator("[data-testid=customer-panel]");
+  await expectText(panel.locator("h2").first(), "Bo Brandt");
+  await expectText(panel.locator("[data-testid=panel-duplicates]"), "Bea Nguyen");
+  await shot("duplicates-panel");
+  await panel.locator("button.close").click();
 });
 
 await step("loyalty, users and stores pages", async () => {
