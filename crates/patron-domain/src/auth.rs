@@ -25,10 +25,12 @@ pub enum Permission {
     StoresManage,
     /// Erase a person's data on a privacy request (irreversible).
     CustomersErase,
+    /// Merge records of one person into one.
+    CustomersMerge,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::CustomersView,
         Permission::CustomersCreate,
         Permission::CustomersEdit,
@@ -43,6 +45,7 @@ impl Permission {
         Permission::ReportsView,
         Permission::StoresManage,
         Permission::CustomersErase,
+        Permission::CustomersMerge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +64,7 @@ impl Permission {
             Permission::ReportsView => "reports.view",
             Permission::StoresManage => "stores.manage",
             Permission::CustomersErase => "customers.erase",
+            Permission::CustomersMerge => "customers.merge",
         }
     }
 }
@@ -133,6 +137,7 @@ const MANAGER_PERMISSIONS: PermissionSet = {
         CustomersCreate,
         CustomersEdit,
         CustomersDeactivate,
+        CustomersMerge,
         GroupsManage,
         LoyaltyManage,
         OrdersCreate,

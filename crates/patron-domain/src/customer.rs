@@ -73,6 +73,9 @@ pub struct Customer {
     /// When the person's data was erased on a privacy request: the record
     /// stays, anonymous, for its orders and ledger, and can no longer be edited.
     pub erased_at: Option<OffsetDateTime>,
+    /// Set when this record was merged into another (the survivor's id): it
+    /// stays only so that its code and id keep finding the survivor.
+    pub merged_into: Option<Uuid>,
 }
 
 impl Customer {

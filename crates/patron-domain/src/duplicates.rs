@@ -108,6 +108,16 @@ impl CustomerDraft {
     }
 }
 
+/// When `other` is merged into `survivor`: the fields the survivor lacks and
+/// the other record has. The survivor's own values always stay.
+pub fn merge_fill(survivor: &CustomerDraft, other: &CustomerDraft) -> crate::CustomerPatch {
+    crate::customer::Field::ALL
+        .into_iter()
+        .filter(|f| survivor.get(*f).is_none())
+        .filter_map(|f| other.get(f).map(|v| (f, crate::Patch::Set(v))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +186,25 @@ mod tests {
         assert_eq!(
             a.duplicate_keys().shared_with(&b.duplicate_keys()),
             vec![SameBy::IdDocument, SameBy::Phone, SameBy::Email]
+        );
+    }
+
+    #[test]
+    fn a_merge_fills_only_what_the_survivor_lacks() {
+        let survivor = draft(&[
+            (Field::FirstName, "Ann"),
+            (Field::LastName, "Lee"),
+            (Field::Phone, "(512) 561-0721"),
+        ]);
+        let other = draft(&[
+            (Field::FirstName, "Annie"),
+            (Field::LastName, "Leigh"),
+            (Field::Phone, "(512) 555-0100"),
+            (Field::Email, "ann@example.com"),
+        ]);
+        assert_eq!(
+            merge_fill(&survivor, &other),
+            vec![(Field::Email, crate::Patch::Set("ann@example.com".into()))]
         );
     }
 

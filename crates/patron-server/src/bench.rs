@@ -79,6 +79,13 @@ enum What {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// The likely-duplicate check of a create, and HQ's duplicates report.
+    Duplicates {
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Re-evaluating auto groups' rules over every customer; the worst rules'
     /// previews, and a concurrent edit's latency while one is saved.
     Rules {
@@ -113,6 +120,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             data,
             worst_only,
         } => crate::bench_rules::run(customers, data, worst_only).await?,
+        What::Duplicates { customers, data } => {
+            crate::bench_duplicates::run(customers, data).await?
+        }
         What::Sync {
             customers,
             samples,

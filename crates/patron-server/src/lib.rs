@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
+mod bench_duplicates;
 mod bench_rules;
 mod bench_sync;
 pub mod cli_accounts;

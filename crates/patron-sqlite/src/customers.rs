@@ -19,7 +19,7 @@ pub const COLUMNS: &str = "seq, id, code, first_name, last_name, email, phone, t
     address_line1, address_line2, address_city, address_region, address_postal_code, \
     address_country, date_of_birth, notes, marketing_consent, medical_card_number, \
     medical_issuing_state, medical_expiry, id_number, id_issuing_state, id_issuing_country, \
-    id_expiry, origin_store, active, created_at, updated_at, erased_at";
+    id_expiry, origin_store, active, created_at, updated_at, erased_at, merged_into";
 
 /// The editable columns, in [`Field::ALL`] order (name and consent are handled there too).
 const DATA_COLUMNS: [(&str, Field); 21] = [
@@ -105,6 +105,9 @@ pub fn row_to_customer(r: &Row<'_>) -> rusqlite::Result<(i64, Customer)> {
             created_at: from_micros(r.get(26)?),
             updated_at: from_micros(r.get(27)?),
             erased_at: r.get::<_, Option<i64>>(28)?.map(from_micros),
+            merged_into: r
+                .get::<_, Option<String>>(29)?
+                .and_then(|s| Uuid::parse_str(&s).ok()),
         },
     ))
 }
@@ -145,19 +148,35 @@ fn write_columns() -> Vec<&'static str> {
 }
 
 /// Fills the likely-same-person keys of rows written before they existed.
+/// Reads only the columns of that schema version (later migrations add more).
 pub fn fill_duplicate_keys(c: &Connection) -> Result<()> {
     let mut read = c
-        .prepare(&format!(
-            "SELECT {COLUMNS} FROM customers WHERE id_number IS NOT NULL OR date_of_birth IS NOT NULL"
-        ))
+        .prepare(
+            "SELECT seq, first_name, last_name, date_of_birth, id_number FROM customers
+             WHERE id_number IS NOT NULL OR date_of_birth IS NOT NULL",
+        )
         .map_err(db_err)?;
     let mut write = c
         .prepare("UPDATE customers SET id_key = ?1, person_key = ?2 WHERE seq = ?3")
         .map_err(db_err)?;
-    let rows = read.query_map([], row_to_customer).map_err(db_err)?;
+    let rows = read
+        .query_map([], |r| {
+            let draft = CustomerDraft {
+                first_name: r.get(1)?,
+                last_name: r.get(2)?,
+                date_of_birth: date_col(r, 3)?,
+                id_document: patron_domain::IdDocument {
+                    number: r.get(4)?,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            Ok((r.get::<_, i64>(0)?, draft))
+        })
+        .map_err(db_err)?;
     for row in rows {
-        let (seq, customer) = row.map_err(db_err)?;
-        let keys = customer.data.duplicate_keys();
+        let (seq, draft) = row.map_err(db_err)?;
+        let keys = draft.duplicate_keys();
         write
             .execute(params![keys.id_document, keys.person, seq])
             .map_err(db_err)?;
@@ -174,20 +193,36 @@ fn fts_text(d: &CustomerDraft) -> String {
     }
 }
 
+/// The customer a key names: a merged-away record's id or code names the
+/// customer it was merged into.
 pub fn seq_of(c: &Connection, key: &CustomerKey) -> Result<i64> {
-    let r = match key {
-        CustomerKey::Id(id) => c.query_row(
-            "SELECT seq FROM customers WHERE id = ?1",
-            [id.to_string()],
-            |r| r.get(0),
-        ),
-        CustomerKey::Code(code) => {
-            c.query_row("SELECT seq FROM customers WHERE code = ?1", [code], |r| {
-                r.get(0)
-            })
-        }
-    };
-    r.optional().map_err(db_err)?.ok_or(StorageError::NotFound)
+    let row = |r: &Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?));
+    let mut found = match key {
+        CustomerKey::Id(id) => c
+            .prepare_cached("SELECT seq, merged_into FROM customers WHERE id = ?1")
+            .map_err(db_err)?
+            .query_row([id.to_string()], row),
+        CustomerKey::Code(code) => c
+            .prepare_cached("SELECT seq, merged_into FROM customers WHERE code = ?1")
+            .map_err(db_err)?
+            .query_row([code], row),
+    }
+    .optional()
+    .map_err(db_err)?
+    .ok_or(StorageError::NotFound)?;
+    // Merges chain (A into B, later B into C); a bound keeps a corrupt loop finite.
+    for _ in 0..16 {
+        let (seq, into) = &found;
+        let Some(into) = into else { return Ok(*seq) };
+        found = c
+            .prepare_cached("SELECT seq, merged_into FROM customers WHERE id = ?1")
+            .map_err(db_err)?
+            .query_row([into], row)
+            .optional()
+            .map_err(db_err)?
+            .ok_or(StorageError::NotFound)?;
+    }
+    Err(StorageError::Backend("merges form a loop".into()))
 }
 
 pub fn by_seq(c: &Connection, seq: i64) -> Result<Customer> {

@@ -34,7 +34,7 @@ pub fn likely_same(
         let Some(key) = keys.get(by) else { continue };
         let mut st = c
             .prepare_cached(&format!(
-                "SELECT seq, id FROM customers WHERE {} = ?1 LIMIT {MAX_PER_KEY}",
+                "SELECT seq, id FROM customers WHERE {} = ?1 AND merged_into IS NULL LIMIT {MAX_PER_KEY}",
                 column(by)
             ))
             .map_err(db_err)?;
@@ -104,6 +104,14 @@ impl Clusters {
 }
 
 pub fn clusters(c: &Connection, limit: usize, offset: usize) -> Result<DuplicateReport> {
+    // Merged-away records are their survivor already: not duplicates of it.
+    let merged: std::collections::HashSet<i64> = c
+        .prepare_cached("SELECT seq FROM customers WHERE merged_into IS NOT NULL")
+        .map_err(db_err)?
+        .query_map([], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
     let mut uf = Clusters::default();
     let mut links: Vec<(i64, SameBy)> = Vec::new();
     for by in SameBy::ALL {
@@ -123,8 +131,11 @@ pub fn clusters(c: &Connection, limit: usize, offset: usize) -> Result<Duplicate
                 .map_err(db_err)?
                 .split(',')
                 .filter_map(|s| s.parse().ok())
+                .filter(|s| !merged.contains(s))
                 .collect();
-            if let Some((&first, rest)) = seqs.split_first() {
+            if let Some((&first, rest)) = seqs.split_first()
+                && !rest.is_empty()
+            {
                 for &s in rest {
                     uf.join(first, s);
                 }

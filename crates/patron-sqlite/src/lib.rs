@@ -13,6 +13,7 @@ mod duplicates;
 mod fill;
 mod groups;
 mod loyalty;
+mod merges;
 mod ops;
 mod preview;
 pub mod rule_sql;
@@ -82,6 +83,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0008_duplicates_erasure.sql"),
         fill: Some(customers::fill_duplicate_keys),
     },
+    sql(include_str!("../migrations/0009_merges.sql")),
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.
@@ -525,6 +527,22 @@ impl Storage for SqliteStorage {
     ) -> Result<patron_storage::DuplicateReport> {
         self.read(move |c| duplicates::clusters(c, limit, offset))
             .await
+    }
+
+    async fn merge_customers(
+        &self,
+        actor: &Actor,
+        survivor: &CustomerKey,
+        others: Vec<CustomerKey>,
+        ctx: ParseContext,
+    ) -> Result<Customer> {
+        let (actor, survivor) = (actor.clone(), survivor.clone());
+        self.write(move |tx| {
+            let today =
+                checkout::local_today(&loyalty::load_settings(tx)?, OffsetDateTime::now_utc());
+            merges::merge(tx, &actor, &survivor, &others, &ctx, today)
+        })
+        .await
     }
 
     async fn erase_customer(&self, actor: &Actor, key: &CustomerKey) -> Result<Customer> {

@@ -659,7 +659,8 @@ fn edit_customer(
             current.data.get(f).as_deref(),
         )?;
     }
-    sync::mark(c, "customer", &id.to_string())?;
+    // The record it landed on: a merged-away id names its survivor.
+    sync::mark(c, "customer", &current.id.to_string())?;
     let s = load_settings(c)?;
     refresh_customer(c, seq, local_today(&s, page.now))
 }

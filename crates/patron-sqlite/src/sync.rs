@@ -507,6 +507,7 @@ fn body(c: &Connection, kind: &str, entity: &str) -> Result<Option<Value>> {
         "order" => order_body(c, entity),
         "return" => return_body(c, entity),
         "membership" => membership_body(c, entity),
+        "merge" => crate::merges::merge_body(c, entity),
         k => config_body(c, k, entity),
     }
 }
@@ -529,6 +530,13 @@ fn dependencies(kind: &str, body: &Value) -> Vec<(&'static str, String)> {
         "customer" => {
             if let Some(t) = s("type_id") {
                 out.push(("customer_type", t));
+            }
+        }
+        "merge" => {
+            for k in ["id", "into"] {
+                if let Some(id) = s(k) {
+                    out.push(("customer", id));
+                }
             }
         }
         "group" => {
@@ -697,6 +705,11 @@ pub fn apply(
             "order" => apply_order(c, b, &settings, &mut report)?,
             "return" => apply_return(c, b, &mut report)?,
             "membership" => apply_membership(c, b, &mut report)?,
+            "merge" => {
+                if crate::merges::apply_merge(c, &actor, b, today)? {
+                    report.applied += 1;
+                }
+            }
             k if matches!(
                 k,
                 "group" | "customer_type" | "limit_profile" | "setting" | "user" | "role"

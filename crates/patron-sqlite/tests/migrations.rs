@@ -27,6 +27,7 @@ async fn duplicate_keys_are_filled_for_existing_customers() {
             "DROP INDEX customers_by_id_key; DROP INDEX customers_by_person;
              ALTER TABLE customers DROP COLUMN id_key; ALTER TABLE customers DROP COLUMN person_key;
              ALTER TABLE customers DROP COLUMN erased_at;
+             DROP INDEX customers_merged_into; ALTER TABLE customers DROP COLUMN merged_into;
              PRAGMA user_version = 7;",
         )
         .unwrap();

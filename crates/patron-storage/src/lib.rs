@@ -89,6 +89,17 @@ pub trait Storage: Send + Sync + 'static {
     /// The erasure replicates to every node; an erased record cannot be
     /// edited. Erasing twice changes nothing.
     async fn erase_customer(&self, actor: &Actor, key: &CustomerKey) -> Result<Customer>;
+    /// Merges `others` into `survivor` (HQ only): their orders, ledger
+    /// entries, manual memberships and totals move over, the survivor fills
+    /// the fields it lacks from them, and their codes and ids keep finding
+    /// the survivor. Replicates to every node.
+    async fn merge_customers(
+        &self,
+        actor: &Actor,
+        survivor: &CustomerKey,
+        others: Vec<CustomerKey>,
+        ctx: ParseContext,
+    ) -> Result<Customer>;
     /// Customers likely the same person as one with `keys` (one index lookup
     /// per key), those sharing the strongest key first; `except` left out.
     async fn likely_same(

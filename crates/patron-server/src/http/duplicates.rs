@@ -89,3 +89,60 @@ pub async fn report(
     let r = state.storage.duplicate_clusters(limit, offset).await?;
     Ok(Json(DuplicateReportView::new(&r, offset)))
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeInput {
+    /// The records to merge into this one: ids or codes.
+    #[schema(min_items = 1, max_items = 20)]
+    pub others: Vec<String>,
+}
+
+/// Merge other records of the same person into this one (`customers.merge`,
+/// at HQ): their orders, returns, ledger entries (balances add up exactly),
+/// manual memberships, visits and totals move here; this record keeps its
+/// code and values and fills only what it lacks; their codes and ids keep
+/// finding it, and what a store later sends about them lands here. Audited;
+/// replicated to every store.
+#[utoipa::path(post, path = "/api/v1/customers/{key}/merge", tag = "customers",
+    params(("key" = String, Path, description = "The survivor: a customer id (UUID) or code")),
+    request_body = MergeInput,
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::wire::CustomerView), ProblemResponses))]
+pub async fn merge(
+    State(state): State<AppState>,
+    Allowed(user, _): Allowed<perm::CustomersMerge>,
+    ApiPath(key): ApiPath<String>,
+    super::extract::ApiJson(input): super::extract::ApiJson<MergeInput>,
+) -> Result<Json<crate::wire::CustomerView>> {
+    if state.node.role != patron_storage::NodeRole::Hq {
+        return Err(ApiError::Conflict {
+            field: "node".into(),
+            message: "merges are done at HQ; they then reach every store".into(),
+        });
+    }
+    if input.others.is_empty() || input.others.len() > 20 {
+        return Err(ApiError::field("others", "name 1 to 20 customers"));
+    }
+    let settings = state.storage.settings().await?;
+    let ctx = patron_domain::ParseContext {
+        region: settings.phone_region,
+        today: time::OffsetDateTime::now_utc().date(),
+    };
+    let c = state
+        .storage
+        .merge_customers(
+            &user.actor(),
+            &CustomerKey::parse(&key),
+            input.others.iter().map(|k| CustomerKey::parse(k)).collect(),
+            ctx,
+        )
+        .await?;
+    let balances = state
+        .storage
+        .balances(&CustomerKey::Id(c.id), time::OffsetDateTime::now_utc())
+        .await?;
+    let mut view = crate::wire::CustomerView::from(&c);
+    view.balances = Some(super::loyalty::balances_view(&balances));
+    Ok(Json(view))
+}

@@ -149,6 +149,7 @@ perm_types!(
     ReportsView,
     StoresManage,
     CustomersErase,
+    CustomersMerge,
 );
 
 /// A signed-in user holding permission `P`, checked from the request's head.

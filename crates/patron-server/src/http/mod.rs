@@ -62,6 +62,7 @@ api_routes! {
     "/customers/{key}/audit" => get(customers::audit);
     "/customers/{key}/duplicates" => get(duplicates::of_customer);
     "/customers/{key}/erase" => post(privacy::erase);
+    "/customers/{key}/merge" => post(duplicates::merge);
     "/customers/{key}/export" => get(privacy::export);
     "/customers/{key}/ledger" => get(loyalty::ledger), post(loyalty::post_entry);
     "/customers/{key}/activity" => get(loyalty::activity);

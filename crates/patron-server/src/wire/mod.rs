@@ -91,6 +91,9 @@ pub struct CustomerView {
     /// When the person's data was erased on a privacy request; absent if never.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub erased_at: Option<String>,
+    /// The customer this record was merged into; absent if it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<Uuid>,
     /// Points and store credit, on single-customer reads: balance, available,
     /// locked (return window) and next expiry.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +143,7 @@ impl From<&Customer> for CustomerView {
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
             erased_at: c.erased_at.map(rfc3339),
+            merged_into: c.merged_into,
             balances: None,
             refused: Vec::new(),
         }

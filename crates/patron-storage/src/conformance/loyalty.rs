@@ -949,3 +949,173 @@ impl LoyaltySettingsPatch {
         s
     }
 }
+
+pub async fn merging_moves_history_and_keeps_old_codes_finding_the_survivor(store: Store) {
+    let mut s = store.loyalty_settings().await.unwrap();
+    s.return_window_days = 0;
+    store.update_loyalty_settings(&actor(), &s).await.unwrap();
+    store
+        .save_group(
+            &actor(),
+            None,
+            spec(
+                "Earners",
+                GroupKind::Auto,
+                Some("visits >= 0"),
+                Program::Cashback { percent: pct("10") },
+            ),
+            today(),
+        )
+        .await
+        .unwrap();
+    let vip = store
+        .save_group(
+            &actor(),
+            None,
+            spec("VIP", GroupKind::Manual, None, Program::None),
+            today(),
+        )
+        .await
+        .unwrap();
+    let mut a = person("Ann", "Lee");
+    a.data = draft(&[
+        (Field::FirstName, "Ann"),
+        (Field::LastName, "Lee"),
+        (Field::Phone, "(512) 561-0721"),
+    ]);
+    let ann = store.create_customer(&actor(), a).await.unwrap();
+    let mut b = person("Annie", "Lee");
+    b.data = draft(&[
+        (Field::FirstName, "Annie"),
+        (Field::LastName, "Lee"),
+        (Field::Email, "annie@example.com"),
+        (Field::DateOfBirth, "1990-05-17"),
+    ]);
+    let annie = store.create_customer(&actor(), b).await.unwrap();
+    let third = store
+        .create_customer(&actor(), person("A.", "Lee"))
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    for (id, c, price) in [
+        ("m-1", &ann, 1_000),
+        ("m-2", &annie, 3_000),
+        ("m-3", &third, 500),
+    ] {
+        store
+            .commit_order(
+                &actor(),
+                order(id, cart(c, vec![line("a", "x", 1000, "ea", price)], 0, 0)),
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .change_members(
+            &actor(),
+            &MemberTarget::Groups(vec![vip.id]),
+            &[CustomerKey::Id(annie.id)],
+            true,
+        )
+        .await
+        .unwrap();
+    let mut before = 0;
+    for c in [&ann, &annie, &third] {
+        before += ledger_sum(&store, c, Account::Points).await;
+    }
+    let survivor = store
+        .merge_customers(
+            &actor(),
+            &CustomerKey::Code(ann.code.as_str().to_owned()),
+            vec![
+                CustomerKey::Id(annie.id),
+                CustomerKey::Code(third.code.as_str().to_owned()),
+            ],
+            ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(survivor.id, ann.id);
+    assert_eq!(survivor.code, ann.code, "the survivor keeps its code");
+    assert_eq!(survivor.data.first_name, "Ann", "its own values stay");
+    assert_eq!(
+        survivor.data.email.as_ref().map(|e| e.as_str()),
+        Some("annie@example.com"),
+        "what it lacked is filled"
+    );
+    assert!(survivor.data.date_of_birth.is_some());
+    // The others' codes and ids find the survivor.
+    for key in [
+        CustomerKey::Id(annie.id),
+        CustomerKey::Code(third.code.as_str().to_owned()),
+    ] {
+        assert_eq!(store.customer(&key).await.unwrap().id, ann.id);
+    }
+    // Balances add up exactly; every order and the manual membership moved.
+    assert_eq!(ledger_sum(&store, &ann, Account::Points).await, before);
+    assert_eq!(before, 450);
+    let act = store
+        .customer_activity(&CustomerKey::Id(ann.id), now)
+        .await
+        .unwrap();
+    assert_eq!(act.orders.len(), 3);
+    assert_eq!((act.stats.total_spent, act.stats.visits), (4_500, 3));
+    assert!(act.groups.iter().any(|(id, _)| *id == vip.id));
+    assert_eq!(member_names(&store, vip.id).await, vec!["Lee".to_owned()]);
+    // A later sale to a merged-away record lands on the survivor.
+    store
+        .commit_order(
+            &actor(),
+            order(
+                "m-4",
+                cart_for(annie.id, vec![line("a", "x", 1000, "ea", 2_000)]),
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ledger_sum(&store, &ann, Account::Points).await, 650);
+    // The trail says who merged what; merging again is refused.
+    let trail = store
+        .customer_audit(&CustomerKey::Id(ann.id))
+        .await
+        .unwrap();
+    assert_eq!(trail.iter().filter(|e| e.action == "merge").count(), 2);
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == "merge" && e.old.as_deref() == Some(annie.code.as_str()))
+    );
+    let again = store
+        .merge_customers(
+            &actor(),
+            &CustomerKey::Id(ann.id),
+            vec![CustomerKey::Id(annie.id)],
+            ctx(),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(StorageError::Conflict { .. })),
+        "{again:?}"
+    );
+    // Merged-away records are no one's duplicates any more.
+    assert!(
+        store
+            .duplicate_clusters(10, 0)
+            .await
+            .unwrap()
+            .clusters
+            .is_empty()
+    );
+}
+
+fn cart_for(customer: Uuid, lines: Vec<CartLine>) -> CheckoutRequest {
+    CheckoutRequest {
+        customer: CustomerKey::Id(customer),
+        lines,
+        redeem_points: 0,
+        redeem_credit: 0,
+        store: None,
+    }
+}
