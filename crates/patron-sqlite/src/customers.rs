@@ -562,14 +562,32 @@ fn update_inner(
             .map_err(taken_email)?;
     }
     let now = micros(OffsetDateTime::now_utc());
-    let cols = write_columns();
-    let sets: Vec<String> = cols.iter().map(|c| format!("{c} = ?")).collect();
+    rewrite(c, seq, &next, now, None)?;
+    for ch in &changes {
+        audit(c, seq, now, actor, "update", Some(ch))?;
+    }
+    Ok((by_seq(c, seq)?, changes))
+}
+
+/// Writes a record's data, its derived keys and its trigram entry;
+/// `erased_at` also marks it erased.
+fn rewrite(
+    c: &Connection,
+    seq: i64,
+    data: &CustomerDraft,
+    at: i64,
+    erased_at: Option<i64>,
+) -> Result<()> {
+    let sets: Vec<String> = write_columns().iter().map(|c| format!("{c} = ?")).collect();
     let sql = format!(
-        "UPDATE customers SET updated_at = ?, {} WHERE seq = ?",
+        "UPDATE customers SET updated_at = ?, erased_at = coalesce(?, erased_at), {} WHERE seq = ?",
         sets.join(", ")
     );
-    let mut values = vec![Value::Integer(now)];
-    values.extend(write_values(&next));
+    let mut values = vec![
+        Value::Integer(at),
+        erased_at.map_or(Value::Null, Value::Integer),
+    ];
+    values.extend(write_values(data));
     values.push(Value::Integer(seq));
     c.prepare_cached(&sql)
         .map_err(db_err)?
@@ -579,13 +597,10 @@ fn update_inner(
         .map_err(db_err)?;
     c.execute(
         "INSERT INTO customer_fts (rowid, text) VALUES (?1, ?2)",
-        params![seq, fts_text(&next)],
+        params![seq, fts_text(data)],
     )
     .map_err(db_err)?;
-    for ch in &changes {
-        audit(c, seq, now, actor, "update", Some(ch))?;
-    }
-    Ok((by_seq(c, seq)?, changes))
+    Ok(())
 }
 
 pub fn erased_refusal() -> StorageError {
@@ -604,27 +619,7 @@ pub fn erase_row(c: &Connection, seq: i64, actor: &Actor, at: i64) -> Result<boo
     if by_seq(c, seq)?.is_erased() {
         return Ok(false);
     }
-    let blank = CustomerDraft::erased();
-    let cols = write_columns();
-    let sets: Vec<String> = cols.iter().map(|c| format!("{c} = ?")).collect();
-    let sql = format!(
-        "UPDATE customers SET updated_at = ?, erased_at = ?, {} WHERE seq = ?",
-        sets.join(", ")
-    );
-    let mut values = vec![Value::Integer(at), Value::Integer(at)];
-    values.extend(write_values(&blank));
-    values.push(Value::Integer(seq));
-    c.prepare_cached(&sql)
-        .map_err(db_err)?
-        .execute(params_from_iter(values))
-        .map_err(db_err)?;
-    c.execute("DELETE FROM customer_fts WHERE rowid = ?1", [seq])
-        .map_err(db_err)?;
-    c.execute(
-        "INSERT INTO customer_fts (rowid, text) VALUES (?1, ?2)",
-        params![seq, fts_text(&blank)],
-    )
-    .map_err(db_err)?;
+    rewrite(c, seq, &CustomerDraft::erased(), at, Some(at))?;
     c.execute(
         "UPDATE customer_audit SET old_value = NULL, new_value = NULL WHERE customer_seq = ?1",
         [seq],
