@@ -465,19 +465,23 @@ async function openCustomer(id, reload) {
   const panel = h("aside", { class: "panel", "data-testid": "customer-panel" },
     h("button", { class: "close", onclick: () => panel.remove() }, "Close"),
     h("h2", {}, `${x.first_name} ${x.last_name}`), h("div", { class: "muted" }, `${x.code} · ${x.origin_store || "HQ"} · `, x.active ? "active" : "deactivated"),
+    x.erased_at ? h("div", { class: "notice", "data-testid": "panel-erased" }, `Personal data erased on ${fmtDate(x.erased_at)}; the record keeps its orders and balances.`) : null,
     // A change made here that HQ did not accept: shown plainly, with HQ's reason.
     (x.refused || []).map((r) => h("div", { class: "notice", "data-testid": "panel-refused" },
       `HQ refused a change made at ${r.store} by ${r.actor} (${(r.kind || "").replace("_", " ")}): ${r.reason}`)),
     // Records likely of the same person (shared phone, email, ID, or name and birth date).
     dupes.length ? h("div", { class: "dupes", "data-testid": "panel-duplicates" },
       h("strong", {}, dupes.length === 1 ? "Likely the same person as another record:" : `Likely the same person as ${dupes.length} other records:`),
-      candidateList(dupes, (d) => h("button", { type: "button", "data-testid": "duplicate-open", onclick: () => openCustomer(d.id, reload) }, "Open"))) : null,
+      candidateList(dupes, (d) => [h("button", { type: "button", "data-testid": "duplicate-open", onclick: () => openCustomer(d.id, reload) }, "Open"),
+        can("customers.merge") ? h("button", { type: "button", "data-testid": "duplicate-merge", onclick: () => confirmMerge(x, [d], () => { openCustomer(id, reload); reload && reload(); }) }, "Merge into this record") : null])) : null,
     h("div", { class: "row", style: "margin:.75rem 0" },
-      can("customers.edit") ? h("button", { "data-testid": "edit-customer", onclick: () => { const m = modal("Edit customer", customerForm(x, () => { m.remove(); openCustomer(id, reload); reload && reload(); })); } }, "Edit") : null,
+      can("customers.edit") && !x.erased_at ? h("button", { "data-testid": "edit-customer", onclick: () => { const m = modal("Edit customer", customerForm(x, () => { m.remove(); openCustomer(id, reload); reload && reload(); })); } }, "Edit") : null,
       can("customers.deactivate") ? h("button", { class: x.active ? "danger" : "", "data-testid": "toggle-active", onclick: async () => {
         await api("POST", `/customers/${id}/${x.active ? "deactivate" : "reactivate"}`);
         openCustomer(id, reload); reload && reload();
-      } }, x.active ? "Deactivate" : "Reactivate") : null),
+      } }, x.active ? "Deactivate" : "Reactivate") : null,
+      h("button", { "data-testid": "export-customer", onclick: () => exportCustomer(x) }, "Export data"),
+      can("customers.erase") && !x.erased_at ? h("button", { class: "danger", "data-testid": "erase-customer", onclick: () => confirmErase(x, () => { openCustomer(id, reload); reload && reload(); }) }, "Erase personal data") : null),
     can("loyalty.manage") ? h("div", { class: "row" }, h("span", { class: "muted" }, "Customer type"), (() => {
       const sel = h("select", { "data-testid": "panel-type", onchange: async () => { await api("PUT", `/customers/${id}/type`, { type_id: sel.value || null }); openCustomer(id, reload); } },
         h("option", { value: "" }, "none"));
@@ -797,6 +801,45 @@ async function securityPage() {
   await load(true);
 }
 
+// A person's data, as the JSON the API gives, downloaded as a file.
+async function exportCustomer(x) {
+  const r = await api("GET", `/customers/${x.id}/export`);
+  if (!r.ok) { modal("Export", h("div", { class: "notice" }, r.data?.detail || "Could not export")); return; }
+  const url = URL.createObjectURL(new Blob([JSON.stringify(r.data, null, 2)], { type: "application/json" }));
+  const a = h("a", { href: url, download: `${x.code}.json`, "data-testid": "export-link" }, "download");
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// Erasure cannot be undone: the cashier types the code to confirm.
+function confirmErase(x, done) {
+  const input = h("input", { "data-testid": "erase-confirm-code", placeholder: x.code });
+  const msg = h("div", { class: "notice form-error" });
+  const go = h("button", { class: "danger", "data-testid": "erase-confirm", onclick: async () => {
+    if (input.value.trim().toUpperCase() !== x.code.toUpperCase()) { msg.textContent = `Type ${x.code} to confirm.`; return; }
+    const r = await api("POST", `/customers/${x.id}/erase`, {});
+    if (!r.ok) { msg.textContent = r.data?.detail || "Could not erase"; return; }
+    m.remove(); done();
+  } }, "Erase");
+  const m = modal(`Erase ${x.first_name} ${x.last_name}?`, h("div", {},
+    h("p", {}, "Names, contacts, address, dates, documents, notes and the old values in the audit trail are removed on every node. Orders, balances and totals stay with an anonymous record. This cannot be undone."),
+    h("label", {}, `Type ${x.code} to confirm`, input), msg,
+    h("div", { class: "row" }, go, h("button", { type: "button", onclick: () => m.remove() }, "Cancel"))));
+}
+
+// Merging moves the others' orders, balances and memberships to the one kept.
+function confirmMerge(keep, others, done) {
+  const msg = h("div", { class: "notice form-error" });
+  const go = h("button", { class: "primary", "data-testid": "merge-confirm", onclick: async () => {
+    const r = await api("POST", `/customers/${keep.id}/merge`, { others: others.map((o) => o.id) });
+    if (!r.ok) { msg.textContent = r.data?.detail || "Could not merge"; return; }
+    m.remove(); done(r.data);
+  } }, "Merge");
+  const m = modal(`Keep ${keep.first_name} ${keep.last_name} (${keep.code})?`, h("div", {},
+    h("p", {}, `${others.map((o) => `${o.first_name} ${o.last_name} (${o.code})`).join(", ")} will be merged into this record: orders, returns, balances, group memberships and totals move over; their codes will find this customer. It is recorded in the audit trail.`),
+    msg, h("div", { class: "row" }, go, h("button", { type: "button", onclick: () => m.remove() }, "Cancel"))));
+}
+
 // Customers who are likely one person, in clusters, biggest first: linked by a
 // shared phone, email, ID document number, or name and date of birth.
 async function duplicatesPage() {
@@ -813,9 +856,10 @@ async function duplicatesPage() {
       ...(d.items.length ? d.items.map((cl) => h("section", { class: "cluster", "data-testid": "duplicate-cluster" },
         h("h2", {}, `${cl.customers.length} records`, h("span", { class: "muted" }, ` · same ${sameText(cl.same)}`)),
         h("div", { class: "table-wrap" }, h("table", {},
-          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Code"), h("th", {}, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", {}, "Date of birth"), h("th", { class: "hide-narrow" }, "ID document"), h("th", { class: "hide-narrow" }, "Origin"), h("th", { class: "hide-narrow" }, "Added"))),
+          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Code"), h("th", {}, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", {}, "Date of birth"), h("th", { class: "hide-narrow" }, "ID document"), h("th", { class: "hide-narrow" }, "Origin"), h("th", { class: "hide-narrow" }, "Added"), can("customers.merge") ? h("th", {}, "") : null)),
           h("tbody", {}, cl.customers.map((c) => h("tr", { class: c.active ? "" : "inactive" }, h("td", {}, open(c), c.active ? "" : h("span", { class: "muted" }, " (deactivated)")), h("td", {}, c.code), h("td", {}, c.phone || ""),
-            h("td", { class: "hide-narrow" }, c.email || ""), h("td", {}, c.date_of_birth || ""), h("td", { class: "hide-narrow" }, c.id_document?.number || ""), h("td", { class: "hide-narrow" }, c.origin_store || "HQ"), h("td", { class: "hide-narrow" }, fmtDate(c.created_at)))))))))
+            h("td", { class: "hide-narrow" }, c.email || ""), h("td", {}, c.date_of_birth || ""), h("td", { class: "hide-narrow" }, c.id_document?.number || ""), h("td", { class: "hide-narrow" }, c.origin_store || "HQ"), h("td", { class: "hide-narrow" }, fmtDate(c.created_at)),
+            can("customers.merge") ? h("td", {}, h("button", { "data-testid": "merge-keep", onclick: () => confirmMerge(c, cl.customers.filter((o) => o.id !== c.id), load) }, "Keep this one")) : null)))))))
         : [h("div", { class: "card empty" }, st.offset ? "No more groups." : "No likely duplicates: every record looks like a different person.")]),
       h("div", { class: "row", style: "margin-top:.75rem" },
         h("button", { disabled: !st.back.length, "data-testid": "duplicates-previous", onclick: () => { st.offset = st.back.pop() || 0; load(); } }, "← Previous"),

@@ -348,6 +348,34 @@ await step("the Duplicates report lists the cluster, each record opening its pan
   await panel.locator("button.close").click();
 });
 
+await step("a cluster is merged from the report; a person's data is exported and erased", async () => {
+  const cluster = page.locator("[data-testid=duplicate-cluster]").filter({ hasText: "Nguyen, Bea" });
+  await cluster.locator("tr").filter({ hasText: "Nguyen, Bea" }).locator("[data-testid=merge-keep]").click();
+  await shot("merge-confirm");
+  await page.locator("[data-testid=merge-confirm]").click();
+  await expectText(page.locator("[data-testid=duplicates-report]"), "No likely duplicates");
+  await page.click("nav a[href='/customers']");
+  await page.fill("[data-testid=customer-search]", "Bea Nguyen");
+  await expectText(page.locator("[data-testid=customer-row]"), "Nguyen");
+  await page.locator("[data-testid=customer-row]").filter({ hasText: "Nguyen" }).locator("[data-testid=customer-open]").first().click();
+  const panel = page.locator("[data-testid=customer-panel]");
+  await expectText(panel.locator("[data-testid=panel-audit]"), "merge");
+  const download = page.waitForEvent("download");
+  await panel.locator("[data-testid=export-customer]").click();
+  const file = await download;
+  if (!file.suggestedFilename().endsWith(".json")) throw new Error(`export named ${file.suggestedFilename()}`);
+  await panel.locator("[data-testid=erase-customer]").click();
+  await page.locator("[data-testid=erase-confirm]").click();
+  await expectText(page.locator(".modal .form-error"), "to confirm");
+  const code = (await panel.locator(".muted").first().innerText()).split(" ")[0];
+  await page.fill("[data-testid=erase-confirm-code]", code);
+  await page.locator("[data-testid=erase-confirm]").click();
+  await page.locator("[data-testid=customer-panel] [data-testid=panel-erased]").waitFor();
+  await expectText(page.locator("[data-testid=customer-panel] h2").first(), "Erased customer");
+  await shot("erased");
+  await page.locator("[data-testid=customer-panel] button.close").click();
+});
+
 await step("loyalty, users and stores pages", async () => {
   await page.click("nav a[href='/loyalty']");
   await page.locator("[data-testid=loyalty-settings]").waitFor();
