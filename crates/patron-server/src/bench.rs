@@ -164,7 +164,7 @@ pub(crate) async fn loaded(
             .import_customers(
                 &Actor::new("bench"),
                 crate::demo::stream(SEED, customers, ctx),
-                false,
+                patron_storage::ImportOptions::default(),
             )
             .await?;
         println!(
@@ -351,14 +351,20 @@ async fn import(rows: usize) -> anyhow::Result<()> {
     let size = std::fs::metadata(&csv_path)?.len();
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&tmp.path().join("data"))?);
     let started = Instant::now();
-    let summary = crate::import::import_file(storage.clone(), &csv_path, &[], false, false).await?;
+    let summary = crate::import::import_file(
+        storage.clone(),
+        &csv_path,
+        &crate::import::ImportOptionsArgs::default(),
+        false,
+    )
+    .await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "imported {} rows ({} rejected) from {:.0} MB in {secs:.2} s: {:.0} rows/s",
-        summary.imported,
+        summary.imported(),
         summary.rejected.len(),
         size as f64 / 1e6,
-        summary.imported as f64 / secs
+        summary.imported() as f64 / secs
     );
     Ok(())
 }

@@ -115,6 +115,9 @@ async fn plant_twins(storage: &Arc<dyn Storage>, ctx: ParseContext) -> anyhow::R
         Box::new(rows.into_iter().enumerate().map(|(i, data)| {
             Ok(ImportRow {
                 line: i as u64 + 1,
+                opening: Default::default(),
+                groups: Vec::new(),
+                source_key: None,
                 customer: NewCustomer {
                     data,
                     origin_store: None,
@@ -122,7 +125,14 @@ async fn plant_twins(storage: &Arc<dyn Storage>, ctx: ParseContext) -> anyhow::R
             })
         }));
     storage
-        .import_customers(&Actor::new("bench"), stream, false)
+        .import_customers(
+            &Actor::new("bench"),
+            stream,
+            patron_storage::ImportOptions {
+                strict: false,
+                ..Default::default()
+            },
+        )
         .await?;
     Ok(n)
 }

@@ -46,6 +46,9 @@ pub fn stream(seed: u64, count: usize, ctx: ParseContext) -> patron_storage::Imp
         CustomerDraft::parse(fields(g), &ctx).ok().map(|data| {
             Ok(ImportRow {
                 line: i as u64 + 1,
+                opening: Default::default(),
+                groups: Vec::new(),
+                source_key: None,
                 customer: NewCustomer {
                     data,
                     origin_store: None,
@@ -67,7 +70,14 @@ pub async fn load(storage: &Arc<dyn Storage>) -> anyhow::Result<Option<(String, 
         today: time::OffsetDateTime::now_utc().date(),
     };
     let out = storage
-        .import_customers(&Actor::new("demo"), stream(42, DEMO_CUSTOMERS, ctx), false)
+        .import_customers(
+            &Actor::new("demo"),
+            stream(42, DEMO_CUSTOMERS, ctx),
+            patron_storage::ImportOptions {
+                strict: false,
+                ..Default::default()
+            },
+        )
         .await?;
     for (name, role) in [
         ("admin", Role::ADMIN),

@@ -72,6 +72,9 @@ async fn rule_budget_and_preview_deadline_over_http() {
             ];
             Ok(patron_storage::ImportRow {
                 line: i + 1,
+                opening: Default::default(),
+                groups: Vec::new(),
+                source_key: None,
                 customer: patron_storage::NewCustomer {
                     data: patron_domain::CustomerDraft::parse(fields, &ctx).unwrap(),
                     origin_store: None,
@@ -83,7 +86,7 @@ async fn rule_budget_and_preview_deadline_over_http() {
         .import_customers(
             &patron_storage::Actor::new("test"),
             Box::new(rows.into_iter()),
-            false,
+            patron_storage::ImportOptions::default(),
         )
         .await
         .unwrap();

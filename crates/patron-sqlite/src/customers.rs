@@ -1,12 +1,12 @@
-//! Customer rows: mapping, create, import, update, (de)activation, audit.
+//! Customer rows: mapping, create, update, (de)activation, audit.
 
 use crate::settings::{load as load_settings, take_code_numbers};
 use crate::{db_err, from_micros, micros};
 use patron_domain::customer::{Field, FieldChange};
 use patron_domain::{Customer, CustomerCode, CustomerDraft, Email, FieldError, Phone, StoreId};
 use patron_storage::{
-    Actor, AuditEntry, CustomerKey, CustomerPatch, ImportOutcome, ImportStream, NewCustomer,
-    OffsetDateTime, ParseContext, Result, StorageError,
+    Actor, AuditEntry, CustomerKey, CustomerPatch, NewCustomer, OffsetDateTime, ParseContext,
+    Result, StorageError,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -113,7 +113,7 @@ pub fn row_to_customer(r: &Row<'_>) -> rusqlite::Result<(i64, Customer)> {
 }
 
 /// Values of the editable and derived columns, in the order of [`write_columns`].
-fn write_values(d: &CustomerDraft) -> Vec<Value> {
+pub(crate) fn write_values(d: &CustomerDraft) -> Vec<Value> {
     let keys = d.search_keys();
     let mut v: Vec<Value> = DATA_COLUMNS
         .iter()
@@ -133,7 +133,7 @@ fn write_values(d: &CustomerDraft) -> Vec<Value> {
     v
 }
 
-fn write_columns() -> Vec<&'static str> {
+pub(crate) fn write_columns() -> Vec<&'static str> {
     let mut c: Vec<&str> = DATA_COLUMNS.iter().map(|(c, _)| *c).collect();
     c.extend([
         "email_key",
@@ -447,72 +447,6 @@ pub fn record_lost_write(
     };
     audit_action(c, seq, actor, "sync-conflict-lost", Some(&change))?;
     Ok(true)
-}
-
-/// Page cache for bulk imports (KiB, negative per SQLite's convention). Inserts
-/// land at random places in five indexes; once those outgrow the cache, every
-/// row costs page reads and spills, which made a 1M-row import 4x slower.
-const IMPORT_CACHE: i64 = -1_048_576;
-
-pub fn import(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
-    let normal: i64 = c
-        .pragma_query_value(None, "cache_size", |r| r.get(0))
-        .map_err(db_err)?;
-    c.pragma_update(None, "cache_size", IMPORT_CACHE)
-        .map_err(db_err)?;
-    let out = import_rows(c, actor, rows);
-    // Give the memory back even if the import failed.
-    let _ = c.pragma_update(None, "cache_size", normal);
-    out
-}
-
-fn import_rows(c: &Connection, actor: &Actor, rows: ImportStream) -> Result<ImportOutcome> {
-    let mut out = ImportOutcome::default();
-    let settings = load_settings(c)?;
-    // Numbers are taken in this transaction: a failed import gives them all back.
-    let first = take_code_numbers(c, 0)?;
-    let mut next = first;
-    let first_seq: i64 = c
-        .query_row("SELECT coalesce(max(seq), 0) + 1 FROM customers", [], |r| {
-            r.get(0)
-        })
-        .map_err(db_err)?;
-    // One stamp for the whole import, written with each row.
-    let hlc = crate::sync::stamp(c)?.to_string();
-    let now = micros(OffsetDateTime::now_utc());
-    for row in rows {
-        let row = row.map_err(|e| StorageError::Backend(format!("import aborted: {e}")))?;
-        if let Some(e) = &row.customer.data.email {
-            // Earlier rows of the import are already inserted in this transaction,
-            // so the index also catches duplicates within the file.
-            if email_taken(c, &e.key(), None)? {
-                out.rejected.push((
-                    row.line,
-                    FieldError::new("email", format!("{e} is already used by another customer")),
-                ));
-                continue;
-            }
-        }
-        let code = settings.code_format.format(next);
-        next += 1;
-        let seq = insert(c, &row.customer, Uuid::now_v7(), &code, now, &hlc, false)?;
-        audit(c, seq, now, actor, "import", None)?;
-        out.created.push(code.as_str().to_owned());
-    }
-    take_code_numbers(c, next - first)?;
-    // One stamp for the whole import; every row goes into the feed in one statement.
-    if !out.created.is_empty() {
-        // The trigram index is filled in one statement after the rows: the
-        // same text `fts_text` builds (folded full name, then the email key).
-        c.execute(
-            "INSERT INTO customer_fts (rowid, text)
-             SELECT seq, full_key || coalesce(' ' || email_key, '') FROM customers WHERE seq >= ?1",
-            [first_seq],
-        )
-        .map_err(db_err)?;
-        crate::sync::mark_customers_since(c, first_seq)?;
-    }
-    Ok(out)
 }
 
 pub fn update(

@@ -103,6 +103,37 @@ impl Clusters {
     }
 }
 
+/// Pairs (new row, other row, what they share) for every row from
+/// `first_seq` on that shares a key with another customer (not merged away).
+pub fn involving_new(c: &Connection, first_seq: i64) -> Result<Vec<(i64, i64, SameBy)>> {
+    let mut out = Vec::new();
+    for by in SameBy::ALL {
+        let col = column(by);
+        let mut st = c
+            .prepare(&format!(
+                "SELECT group_concat(seq) FROM customers WHERE {col} IS NOT NULL AND merged_into IS NULL
+                 GROUP BY {col} HAVING count(*) BETWEEN 2 AND {MAX_PER_KEY} AND max(seq) >= ?1"
+            ))
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([first_seq], |r| r.get::<_, String>(0))
+            .map_err(db_err)?;
+        for row in rows {
+            let seqs: Vec<i64> = row
+                .map_err(db_err)?
+                .split(',')
+                .filter_map(|s| s.parse().ok())
+                .collect();
+            for &s in seqs.iter().filter(|s| **s >= first_seq) {
+                for &o in seqs.iter().filter(|o| **o != s) {
+                    out.push((s, o, by));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn clusters(c: &Connection, limit: usize, offset: usize) -> Result<DuplicateReport> {
     // Merged-away records are their survivor already: not duplicates of it.
     let merged: std::collections::HashSet<i64> = c

@@ -12,6 +12,7 @@ mod customers;
 mod duplicates;
 mod fill;
 mod groups;
+mod import;
 mod loyalty;
 mod merges;
 mod ops;
@@ -84,6 +85,7 @@ const MIGRATIONS: &[Migration] = &[
         fill: Some(customers::fill_duplicate_keys),
     },
     sql(include_str!("../migrations/0009_merges.sql")),
+    sql(include_str!("../migrations/0010_import.sql")),
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.
@@ -462,7 +464,7 @@ impl Storage for SqliteStorage {
         &self,
         actor: &Actor,
         rows: ImportStream,
-        strict: bool,
+        opts: ImportOptions,
     ) -> Result<ImportOutcome> {
         let actor = actor.clone();
         self.write(move |tx| {
@@ -472,33 +474,27 @@ impl Storage for SqliteStorage {
                     "imports run at HQ; a store receives the customers through sync",
                 ));
             }
-            // Only a strict import pays for a savepoint: it undoes the rows yet
-            // still reports which were skipped.
-            if strict {
+            // Only a strict or a trial import pays for a savepoint: it undoes
+            // the rows yet still reports what happened to each.
+            let undo = opts.strict || opts.dry_run;
+            if undo {
                 tx.execute_batch("SAVEPOINT import").map_err(db_err)?;
             }
-            let before: i64 = tx
-                .query_row("SELECT coalesce(max(seq), 0) FROM customers", [], |r| {
-                    r.get(0)
-                })
-                .map_err(db_err)?;
-            let outcome = customers::import(tx, &actor, rows)?;
-            if strict {
-                if !outcome.rejected.is_empty() {
+            let mut outcome = import::import(tx, &actor, rows, opts)?;
+            if undo {
+                if opts.dry_run || !outcome.rejected.is_empty() {
                     tx.execute_batch("ROLLBACK TO import; RELEASE import")
                         .map_err(db_err)?;
-                    return Ok(ImportOutcome {
-                        created: Vec::new(),
-                        rejected: outcome.rejected,
-                    });
+                    if !opts.dry_run {
+                        outcome = ImportOutcome {
+                            rejected: outcome.rejected,
+                            ..ImportOutcome::default()
+                        };
+                    }
+                } else {
+                    tx.execute_batch("RELEASE import").map_err(db_err)?;
                 }
-                tx.execute_batch("RELEASE import").map_err(db_err)?;
             }
-            // Imported customers are existing customers, not sign-ups: no
-            // registration bonus. They join their rule-driven groups in bulk.
-            let today =
-                checkout::local_today(&loyalty::load_settings(tx)?, OffsetDateTime::now_utc());
-            fill::add_new_customers(tx, before, today)?;
             Ok(outcome)
         })
         .await

@@ -316,10 +316,12 @@ fn customer_body(c: &Connection, id: &str) -> Result<Option<Value>> {
     };
     let cust = customers::by_seq(c, seq)?;
     let (hlc, clocks) = field_clocks(c, seq)?;
-    let type_id: Option<String> = c
-        .query_row("SELECT type_id FROM customers WHERE seq = ?1", [seq], |r| {
-            r.get(0)
-        })
+    let (type_id, spent, visits): (Option<String>, i64, i64) = c
+        .query_row(
+            "SELECT type_id, opening_spent, opening_visits FROM customers WHERE seq = ?1",
+            [seq],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .map_err(db_err)?;
     let mut fields = Map::new();
     for f in Field::ALL {
@@ -339,6 +341,7 @@ fn customer_body(c: &Connection, id: &str) -> Result<Option<Value>> {
         "active": cust.active,
         "type_id": type_id,
         "erased": cust.is_erased(),
+        "opening": {"spent": spent, "visits": visits},
     })))
 }
 
@@ -827,6 +830,26 @@ fn apply_customer(
                 Some(t) => crate::loyalty::customer_type(c, t)?.is_some(),
                 None => false,
             };
+            // What the customer brought from an imported system: part of the
+            // totals from the start, here as at HQ (orders add to it as usual).
+            let opening = b.get("opening");
+            let within = |k: &str, max: i64| {
+                opening
+                    .and_then(|o| o.get(k))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+                    .clamp(0, max)
+            };
+            let (spent, visits) = (
+                within("spent", patron_storage::MAX_AMOUNT),
+                within("visits", patron_storage::MAX_VISITS),
+            );
+            exec(
+                c,
+                "UPDATE customers SET opening_spent = ?1, opening_visits = ?2,
+                    total_spent = total_spent + ?1, visits = visits + ?2 WHERE seq = ?3",
+                params![spent, visits, seq],
+            )?;
             exec(
                 c,
                 "UPDATE customers SET active = ?1, type_id = ?2, hlc = ?3, field_hlc = ?4 WHERE seq = ?5",

@@ -28,6 +28,9 @@ async fn duplicate_keys_are_filled_for_existing_customers() {
              ALTER TABLE customers DROP COLUMN id_key; ALTER TABLE customers DROP COLUMN person_key;
              ALTER TABLE customers DROP COLUMN erased_at;
              DROP INDEX customers_merged_into; ALTER TABLE customers DROP COLUMN merged_into;
+             DROP INDEX customers_by_import_key; ALTER TABLE customers DROP COLUMN import_key;
+             ALTER TABLE customers DROP COLUMN opening_spent;
+             ALTER TABLE customers DROP COLUMN opening_visits;
              PRAGMA user_version = 7;",
         )
         .unwrap();

@@ -36,6 +36,9 @@ async fn populate(storage: &SqliteStorage, n: usize) {
         ];
         Ok(ImportRow {
             line: i as u64 + 1,
+            opening: Default::default(),
+            groups: Vec::new(),
+            source_key: None,
             customer: NewCustomer {
                 data: CustomerDraft::parse(fields, &ctx()).unwrap(),
                 origin_store: None,
@@ -44,7 +47,14 @@ async fn populate(storage: &SqliteStorage, n: usize) {
     });
     let rows: Vec<_> = rows.collect();
     storage
-        .import_customers(&Actor::new("test"), Box::new(rows.into_iter()), false)
+        .import_customers(
+            &Actor::new("test"),
+            Box::new(rows.into_iter()),
+            patron_storage::ImportOptions {
+                strict: false,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
 }

@@ -790,11 +790,21 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
     let stream = rows.into_iter().enumerate().map(|(i, customer)| {
         Ok(ImportRow {
             line: i as u64 + 2,
+            opening: Default::default(),
+            groups: Vec::new(),
+            source_key: None,
             customer,
         })
     });
     let out = store
-        .import_customers(&Actor::new("importer"), Box::new(stream), false)
+        .import_customers(
+            &Actor::new("importer"),
+            Box::new(stream),
+            crate::ImportOptions {
+                strict: false,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(out.created, vec!["CUST-00002", "CUST-00003", "CUST-00004"]);
@@ -818,13 +828,23 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
     let failing = vec![
         Ok(ImportRow {
             line: 2,
+            opening: Default::default(),
+            groups: Vec::new(),
+            source_key: None,
             customer: person("F", "Failed"),
         }),
         Err("disk gone".to_owned()),
     ];
     assert!(
         store
-            .import_customers(&actor(), Box::new(failing.into_iter()), false)
+            .import_customers(
+                &actor(),
+                Box::new(failing.into_iter()),
+                crate::ImportOptions {
+                    strict: false,
+                    ..Default::default()
+                }
+            )
             .await
             .is_err()
     );
@@ -833,15 +853,28 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
     let strict = vec![
         Ok(ImportRow {
             line: 2,
+            opening: Default::default(),
+            groups: Vec::new(),
+            source_key: None,
             customer: person("H", "Strict"),
         }),
         Ok(ImportRow {
             line: 3,
+            opening: Default::default(),
+            groups: Vec::new(),
+            source_key: None,
             customer: with_email("I", "c@example.com"),
         }),
     ];
     let out = store
-        .import_customers(&actor(), Box::new(strict.into_iter()), true)
+        .import_customers(
+            &actor(),
+            Box::new(strict.into_iter()),
+            crate::ImportOptions {
+                strict: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(out.created.is_empty());

@@ -71,16 +71,19 @@ pub trait Storage: Send + Sync + 'static {
         new: NewCustomer,
     ) -> Result<(Customer, bool)>;
     /// Creates many customers in one transaction, pulling rows from `rows` as
-    /// they are parsed. Rows whose email is already taken (in the database or
-    /// earlier in the stream) are skipped and reported by line; every other row is
-    /// inserted. If the stream yields an error, or anything fails, nothing is written.
-    /// With `strict`, nothing is written either if any row was skipped; the outcome
-    /// then lists them and `created` is empty.
+    /// they are parsed, with their opening balances (opening ledger entries),
+    /// totals and manual groups. Rows that cannot be imported as they are (an
+    /// email already taken in the database or earlier in the stream, a group
+    /// that does not exist) are skipped and reported by line; rows whose source
+    /// key was imported before are skipped and counted. If the stream yields an
+    /// error, or anything fails, nothing is written. With `strict`, nothing is
+    /// written either if any row was skipped; with `dry_run`, nothing is
+    /// written at all, and the outcome says what would have been.
     async fn import_customers(
         &self,
         actor: &Actor,
         rows: ImportStream,
-        strict: bool,
+        opts: ImportOptions,
     ) -> Result<ImportOutcome>;
     async fn customer(&self, key: &CustomerKey) -> Result<Customer>;
     /// Erases the person on a privacy request (HQ only): identifying fields,

@@ -125,17 +125,99 @@ pub struct AuditEntry {
 pub struct ImportRow {
     pub line: u64,
     pub customer: NewCustomer,
+    /// What the customer brings from the system they come from.
+    pub opening: Opening,
+    /// Manual groups the customer is in, by name.
+    pub groups: Vec<String>,
+    /// The row's identity in its source (the source system's customer id, or
+    /// a digest of the row): a row whose key was imported before is skipped,
+    /// so running the same import again changes nothing.
+    pub source_key: Option<String>,
+}
+
+impl ImportRow {
+    pub fn new(line: u64, customer: NewCustomer) -> Self {
+        Self {
+            line,
+            customer,
+            opening: Opening::default(),
+            groups: Vec::new(),
+            source_key: None,
+        }
+    }
+}
+
+/// Balances and totals a customer had in the system they are imported from.
+/// Balances become opening ledger entries, so balances still equal the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Opening {
+    /// Hundredths of a point, ≥ 0.
+    pub points: i64,
+    /// Store credit in minor units, ≥ 0.
+    pub credit: i64,
+    /// Lifetime spend in minor units, ≥ 0.
+    pub spent: i64,
+    pub visits: i64,
+}
+
+impl Opening {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// How an import runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Nothing is written if any row is rejected.
+    pub strict: bool,
+    /// Everything is checked and reported as if imported, then nothing is written.
+    pub dry_run: bool,
+    /// Group names not found become new manual groups (otherwise such rows are rejected).
+    pub create_groups: bool,
+    /// About how many rows the stream holds, if known: a large import into a
+    /// small table rebuilds the indexes once instead of updating them per row.
+    pub expected_rows: Option<u64>,
 }
 
 /// Rows to import; an `Err` aborts the whole import (e.g. the file became unreadable).
 pub type ImportStream = Box<dyn Iterator<Item = Result<ImportRow, String>> + Send>;
 
+/// An imported row likely the same person as another customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportDuplicate {
+    pub line: u64,
+    pub code: String,
+    /// Codes of the other customers, and what they share.
+    pub others: Vec<String>,
+    pub by: Vec<patron_domain::SameBy>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ImportOutcome {
     /// Codes of the created customers, in input order.
     pub created: Vec<String>,
-    /// Line and reason of every row skipped because its email is taken.
+    /// Line and reason of every row skipped because it cannot be imported as is
+    /// (an email already in use, a group that does not exist).
     pub rejected: Vec<(u64, patron_domain::FieldError)>,
+    /// Rows skipped because their source key was imported before.
+    pub already_imported: u64,
+    /// Groups the import created (`create_groups`).
+    pub groups_created: Vec<String>,
+    /// Sums of what the imported customers brought.
+    pub opening: OpeningTotals,
+    /// Imported customers likely the same person as another customer.
+    pub likely_duplicates: Vec<ImportDuplicate>,
+}
+
+/// Sums over an import (i128: a million rows at the per-row maximum still add up).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpeningTotals {
+    pub points: i128,
+    pub credit: i128,
+    pub spent: i128,
+    pub visits: i128,
+    pub memberships: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,28 @@ pub const MAX_QUANTITY: i64 = 1_000_000_000;
 /// The highest unit price: 1,000,000.00.
 pub const MAX_UNIT_PRICE: i64 = 100_000_000;
 pub const MAX_LINES: usize = 500;
+/// The most visits an imported customer may bring.
+pub const MAX_VISITS: i64 = 10_000_000;
+
+/// An import's opening balances and totals: each within one request's range.
+pub fn validate_opening(o: &crate::Opening) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let hundredths = format!("{}.00", MAX_AMOUNT / 100);
+    for (field, v, max, shown) in [
+        ("points", o.points, MAX_AMOUNT, hundredths.as_str()),
+        ("store_credit", o.credit, MAX_AMOUNT, &hundredths),
+        ("lifetime_spend", o.spent, MAX_AMOUNT, &hundredths),
+        ("visits", o.visits, MAX_VISITS, "10000000"),
+    ] {
+        if !(0..=max).contains(&v) {
+            errors.push(FieldError::new(
+                field,
+                format!("must be between 0 and {shown}"),
+            ));
+        }
+    }
+    errors.into_result()
+}
 
 fn text_len(errors: &mut ValidationErrors, field: &str, s: &str, min: usize, max: usize) {
     let n = s.chars().count();

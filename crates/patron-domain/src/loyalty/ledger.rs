@@ -46,10 +46,12 @@ pub enum EntryKind {
     Reverse,
     Expire,
     TopUp,
+    /// A balance brought from the system a customer was imported from.
+    Opening,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 9] = [
+    pub const ALL: [EntryKind; 10] = [
         EntryKind::Earn,
         EntryKind::Redeem,
         EntryKind::Birthday,
@@ -59,6 +61,7 @@ impl EntryKind {
         EntryKind::Reverse,
         EntryKind::Expire,
         EntryKind::TopUp,
+        EntryKind::Opening,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +74,7 @@ impl EntryKind {
             EntryKind::Reverse => "reverse",
             EntryKind::Expire => "expire",
             EntryKind::TopUp => "top-up",
+            EntryKind::Opening => "opening",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {

@@ -92,6 +92,65 @@ pub fn parse_decimal_2(text: &str) -> Option<i64> {
     parse_decimal(text, 2)
 }
 
+/// Reads an amount as other systems export it, into hundredths: a currency
+/// sign or code around it (`$1,234.56`, `1 234,56 грн`, `USD 12`), thousands
+/// separators (`,` `.` space, apostrophe), a decimal comma. The last `,` or `.`
+/// is the decimal mark when one to two digits follow it; otherwise every
+/// separator groups thousands. A leading `-` or parentheses make it negative.
+/// `None`: not an amount with at most two decimals.
+pub fn parse_exported_amount(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (neg, t) = match t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        Some(inner) => (true, inner.trim()),
+        None => (false, t),
+    };
+    // The number is the run from the first digit (or a sign before it) to the last digit.
+    let start = t.find(|c: char| c.is_ascii_digit())?;
+    let end = t.rfind(|c: char| c.is_ascii_digit())? + 1;
+    let (before, number, after) = (&t[..start], &t[start..end], &t[end..]);
+    let neg = neg || before.contains('-');
+    // Around the number only a currency: no digits, no second number, short.
+    let is_currency = |s: &str| {
+        let s = s.trim().trim_end_matches('-').trim();
+        s.chars().count() <= 4
+            && s.chars()
+                .all(|c| !c.is_ascii_digit() && c != '.' && c != ',')
+    };
+    if !is_currency(before) || !is_currency(after) {
+        return None;
+    }
+    let separators = |c: char| matches!(c, ',' | '.' | ' ' | '\u{a0}' | '\u{202f}' | '\'');
+    if !number.chars().all(|c| c.is_ascii_digit() || separators(c)) {
+        return None;
+    }
+    let decimal_at = number.rfind([',', '.']).filter(|&i| {
+        let tail = &number[i + 1..];
+        (1..=2).contains(&tail.len()) && tail.chars().all(|c| c.is_ascii_digit())
+    });
+    let (int, frac) = match decimal_at {
+        Some(i) => (&number[..i], &number[i + 1..]),
+        None => (number, ""),
+    };
+    // Grouping is one separator between groups of three digits, or none.
+    let groups: Vec<&str> = int.split(separators).collect();
+    let marks: Vec<char> = int.chars().filter(|c| separators(*c)).collect();
+    if groups.len() > 1
+        && (marks.iter().any(|m| *m != marks[0])
+            || !(1..=3).contains(&groups[0].len())
+            || groups[1..].iter().any(|g| g.len() != 3))
+    {
+        return None;
+    }
+    let digits: String = groups.concat();
+    let canonical = if frac.is_empty() {
+        digits
+    } else {
+        format!("{digits}.{frac}")
+    };
+    let v = parse_decimal(&canonical, 2)?;
+    Some(if neg { -v } else { v })
+}
+
 /// Parses a decimal with at most `places` fractional digits into units of
 /// 10^-places, exactly.
 pub fn parse_decimal(text: &str, places: u32) -> Option<i64> {
@@ -187,6 +246,43 @@ mod tests {
         assert_eq!(Percent::parse("2.5").unwrap().of(19), 0); // 0.475 → 0
         assert_eq!(five.of(-100), 0);
         assert_eq!(five.of_floor(30), 1);
+    }
+
+    #[test]
+    fn exported_amounts() {
+        for (text, want) in [
+            ("$1,234.56", Some(123_456)),
+            ("1234.56", Some(123_456)),
+            ("1 234,56 грн", Some(123_456)),
+            ("1.234,5", Some(123_450)),
+            ("USD 12", Some(1_200)),
+            ("€0.99", Some(99)),
+            ("1,234", Some(123_400)),
+            ("12,5", Some(1_250)),
+            ("(3.00)", Some(-300)),
+            ("-$4.10", Some(-410)),
+            ("0", Some(0)),
+            ("", None),
+            ("abc", None),
+            ("1.234.567,891", None),
+            ("12 or 13", None),
+            ("1e5", None),
+        ] {
+            assert_eq!(parse_exported_amount(text), want, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn exported_amounts_never_panic(s in "\\PC{0,40}") {
+            let _ = parse_exported_amount(&s);
+        }
+
+        #[test]
+        fn exported_amounts_read_plain_decimals(v in 0i64..10_000_000_000) {
+            let text = format!("{}.{:02}", v / 100, v % 100);
+            proptest::prop_assert_eq!(parse_exported_amount(&text), Some(v));
+        }
     }
 
     #[test]

@@ -105,12 +105,22 @@ async fn populate(storage: &SqliteStorage, people: &[Person]) -> Vec<CustomerKey
         .map(|(i, p)| {
             Ok(ImportRow {
                 line: i as u64 + 1,
+                opening: Default::default(),
+                groups: Vec::new(),
+                source_key: None,
                 customer: new_customer(i, p),
             })
         })
         .collect();
     let out = storage
-        .import_customers(&actor(), Box::new(rows.into_iter()), false)
+        .import_customers(
+            &actor(),
+            Box::new(rows.into_iter()),
+            patron_storage::ImportOptions {
+                strict: false,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     out.created
