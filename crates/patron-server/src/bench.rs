@@ -366,6 +366,9 @@ async fn import(rows: usize) -> anyhow::Result<()> {
         size as f64 / 1e6,
         summary.imported() as f64 / secs
     );
+    for (line, why) in summary.rejected.iter().take(3) {
+        println!("  rejected line {line}: {why}");
+    }
     Ok(())
 }
 

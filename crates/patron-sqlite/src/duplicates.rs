@@ -106,12 +106,20 @@ impl Clusters {
 /// Pairs (new row, other row, what they share) for every row from
 /// `first_seq` on that shares a key with another customer (not merged away).
 pub fn involving_new(c: &Connection, first_seq: i64) -> Result<Vec<(i64, i64, SameBy)>> {
+    // Read from the key's index alone; the few merged-away rows are dropped after.
+    let merged: std::collections::HashSet<i64> = c
+        .prepare_cached("SELECT seq FROM customers WHERE merged_into IS NOT NULL")
+        .map_err(db_err)?
+        .query_map([], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
     let mut out = Vec::new();
     for by in SameBy::ALL {
         let col = column(by);
         let mut st = c
             .prepare(&format!(
-                "SELECT group_concat(seq) FROM customers WHERE {col} IS NOT NULL AND merged_into IS NULL
+                "SELECT group_concat(seq) FROM customers WHERE {col} IS NOT NULL
                  GROUP BY {col} HAVING count(*) BETWEEN 2 AND {MAX_PER_KEY} AND max(seq) >= ?1"
             ))
             .map_err(db_err)?;
@@ -123,6 +131,7 @@ pub fn involving_new(c: &Connection, first_seq: i64) -> Result<Vec<(i64, i64, Sa
                 .map_err(db_err)?
                 .split(',')
                 .filter_map(|s| s.parse().ok())
+                .filter(|s| !merged.contains(s))
                 .collect();
             for &s in seqs.iter().filter(|s| **s >= first_seq) {
                 for &o in seqs.iter().filter(|o| **o != s) {

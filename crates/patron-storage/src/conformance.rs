@@ -35,6 +35,7 @@ macro_rules! storage_conformance_tests {
             search_pages_cover_prefix_then_substring_matches_once,
             origin_filter,
             import_skips_taken_emails_and_continues_codes,
+            migration_import_brings_balances_totals_and_groups_once,
             users_and_sessions,
             settings_change_the_next_code,
             system_groups_follow_medical_cards,
@@ -886,6 +887,213 @@ pub async fn import_skips_taken_emails_and_continues_codes(store: Store) {
         .await
         .unwrap();
     assert_eq!(next.code.as_str(), "CUST-00005");
+}
+
+/// A chain moving in: balances become opening entries (balances equal the
+/// ledger), totals and manual groups come along, a re-run changes nothing,
+/// a trial run writes nothing, likely duplicates are reported.
+pub async fn migration_import_brings_balances_totals_and_groups_once(store: Store) {
+    use patron_domain::loyalty::{Account, EntryKind};
+    let vip = store
+        .save_group(
+            &actor(),
+            None,
+            GroupSpec {
+                name: "VIP".into(),
+                description: None,
+                kind: GroupKind::Manual,
+                rule: None,
+                program: patron_domain::loyalty::Program::None,
+                spend_limit: None,
+                min_age: None,
+                limit_profile: None,
+            },
+            time::macros::date!(2026 - 01 - 01),
+        )
+        .await
+        .unwrap();
+    let existing = store
+        .create_customer(&actor(), {
+            let mut p = person("Ann", "Existing");
+            p.data = draft(&[
+                (Field::FirstName, "Ann"),
+                (Field::LastName, "Existing"),
+                (Field::Phone, "+12015550100"),
+            ]);
+            p
+        })
+        .await
+        .unwrap();
+    let row = |line: u64,
+               first: &str,
+               phone: Option<&str>,
+               opening: Opening,
+               groups: &[&str],
+               key: &str| {
+        let mut pairs = vec![(Field::FirstName, first), (Field::LastName, "Moved")];
+        if let Some(p) = phone {
+            pairs.push((Field::Phone, p));
+        }
+        ImportRow {
+            line,
+            customer: NewCustomer {
+                data: draft(&pairs),
+                origin_store: None,
+            },
+            opening,
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            source_key: Some(key.to_owned()),
+        }
+    };
+    let rows = move || {
+        vec![
+            row(
+                2,
+                "Bea",
+                None,
+                Opening {
+                    points: 12_550,
+                    credit: 2_000,
+                    spent: 128_450,
+                    visits: 47,
+                },
+                &["vip"],
+                "sq:1",
+            ),
+            row(
+                3,
+                "Cal",
+                Some("+12015550100"),
+                Opening::default(),
+                &["Wholesale"],
+                "sq:2",
+            ),
+            row(
+                4,
+                "Dee",
+                None,
+                Opening {
+                    points: -1,
+                    ..Opening::default()
+                },
+                &[],
+                "sq:3",
+            ),
+            row(
+                5,
+                "Eve",
+                None,
+                Opening::default(),
+                &["Recreational"],
+                "sq:4",
+            ),
+            row(6, "Fay", None, Opening::default(), &[], "sq:1"),
+        ]
+        .into_iter()
+        .map(Ok)
+    };
+    let run = |opts: ImportOptions| {
+        let store = store.clone();
+        async move {
+            store
+                .import_customers(&actor(), Box::new(rows()), opts)
+                .await
+                .unwrap()
+        }
+    };
+    // A trial: everything reported, nothing written.
+    let trial = run(ImportOptions {
+        dry_run: true,
+        create_groups: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(trial.created.len(), 2);
+    assert_eq!(trial.groups_created, vec!["Wholesale"]);
+    assert_eq!(store.count_customers().await.unwrap(), 1);
+    assert!(
+        store
+            .groups(&GroupQuery::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|g| g.spec.name != "Wholesale")
+    );
+    // Without --create-groups, an unknown group rejects its row.
+    let out = run(ImportOptions::default()).await;
+    let why: Vec<(u64, &str)> = out
+        .rejected
+        .iter()
+        .map(|(l, e)| (*l, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        why,
+        vec![
+            (3, "groups"),
+            (4, "points"),
+            (5, "groups"),
+            (6, "source_id")
+        ]
+    );
+    assert_eq!(out.created.len(), 1);
+    assert!(out.groups_created.is_empty());
+    let bea = CustomerKey::parse(&out.created[0]);
+    let balances = store
+        .balances(&bea, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(balances.points.balance, 12_550);
+    assert_eq!(balances.credit.balance, 2_000);
+    let ledger = store.ledger(&bea, None).await.unwrap();
+    assert_eq!(ledger.len(), 2);
+    assert!(
+        ledger
+            .iter()
+            .all(|e| e.kind == EntryKind::Opening && e.amount > 0)
+    );
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|e| e.account == Account::Points)
+            .map(|e| e.amount)
+            .sum::<i64>(),
+        balances.points.balance
+    );
+    let act = store
+        .customer_activity(&bea, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!((act.stats.total_spent, act.stats.visits), (128_450, 47));
+    assert!(act.groups.iter().any(|(id, _)| *id == vip.id));
+    assert_eq!(out.opening.points, 12_550);
+    // Again, with groups created: the rows with the key imported before are
+    // skipped (Bea's and the later row under her key), the others land.
+    let out = run(ImportOptions {
+        create_groups: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(out.already_imported, 2);
+    assert_eq!(out.created.len(), 1, "{out:?}");
+    assert_eq!(out.groups_created, vec!["Wholesale"]);
+    // Cal shares Ann's phone: imported, and reported with her.
+    assert_eq!(out.likely_duplicates.len(), 1);
+    assert_eq!(out.likely_duplicates[0].line, 3);
+    assert_eq!(
+        out.likely_duplicates[0].others,
+        vec![existing.code.as_str().to_owned()]
+    );
+    // A third time changes nothing at all.
+    let before = store.count_customers().await.unwrap();
+    let out = run(ImportOptions {
+        create_groups: true,
+        ..Default::default()
+    })
+    .await;
+    assert!(out.created.is_empty());
+    assert_eq!(out.already_imported, 3);
+    assert_eq!(store.count_customers().await.unwrap(), before);
+    assert_eq!(store.ledger(&bea, None).await.unwrap().len(), 2);
 }
 
 pub async fn users_and_sessions(store: Store) {

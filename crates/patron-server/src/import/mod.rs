@@ -86,6 +86,9 @@ const BATCH: usize = 512;
 /// most of an import's work), put back in file order for the writer.
 struct Pipeline {
     parsed: Receiver<(usize, Vec<Result<ImportRow, String>>)>,
+    /// Rows without a source id are keyed by their content: the second
+    /// identical row is "the same content, second time", not a repeat.
+    seen: std::collections::HashMap<String, u32>,
     /// Batches that arrived before their turn.
     waiting: BTreeMap<usize, Vec<Result<ImportRow, String>>>,
     next: usize,
@@ -97,7 +100,16 @@ impl Iterator for Pipeline {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(row) = self.current.next() {
+            if let Some(mut row) = self.current.next() {
+                if let Ok(r) = &mut row
+                    && let Some(key) = r.source_key.as_mut().filter(|k| k.starts_with("row:"))
+                {
+                    let n = self.seen.entry(key.clone()).or_insert(0);
+                    *n += 1;
+                    if *n > 1 {
+                        key.push_str(&format!("#{n}"));
+                    }
+                }
                 return Some(row);
             }
             let batch = match self.waiting.remove(&self.next) {
@@ -128,7 +140,10 @@ fn start(
     invalid: Invalid,
     strict: bool,
 ) -> anyhow::Result<Pipeline> {
-    let parsers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
+    // One core writes; the others parse. More parsers than that only queue
+    // on the phone library's shared regex cache (measured: slower on 2 cores).
+    let parsers =
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).clamp(1, 4));
     let (raw_tx, raw_rx) = sync_channel::<(usize, Vec<Row>)>(parsers * 4);
     let raw_rx = Arc::new(Mutex::new(raw_rx));
     let (parsed_tx, parsed_rx) = sync_channel(64);
@@ -152,6 +167,7 @@ fn start(
     }
     Ok(Pipeline {
         parsed: parsed_rx,
+        seen: std::collections::HashMap::new(),
         waiting: BTreeMap::new(),
         next: 0,
         current: Vec::new().into_iter(),

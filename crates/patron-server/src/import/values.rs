@@ -183,7 +183,7 @@ fn consent(value: &str) -> &str {
         "subscribed" | "opted_in" | "opted in" | "confirmed" | "accepted" | "true" | "yes"
         | "y" | "1" => "yes",
         "unsubscribed" | "not_subscribed" | "not subscribed" | "never_subscribed" | "pending"
-        | "opted_out" | "opted out" | "false" | "no" | "n" | "0" | "" => "no",
+        | "opted_out" | "opted out" | "unknown" | "false" | "no" | "n" | "0" | "" => "no",
         _ => value,
     }
 }
