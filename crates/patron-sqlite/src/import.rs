@@ -72,6 +72,9 @@ pub fn import(
     out
 }
 
+/// The other customers a new row shares keys with, and which keys.
+type Shared = (Vec<i64>, Vec<SameBy>);
+
 struct Import<'c> {
     c: &'c Connection,
     actor: &'c Actor,
@@ -417,7 +420,7 @@ impl<'c> Import<'c> {
             return Ok(());
         }
         let lines: HashMap<i64, u64> = self.created.iter().copied().collect();
-        let mut by_seq: HashMap<i64, (Vec<i64>, Vec<SameBy>)> = HashMap::new();
+        let mut by_seq: HashMap<i64, Shared> = HashMap::new();
         for (seq, other, by) in pairs {
             let e = by_seq.entry(seq).or_default();
             if !e.0.contains(&other) {
@@ -427,7 +430,7 @@ impl<'c> Import<'c> {
                 e.1.push(by);
             }
         }
-        let mut found: Vec<(i64, (Vec<i64>, Vec<SameBy>))> = by_seq.into_iter().collect();
+        let mut found: Vec<(i64, Shared)> = by_seq.into_iter().collect();
         found.sort_by_key(|(seq, _)| *seq);
         let mut code = self
             .c

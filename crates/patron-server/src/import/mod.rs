@@ -360,7 +360,7 @@ fn estimate_rows(file: &Path, size: u64) -> u64 {
             _ => break,
         }
     }
-    if n == 0 { 0 } else { size / (bytes / n).max(1) }
+    bytes.checked_div(n).map_or(0, |avg| size / avg.max(1))
 }
 
 /// Writes each rejected row of `file` with its line number and reason.
