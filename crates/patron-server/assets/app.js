@@ -913,10 +913,23 @@ async function storesPage() {
 
 // --- register -------------------------------------------------------------------
 
+// The cart being rung up survives a reload: the sale's id is made when the
+// cart starts and kept until the server answers, so a retry after a timeout,
+// a second F9 or a reload records the sale once (the server is idempotent by
+// order id; the id is only as good as the client that keeps it).
+const CART_KEY = "patron.register.cart";
+const saveCart = (st, extra) => {
+  if (!st.orderId || !st.lines.length || !st.customer) { sessionStorage.removeItem(CART_KEY); return; }
+  sessionStorage.setItem(CART_KEY, JSON.stringify({ orderId: st.orderId, customer: st.customer, lines: st.lines, ...extra }));
+};
+const loadCart = () => { try { return JSON.parse(sessionStorage.getItem(CART_KEY) || "null"); } catch (_) { return null; } };
+
 async function registerPage() {
   // alert: the checks of the last ID read, with whose ID it was and the
   // customer it was tied to (null until one is picked for it).
-  const st = { customer: null, lines: [], results: [], sel: 0, quote: null, alert: null };
+  // orderId: the sale's id from its first line until the server answers it.
+  // busy: a sale is on its way; quoteFor: the cart the quote on screen priced.
+  const st = { customer: null, lines: [], results: [], sel: 0, quote: null, alert: null, orderId: null, busy: false, quoteFor: null };
   const search = h("input", { placeholder: "Phone, name or code — F2 to come back here", class: "grow", "data-testid": "register-search", type: "search", autofocus: true });
   const results = h("ul", { class: "results", "data-testid": "register-results" });
   const who = h("div", { "data-testid": "register-customer" }, h("span", { class: "muted" }, "No customer selected."));
@@ -944,9 +957,12 @@ async function registerPage() {
   // whose checks stay on screen while they are the customer; any other pick
   // clears them.
   const pick = (c, scanned) => {
+    // What was on screen for the previous customer (their sale, its return
+    // buttons, its quote and refusals) is not this one's.
+    if (st.customer?.id !== c.id) { msg.replaceChildren(); st.quote = null; st.quoteFor = null; quoteBox.replaceChildren(); }
     st.customer = c; st.results = []; showResults(); search.value = "";
     st.alert = scanned ? { checks: scanned.checks, whose: `${c.first_name} ${c.last_name}`, customer: c.id } : null;
-    renderWho(); renderAlert(); requote(); skuInput.focus();
+    renderWho(); renderAlert(); persist(); requote(); skuInput.focus();
   };
   const renderWho = () => who.replaceChildren(st.customer ? h("div", {}, h("strong", {}, `${st.customer.first_name} ${st.customer.last_name}`), h("span", { class: "muted" }, ` · ${st.customer.code}`)) : h("span", { class: "muted" }, "No customer selected."));
   const renderAlert = () => {
@@ -991,17 +1007,33 @@ async function registerPage() {
     e && e.preventDefault();
     if (!skuInput.value.trim() || !priceInput.value.trim()) return;
     st.lines.push({ sku: skuInput.value.trim(), name: nameInput.value.trim() || skuInput.value.trim(), category: catInput.value.trim(), quantity: Number(qtyInput.value || 1), unit: unitInput.value.trim() || "ea", unit_price: toMinor(priceInput.value) });
+    // The cart starts: its sale gets its id now, kept through any retry.
+    if (!st.orderId) st.orderId = "web-" + (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`);
     for (const i of [skuInput, nameInput, catInput, priceInput]) i.value = ""; qtyInput.value = "1";
     renderCart(); requote(); skuInput.focus();
   };
   const lineForm = h("form", { class: "row", onsubmit: addLine }, skuInput, nameInput, catInput, qtyInput, unitInput, priceInput, h("button", { type: "submit", "data-testid": "add-line" }, "Add"));
   const renderCart = () => cart.replaceChildren(st.lines.length ? h("table", { "data-testid": "cart" }, h("tbody", {}, st.lines.map((l, i) => h("tr", {}, h("td", {}, l.name), h("td", {}, `${l.quantity} ${l.unit}`), h("td", {}, money(Math.round(l.quantity * l.unit_price))), h("td", {}, h("button", { onclick: () => { st.lines.splice(i, 1); renderCart(); requote(); } }, "×")))))) : h("div", { class: "muted" }, "The cart is empty."));
+  const persist = () => saveCart(st, { redeem_points: redeemPoints.value, redeem_credit: redeemCredit.value });
+  const commitButton = h("button", { class: "primary", "data-testid": "commit-sale", disabled: true, onclick: () => commit() }, "Complete sale");
+  // A sale can be completed only for the cart the quote on screen priced,
+  // when nothing refuses it (an overridable refusal only with the override).
+  const refused = () => !st.quote || st.quoteFor !== JSON.stringify(cartBody()) ||
+    st.quote.errors.length > 0 || st.quote.refusals.some((x) => !(x.overridable && override.checked));
+  const updateCommit = () => { commitButton.disabled = st.busy || !st.customer || !st.lines.length || refused(); };
   const cartBody = () => ({ customer: st.customer.id, lines: st.lines, redeem_points: redeemPoints.value ? toMinor(redeemPoints.value) : 0, redeem_credit: redeemCredit.value ? toMinor(redeemCredit.value) : 0 });
-  const requote = debounce(async () => {
-    if (!st.customer || !st.lines.length) { quoteBox.replaceChildren(); return; }
-    const r = await api("POST", "/checkout/quote", cartBody());
-    if (!r.ok) { quoteBox.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Cannot price this cart")); return; }
+  const requote = () => { st.quoteFor = null; persist(); updateCommit(); quote(); };
+  const quote = debounce(async () => {
+    if (!st.customer || !st.lines.length) { st.quote = null; quoteBox.replaceChildren(); updateCommit(); return; }
+    const asked = JSON.stringify(cartBody());
+    let r;
+    try { r = await api("POST", "/checkout/quote", cartBody()); } catch (_) { r = { ok: false, data: { detail: "No answer from the server: the cart cannot be priced." } }; }
+    // A newer cart is being priced: this answer is stale.
+    if (asked !== JSON.stringify(cartBody())) return;
+    if (!r.ok) { st.quote = null; quoteBox.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Cannot price this cart")); updateCommit(); return; }
     const q = st.quote = r.data;
+    st.quoteFor = asked;
+    updateCommit();
     quoteBox.replaceChildren(h("div", { class: "totals" },
       h("span", {}, "Subtotal"), h("span", {}, money(q.subtotal)),
       ...q.discounts.flatMap((d) => [h("span", { class: "muted" }, d.reason), h("span", {}, "−" + money(d.amount))]),
@@ -1017,17 +1049,33 @@ async function registerPage() {
       ...q.errors.map((x) => h("div", { class: "notice" }, x.message)));
   }, 120);
   redeemPoints.addEventListener("input", requote); redeemCredit.addEventListener("input", requote);
+  override.addEventListener("change", updateCommit);
   const commit = async () => {
-    if (!st.customer || !st.lines.length) return;
-    const id = "web-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
-    const r = await api("POST", "/orders", { id, ...cartBody(), override_limits: override.checked });
-    if (!r.ok) { msg.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "The sale failed")); return; }
+    updateCommit();
+    if (commitButton.disabled) return;
+    st.busy = true; updateCommit();
+    msg.replaceChildren(h("div", { class: "muted", "data-testid": "sale-pending" }, "Recording the sale…"));
+    let r;
+    try {
+      r = await api("POST", "/orders", { id: st.orderId, ...cartBody(), override_limits: override.checked });
+    } catch (_) {
+      r = null;
+    } finally {
+      st.busy = false;
+    }
+    if (!r) {
+      // Unanswered: it may have been recorded. The same id goes again on retry.
+      msg.replaceChildren(h("div", { class: "notice", "data-testid": "sale-unanswered" }, "No answer from the server: the sale may or may not be recorded. Press F9 or Complete sale again; it will be recorded once."));
+      updateCommit(); return;
+    }
+    if (!r.ok) { msg.replaceChildren(h("div", { class: "notice", "data-testid": "sale-refused" }, r.data?.detail || "The sale failed")); updateCommit(); return; }
     msg.replaceChildren(h("div", { class: "notice ok", "data-testid": "sale-done" }, `Sale ${r.data.id} recorded: paid ${money(r.data.amount_paid)}, earned ${money(r.data.earned)}.`),
       h("div", { class: "row" }, h("span", { class: "muted" }, "Return:"), ...r.data.lines.map((l) => h("button", { "data-testid": "return-line", onclick: async () => {
         const rr = await api("POST", `/orders/${r.data.id}/returns`, { id: `${r.data.id}-r${Date.now()}`, lines: [{ line: l.line, quantity: 1 }] });
         msg.append(h("div", { class: rr.ok ? "notice ok" : "notice", "data-testid": "return-done" }, rr.ok ? `Returned 1 × ${l.name}: ${money(rr.data.money_refund)} back, ${money(rr.data.points_refund)} points back.` : (rr.data?.detail || "Return failed")));
       } }, `1 × ${l.name}`))));
-    st.lines = []; redeemPoints.value = ""; redeemCredit.value = ""; override.checked = false; renderCart(); quoteBox.replaceChildren(); search.focus();
+    st.lines = []; st.orderId = null; st.quote = null; st.quoteFor = null; persist();
+    redeemPoints.value = ""; redeemCredit.value = ""; override.checked = false; renderCart(); quoteBox.replaceChildren(); updateCommit(); search.focus();
   };
   document.onkeydown = (e) => { if (e.key === "F2") { search.focus(); e.preventDefault(); } if (e.key === "F9") { commit(); e.preventDefault(); } };
   layout("Register",
@@ -1036,7 +1084,16 @@ async function registerPage() {
       h("div", { class: "card" }, who, alertBox, h("h2", {}, "Cart"), lineForm, cart,
         h("div", { class: "row", style: "margin-top:.5rem" }, h("span", {}, "Redeem points"), redeemPoints, h("span", {}, "Store credit"), redeemCredit,
           can("limits.override") ? h("label", {}, override, " manager override of warning limits (audited)") : null),
-        quoteBox, h("div", { class: "row", style: "margin-top:.75rem" }, h("button", { class: "primary", "data-testid": "commit-sale", onclick: commit }, "Complete sale"), h("span", { class: "kbd" }, "F9")))));
+        quoteBox, h("div", { class: "row", style: "margin-top:.75rem" }, commitButton, h("span", { class: "kbd" }, "F9")))));
+  // A cart left by a reload (or a sale whose answer never came) is back, with its id.
+  const kept = loadCart();
+  if (kept?.orderId && kept.customer && Array.isArray(kept.lines) && kept.lines.length) {
+    st.orderId = kept.orderId; st.customer = kept.customer; st.lines = kept.lines;
+    redeemPoints.value = kept.redeem_points || ""; redeemCredit.value = kept.redeem_credit || "";
+    renderWho();
+    msg.replaceChildren(h("div", { class: "notice", "data-testid": "cart-restored" }, "The cart from before is back. If its sale was already recorded, completing it again does not record it twice."));
+    quote();
+  }
   renderCart();
   search.focus();
 }

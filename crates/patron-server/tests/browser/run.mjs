@@ -178,6 +178,56 @@ await step("ring up a sale with redemption, then a return", async () => {
   await shot("register-return");
 });
 
+await step("register: a sale whose answer is lost, then a reload, is recorded once", async () => {
+  const apiGet = (path) => page.evaluate(async (path) => (await fetch("/api/v1" + path, { headers: { authorization: "Bearer " + localStorage.getItem("patron.token") } })).json(), path);
+  const okafor = (await apiGet("/customers?q=Okafor")).items[0];
+  const orders = async () => (await apiGet(`/customers/${okafor.id}/activity`)).orders.length;
+  const before = await orders();
+  const search = page.locator("[data-testid=register-search]");
+  await search.fill("Okafor");
+  await expectText(page.locator("[data-testid=register-results] li"), "Okafor");
+  await search.press("Enter");
+  // The previous sale's return buttons were Okafor's last sale: gone once the
+  // customer is picked again for a new cart? They stay only for the same customer.
+  await page.fill("[data-testid=line-sku]", "MUG-1");
+  await page.fill("[data-testid=line-price]", "9.00");
+  await page.press("[data-testid=line-price]", "Enter");
+  await expectText(page.locator("[data-testid=amount-due]"), "8.55");
+  // The server records the first attempt; its answer never reaches the register.
+  let attempts = 0;
+  await page.route("**/api/v1/orders", async (route) => {
+    attempts++;
+    if (attempts === 1) { await route.fetch(); await route.abort("failed"); } else { await route.continue(); }
+  });
+  await page.click("[data-testid=commit-sale]");
+  await page.locator("[data-testid=sale-unanswered]").waitFor();
+  if ((await orders()) !== before + 1) throw new Error("the first attempt should have been recorded by the server");
+  // A reload keeps the cart and its sale id.
+  await page.reload();
+  await page.locator("[data-testid=cart-restored]").waitFor();
+  await expectText(page.locator("[data-testid=register-customer]"), "Okafor");
+  await expectText(page.locator("[data-testid=cart]"), "MUG-1");
+  await expectText(page.locator("[data-testid=amount-due]"), "8.55");
+  await page.locator("[data-testid=commit-sale]:not([disabled])").waitFor();
+  await page.keyboard.press("F9");
+  await page.locator("[data-testid=sale-done]").waitFor();
+  await page.unroute("**/api/v1/orders");
+  if (attempts !== 2) throw new Error(`expected 2 attempts, saw ${attempts}`);
+  const after = await orders();
+  if (after !== before + 1) throw new Error(`the sale was recorded ${after - before} times`);
+  // F9 on the empty cart records nothing more.
+  await page.keyboard.press("F9");
+  if ((await orders()) !== before + 1) throw new Error("F9 on an empty cart recorded a sale");
+  await shot("register-retried-once");
+  // Another customer: the last sale and its return buttons are not theirs.
+  await search.fill("Brandt");
+  await expectText(page.locator("[data-testid=register-results] li"), "Brandt");
+  await search.press("Enter");
+  await expectText(page.locator("[data-testid=register-customer]"), "Brandt");
+  if (await page.locator("[data-testid=return-line]").count()) throw new Error("the previous sale's return buttons are still shown");
+  if (!(await page.locator("[data-testid=commit-sale]").isDisabled())) throw new Error("Complete sale is enabled with an empty cart");
+});
+
 await step("register: a wedge scan completes on its own and pre-fills a new customer", async () => {
   // The text from a real Texas licence's layout; its header promises more
   // than it holds, so this also takes the scanner-stalled path (1 s quiet).
@@ -242,6 +292,33 @@ await step("register: an expired, under-age licence is shown plainly, and cleare
   await search.press("Enter");
   await expectText(page.locator("[data-testid=register-customer]"), "Okafor");
   await alert.waitFor({ state: "detached" });
+});
+
+await step("register: a refused cart cannot be completed, by click or F9", async () => {
+  const apiGet = (path) => page.evaluate(async (path) => (await fetch("/api/v1" + path, { headers: { authorization: "Bearer " + localStorage.getItem("patron.token") } })).json(), path);
+  const timmy = (await apiGet("/customers?q=Timmy")).items[0];
+  const search = page.locator("[data-testid=register-search]");
+  await search.fill("Timmy");
+  await expectText(page.locator("[data-testid=register-results] li"), "Young");
+  await search.press("Enter");
+  await expectText(page.locator("[data-testid=register-customer]"), "Timmy Young");
+  await page.fill("[data-testid=line-sku]", "PRE-1");
+  await page.fill("[data-testid=line-price]", "20.00");
+  await page.press("[data-testid=line-price]", "Enter");
+  await page.locator("[data-testid=refusal]").first().waitFor();
+  if (!(await page.locator("[data-testid=commit-sale]").isDisabled())) throw new Error("Complete sale is enabled for a refused cart");
+  await page.keyboard.press("F9");
+  await page.waitForTimeout(300);
+  const orders = (await apiGet(`/customers/${timmy.id}/activity`)).orders.length;
+  if (orders !== 0) throw new Error(`a refused cart recorded ${orders} sales`);
+  await shot("register-refused");
+  // Its line goes with it: another customer starts from this cart, not a refusal.
+  await page.locator("[data-testid=cart] button").first().click();
+  await search.fill("Okafor");
+  await expectText(page.locator("[data-testid=register-results] li"), "Okafor");
+  await search.press("Enter");
+  await expectText(page.locator("[data-testid=register-customer]"), "Okafor");
+  if (await page.locator("[data-testid=refusal]").count()) throw new Error("the previous customer's refusal is still shown");
 });
 
 await step("register: quick add of a likely duplicate offers the one on file", async () => {
