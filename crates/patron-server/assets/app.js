@@ -27,7 +27,15 @@ function h(tag, attrs, ...kids) {
 }
 
 const money = (m) => (m === null || m === undefined) ? "" : (m < 0 ? "-" : "") + (Math.abs(m) / 100).toFixed(2);
-const toMinor = (s) => Math.round(parseFloat(String(s).replace(",", ".")) * 100);
+// Money typed as a decimal string ("12", "12.5", "12,50", "-3.25") into minor
+// units exactly, digit by digit: never through a float. Anything else is
+// null, which the API refuses, naming the field.
+const toMinor = (s) => {
+  const m = /^\s*(-?)(\d{1,13})(?:[.,](\d{1,2}))?\s*$/.exec(String(s));
+  if (!m) return null;
+  const v = Number(m[2]) * 100 + Number((m[3] || "").padEnd(2, "0"));
+  return m[1] ? -v : v;
+};
 const fmtDate = (s) => s ? String(s).slice(0, 10) : "";
 
 // Sends JSON, or a File/Blob (a licence photo) as it is under its own type.
@@ -1006,6 +1014,8 @@ async function registerPage() {
   const addLine = (e) => {
     e && e.preventDefault();
     if (!skuInput.value.trim() || !priceInput.value.trim()) return;
+    if (toMinor(priceInput.value) === null) { priceInput.setAttribute("aria-invalid", "true"); priceInput.title = "A price like 12.50"; return; }
+    priceInput.removeAttribute("aria-invalid"); priceInput.title = "";
     st.lines.push({ sku: skuInput.value.trim(), name: nameInput.value.trim() || skuInput.value.trim(), category: catInput.value.trim(), quantity: Number(qtyInput.value || 1), unit: unitInput.value.trim() || "ea", unit_price: toMinor(priceInput.value) });
     // The cart starts: its sale gets its id now, kept through any retry.
     if (!st.orderId) st.orderId = "web-" + (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`);

@@ -190,6 +190,11 @@ await step("register: a sale whose answer is lost, then a reload, is recorded on
   // The previous sale's return buttons were Okafor's last sale: gone once the
   // customer is picked again for a new cart? They stay only for the same customer.
   await page.fill("[data-testid=line-sku]", "MUG-1");
+  // Money is read from its digits: a third decimal is refused, not rounded.
+  await page.fill("[data-testid=line-price]", "9.005");
+  await page.press("[data-testid=line-price]", "Enter");
+  await page.locator("[data-testid=line-price][aria-invalid=true]").waitFor();
+  if (await page.locator("[data-testid=cart]").count()) throw new Error("a line with the price 9.005 was added");
   await page.fill("[data-testid=line-price]", "9.00");
   await page.press("[data-testid=line-price]", "Enter");
   await expectText(page.locator("[data-testid=amount-due]"), "8.55");
