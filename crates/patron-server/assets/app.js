@@ -469,7 +469,10 @@ async function openCustomer(id, reload) {
   document.querySelectorAll(".panel").forEach((p) => p.remove());
   const x = c.data, a = act.data || {}, b = x.balances || {};
   const dupes = dup.data?.items || [];
-  const dl = (pairs) => h("dl", {}, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v || h("span", { class: "muted" }, "—"))]));
+  // Nothing is "—"; zero is 0.
+  const dl = (pairs) => h("dl", {}, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v === null || v === undefined || v === "" ? h("span", { class: "muted" }, "—") : v)]));
+  const head = (...names) => h("thead", {}, h("tr", {}, names.map((n) => h("th", {}, n))));
+  const newestFirst = (xs) => (xs || []).slice().sort((p, q) => String(q.at).localeCompare(String(p.at)));
   const panel = h("aside", { class: "panel", "data-testid": "customer-panel" },
     h("button", { class: "close", onclick: () => panel.remove() }, "Close"),
     h("h2", {}, `${x.first_name} ${x.last_name}`), h("div", { class: "muted" }, `${x.code} · ${x.origin_store || "HQ"} · `, x.active ? "active" : "deactivated"),
@@ -506,10 +509,10 @@ async function openCustomer(id, reload) {
       ["Store credit", h("span", { "data-testid": "credit-balance" }, money(b.credit?.balance))]]),
     h("h2", {}, "Totals"), dl([["Total spent", money(a.total_spent)], ["Visits", a.visits], ["Last visit", a.last_visit]]),
     h("h2", {}, "Groups"), h("div", { class: "row", "data-testid": "panel-groups" }, (a.groups || []).map((g) => h("span", { class: "badge" }, g.name))),
-    h("h2", {}, "Top products"), (a.top_products || []).length ? h("table", {}, h("tbody", {}, a.top_products.map((p) => h("tr", {}, h("td", {}, p.name), h("td", {}, p.quantity), h("td", {}, money(p.amount)))))) : h("div", { class: "muted" }, "No purchases yet."),
-    h("h2", {}, "Orders"), (a.orders || []).length ? h("table", { "data-testid": "panel-orders" }, h("tbody", {}, a.orders.map((o) => h("tr", {}, h("td", {}, fmtDate(o.at)), h("td", {}, o.id), h("td", {}, money(o.total)), h("td", {}, o.store || "HQ"))))) : h("div", { class: "muted" }, "No orders yet."),
-    h("h2", {}, "Returns"), (a.returns || []).length ? h("table", { "data-testid": "panel-returns" }, h("tbody", {}, a.returns.map((r) => h("tr", {}, h("td", {}, fmtDate(r.at)), h("td", {}, r.order_id), h("td", {}, money(r.net)))))) : h("div", { class: "muted" }, "No returns."),
-    h("h2", {}, "Audit trail"), h("table", { "data-testid": "panel-audit" }, h("tbody", {}, (audit.data || []).slice().reverse().map((e) => h("tr", {}, h("td", {}, fmtDate(e.at)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.field || ""), h("td", {}, e.old ?? ""), h("td", {}, e.new ?? ""))))));
+    h("h2", {}, "Top products"), (a.top_products || []).length ? h("table", {}, head("Product", "Quantity", "Amount"), h("tbody", {}, a.top_products.map((p) => h("tr", {}, h("td", {}, p.name), h("td", {}, p.quantity), h("td", {}, money(p.amount)))))) : h("div", { class: "muted" }, "No purchases yet."),
+    h("h2", {}, "Orders"), (a.orders || []).length ? h("table", { "data-testid": "panel-orders" }, head("Date", "Order", "Total", "Store"), h("tbody", {}, newestFirst(a.orders).map((o) => h("tr", {}, h("td", {}, fmtDate(o.at)), h("td", {}, o.id), h("td", {}, money(o.total)), h("td", {}, o.store || "HQ"))))) : h("div", { class: "muted" }, "No orders yet."),
+    h("h2", {}, "Returns"), (a.returns || []).length ? h("table", { "data-testid": "panel-returns" }, head("Date", "Order", "Refunded"), h("tbody", {}, newestFirst(a.returns).map((r) => h("tr", {}, h("td", {}, fmtDate(r.at)), h("td", {}, r.order_id), h("td", {}, money(r.net)))))) : h("div", { class: "muted" }, "No returns."),
+    h("h2", {}, "Audit trail"), h("table", { "data-testid": "panel-audit" }, head("When", "Who", "What", "Field", "Was", "Now"), h("tbody", {}, (audit.data || []).slice().reverse().map((e) => h("tr", {}, h("td", {}, fmtDate(e.at)), h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.field || ""), h("td", {}, e.old ?? ""), h("td", {}, e.new ?? ""))))));
   document.body.append(panel);
 }
 
@@ -530,7 +533,7 @@ async function groupsPage() {
         h("td", {}, g.program.kind === "none" ? "—" : `${g.program.kind} ${g.program.percent || ""}%`),
         h("td", {}, g.members), h("td", {}, h("code", {}, g.rule || "")),
         h("td", {}, h("button", { onclick: () => groupMembers(g) }, "Members"),
-          can("groups.manage") && g.kind !== "common" ? h("button", { onclick: () => groupForm(g, load) }, "Edit") : null)))))) : h("div", { class: "card empty" }, "No groups match."));
+          can("groups.manage") ? h("button", { "data-testid": "group-edit", onclick: () => groupForm(g, load) }, "Edit") : null)))))) : h("div", { class: "card empty" }, "No groups match."));
   };
   filter.addEventListener("input", debounce(() => { state.name = filter.value.trim(); load(); }, 150));
   layout("Groups", h("div", { class: "row", style: "margin-bottom:.75rem" }, filter, h("span", { class: "grow" }),
@@ -539,20 +542,39 @@ async function groupsPage() {
 }
 
 async function groupMembers(g) {
-  const r = await api("GET", `/groups/${g.id}/members?limit=100`);
-  const items = r.data?.items || [];
-  modal(`${g.name}: members`, items.length ? h("table", { "data-testid": "members-table" }, h("tbody", {}, items.map((c) => h("tr", {}, h("td", {}, `${c.last_name}, ${c.first_name}`), h("td", {}, c.code))))) : h("div", { class: "empty" }, "No members."));
+  // Every member, a page at a time: the group's count says how many to expect.
+  const rows = h("tbody");
+  const shown = h("span", { class: "muted", "data-testid": "members-shown" });
+  const more = h("button", { "data-testid": "members-more" }, "Load more");
+  let cursor = null;
+  const load = async () => {
+    more.disabled = true;
+    const r = await api("GET", `/groups/${g.id}/members?limit=200` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""));
+    for (const c of r.data?.items || []) rows.append(h("tr", {}, h("td", {}, `${c.last_name}, ${c.first_name}`), h("td", {}, c.code)));
+    cursor = r.data?.next_cursor || null;
+    more.hidden = !cursor; more.disabled = false;
+    shown.textContent = `${rows.children.length} of ${g.members} shown`;
+  };
+  more.addEventListener("click", load);
+  modal(`${g.name}: ${g.members} members`, g.members ? h("div", {}, h("table", { "data-testid": "members-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Code"))), rows),
+    h("div", { class: "row" }, shown, more)) : h("div", { class: "empty" }, "No members."));
+  if (g.members) await load();
 }
 
 function groupForm(g, reload) {
-  const kind = h("select", { disabled: !!g }, h("option", { value: "manual" }, "Manual"), h("option", { value: "auto" }, "Auto-filled by a rule"));
-  if (g) kind.value = g.kind === "auto" ? "auto" : "manual";
-  const rule = h("textarea", { rows: 3, "data-testid": "rule-input", value: g?.rule || "" });
+  // The Common and system groups are the product's: their program and limits
+  // are the chain's to set, their name, kind and rule are not.
+  const fixed = g && (g.kind === "common" || g.kind === "system");
+  const kind = fixed
+    ? h("select", { disabled: true }, h("option", { value: g.kind }, g.kind === "common" ? "Common (every customer)" : "System (follows its rule)"))
+    : h("select", { disabled: !!g }, h("option", { value: "manual" }, "Manual"), h("option", { value: "auto" }, "Auto-filled by a rule"));
+  if (g && !fixed) kind.value = g.kind === "auto" ? "auto" : "manual";
+  const rule = h("textarea", { rows: 3, "data-testid": "rule-input", value: g?.rule || "", disabled: !!fixed });
   const ruleMsg = h("div", { "data-testid": "rule-feedback" });
   const program = h("select", {}, ["none", "discount", "cashback", "points"].map((k) => h("option", { value: k }, k)));
   program.value = g?.program.kind || "none";
   const form = h("form", { "data-testid": "group-form" }, h("div", { class: "notice form-error" }),
-    field("name", "Name", h("input", { value: g?.name || "" })),
+    field("name", "Name", h("input", { value: g?.name || "", disabled: !!fixed })),
     field("description", "Description", h("input", { value: g?.description || "" })),
     field("kind", "Kind", kind),
     h("div", { class: "rule-box" }, field("rule", "Rule (see docs/rules.md)", rule), ruleMsg),
@@ -571,7 +593,7 @@ function groupForm(g, reload) {
       })())),
     h("button", { class: "primary", type: "submit" }, g ? "Save group" : "Create group"));
   const ruleBox = form.querySelector(".rule-box");
-  const syncKind = () => { ruleBox.hidden = kind.value !== "auto"; };
+  const syncKind = () => { ruleBox.hidden = !(kind.value === "auto" || (kind.value === "system")); };
   kind.addEventListener("change", syncKind); syncKind();
   // As you type: the parse error at its position, or how many customers match.
   const check = debounce(async () => {
@@ -589,7 +611,8 @@ function groupForm(g, reload) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const v = (n) => form.elements[n].value.trim();
-    const body = { name: v("name"), description: v("description") || null, kind: kind.value };
+    const body = { name: v("name"), description: v("description") || null };
+    if (!fixed) body.kind = kind.value;
     if (kind.value === "auto") body.rule = rule.value;
     if (program.value !== "none") {
       body.program = { kind: program.value, percent: v("program.percent") === "" ? undefined : Number(v("program.percent")) };

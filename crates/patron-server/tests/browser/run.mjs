@@ -506,6 +506,30 @@ await step("define a role, create a user with it, deactivate them; the security 
   await shot("stores");
 });
 
+await step("the Common and system groups' programs are edited in the form; members list says how many", async () => {
+  await page.click("nav a[href='/groups']");
+  const common = page.locator("[data-testid=group-row]").filter({ hasText: "Common" });
+  await common.locator("[data-testid=group-edit]").click();
+  const form = page.locator("[data-testid=group-form]");
+  if (!(await form.locator("[name=name]").isDisabled())) throw new Error("the Common group's name is editable");
+  if (!(await form.locator("[name=kind]").textContent()).includes("Common")) throw new Error("the Common group's kind is not shown as Common");
+  await form.locator("[name='program.kind']").selectOption("points");
+  await form.locator("[name='program.percent']").fill("1");
+  await form.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=group-row]").filter({ hasText: "Common" }), "points 1%");
+  const rec = page.locator("[data-testid=group-row]").filter({ hasText: "Recreational" });
+  await rec.locator("[data-testid=group-edit]").click();
+  await form.waitFor();
+  if (!(await form.locator("[name=kind]").textContent()).includes("System")) throw new Error("a system group's kind is not shown as System");
+  if (!(await form.locator("[data-testid=rule-input]").isDisabled())) throw new Error("a system group's rule is editable");
+  await page.keyboard.press("Escape");
+  await form.waitFor({ state: "detached" });
+  await rec.locator("button", { hasText: "Members" }).click();
+  await page.locator("[data-testid=members-shown]").filter({ hasText: / of \d+ shown/ }).waitFor();
+  await shot("group-members");
+  await page.keyboard.press("Escape");
+});
+
 await step("tablet width", async () => {
   await page.setViewportSize({ width: 768, height: 1024 });
   await page.click("nav a[href='/customers']");
