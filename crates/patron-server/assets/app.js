@@ -377,6 +377,9 @@ function scanMatches(s, label, onPick, onNew) {
   bg.querySelector("[data-testid=scan-match-pick]")?.focus();
 }
 
+// One click from a customer to a sale: the register opens with them picked.
+const saleButton = (c) => h("button", { "data-testid": "start-sale", title: "Start a sale for this customer", onclick: (e) => { e.preventDefault(); document.querySelectorAll(".panel").forEach((p) => p.remove()); go(`/register?customer=${encodeURIComponent(c.id)}`); } }, "Sale");
+
 async function customersPage() {
   const state = { q: "", active: "true", origin: "", group: "", type: "", cursor: null, cursors: [], selected: new Set() };
   const [gr, tr] = await Promise.all([api("GET", "/groups"), api("GET", "/customer-types")]);
@@ -391,24 +394,26 @@ async function customersPage() {
   const body = h("div");
   const bulk = h("div", { class: "row", hidden: true, "data-testid": "bulk-bar" });
   const load = async () => {
-    let path;
-    if (state.group) path = `/groups/${state.group}/members?limit=50&active=${state.active}` + (state.cursor ? `&cursor=${state.cursor}` : "");
-    else path = `/customers?limit=50&active=${state.active}` + (state.q ? `&q=${encodeURIComponent(state.q)}` : "") + (state.origin ? `&origin_store=${encodeURIComponent(state.origin)}` : "") + (state.type ? `&type=${state.type}` : "") + (state.cursor ? `&cursor=${state.cursor}` : "");
+    // Every filter and the search combine in one query.
+    const path = `/customers?limit=50&active=${state.active}` + (state.q ? `&q=${encodeURIComponent(state.q)}` : "") + (state.origin ? `&origin_store=${encodeURIComponent(state.origin)}` : "") +
+      (state.type ? `&type=${state.type}` : "") + (state.group ? `&group=${state.group}` : "") + (state.cursor ? `&cursor=${encodeURIComponent(state.cursor)}` : "");
     const r = await api("GET", path);
     if (!r.ok) { body.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Could not load customers")); return; }
     renderTable(r.data);
   };
   const renderTable = (page) => {
-    if (!page.items.length) { body.replaceChildren(h("div", { class: "card empty" }, state.q ? `No customer matches “${state.q}”.` : "No customers yet.")); return; }
+    if (!page.items.length) { body.replaceChildren(h("div", { class: "card empty" }, state.q ? `No customer matches “${state.q}”.` : (state.group || state.type || state.origin || state.active !== "true") ? "No customer matches these filters." : "No customers yet.")); return; }
     const rows = page.items.map((c) => h("tr", { class: c.active ? "" : "inactive", "data-testid": "customer-row" },
       can("groups.manage") ? h("td", {}, h("input", { type: "checkbox", "aria-label": "select", checked: state.selected.has(c.id), onchange: (e) => { e.target.checked ? state.selected.add(c.id) : state.selected.delete(c.id); renderBulk(); } })) : null,
-      h("td", {}, h("a", { href: "#", "data-testid": "customer-open", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, `${c.last_name}, ${c.first_name}`)),
+      h("td", {}, h("a", { href: "#", "data-testid": "customer-open", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, c.first_name)),
+      h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, c.last_name)),
       h("td", {}, c.code), h("td", { class: "hide-narrow" }, c.phone || ""), h("td", { class: "hide-narrow" }, c.email || ""),
-      h("td", { class: "hide-narrow" }, c.address.city || ""), h("td", {}, c.origin_store || "HQ"),
-      h("td", {}, c.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge off" }, "deactivated"))));
+      h("td", { class: "hide-narrow" }, c.date_of_birth || ""), h("td", {}, c.origin_store || "HQ"),
+      h("td", {}, c.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge off" }, "deactivated")),
+      h("td", {}, c.active && can("orders.create") ? saleButton(c) : null)));
     body.replaceChildren(
       h("div", { class: "table-wrap" }, h("table", { "data-testid": "customers-table" },
-        h("thead", {}, h("tr", {}, can("groups.manage") ? h("th", {}, "") : null, h("th", {}, "Name"), h("th", {}, "Code"), h("th", { class: "hide-narrow" }, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", { class: "hide-narrow" }, "City"), h("th", {}, "Origin"), h("th", {}, "Status"))),
+        h("thead", {}, h("tr", {}, can("groups.manage") ? h("th", {}, "") : null, h("th", {}, "First name"), h("th", {}, "Last name"), h("th", {}, "Code"), h("th", { class: "hide-narrow" }, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", { class: "hide-narrow" }, "Date of birth"), h("th", {}, "Origin"), h("th", {}, "Status"), h("th", {}, "Actions"))),
         h("tbody", {}, rows))),
       h("div", { class: "row", style: "margin-top:.75rem" },
         h("button", { disabled: !state.cursors.length, onclick: () => { state.cursor = state.cursors.pop() || null; load(); } }, "← Previous"),
@@ -476,6 +481,7 @@ async function openCustomer(id, reload) {
   const panel = h("aside", { class: "panel", "data-testid": "customer-panel" },
     h("button", { class: "close", onclick: () => panel.remove() }, "Close"),
     h("h2", {}, `${x.first_name} ${x.last_name}`), h("div", { class: "muted" }, `${x.code} · ${x.origin_store || "HQ"} · `, x.active ? "active" : "deactivated"),
+    x.active && !x.erased_at && can("orders.create") ? h("div", { class: "row" }, saleButton(x)) : null,
     x.erased_at ? h("div", { class: "notice", "data-testid": "panel-erased" }, `Personal data erased on ${fmtDate(x.erased_at)}; the record keeps its orders and balances.`) : null,
     // A change made here that HQ did not accept: shown plainly, with HQ's reason.
     (x.refused || []).map((r) => h("div", { class: "notice", "data-testid": "panel-refused" },
@@ -1129,6 +1135,13 @@ async function registerPage() {
   }
   renderCart();
   search.focus();
+  // Opened from a customer ("Sale"): that customer, picked.
+  const wanted = new URLSearchParams(location.search).get("customer");
+  if (wanted) {
+    history.replaceState({}, "", "/register");
+    const r = await api("GET", `/customers/${encodeURIComponent(wanted)}`);
+    if (r.ok) pick(r.data); else msg.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "That customer cannot be found."));
+  }
 }
 
 // --- router ---------------------------------------------------------------------

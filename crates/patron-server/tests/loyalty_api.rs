@@ -229,6 +229,47 @@ async fn groups_rules_and_membership_over_http() {
     )
     .await;
     assert_ne!(page["items"][0]["id"], page2["items"][0]["id"]);
+    // The customer list takes a group filter that combines with search and
+    // the other filters (Staff holds Dee only; VIP both).
+    let staff_id = staff["id"].as_str().unwrap();
+    let vip_id = vip["id"].as_str().unwrap();
+    let names = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["last_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (query, want) in [
+        (format!("group={vip_id}"), vec!["Ng", "Oh"]),
+        (format!("group={vip_id}&q=oh"), vec!["Oh"]),
+        (format!("group={staff_id}&q=oh"), vec![]),
+        (format!("group={staff_id}&q=dee"), vec!["Ng"]),
+    ] {
+        let page = ok_json(
+            app.get(&admin, &format!("/api/v1/customers?{query}")).await,
+            200,
+        )
+        .await;
+        assert_eq!(names(page), want, "{query}");
+    }
+    assert_problem(
+        app.get(&admin, "/api/v1/customers?group=not-an-id").await,
+        422,
+        Some("group"),
+    )
+    .await;
+    assert_problem(
+        app.get(
+            &admin,
+            &format!("/api/v1/customers?group={}", uuid::Uuid::nil()),
+        )
+        .await,
+        422,
+        Some("group"),
+    )
+    .await;
     // An auto group is not filled by hand.
     let r = app
         .post(

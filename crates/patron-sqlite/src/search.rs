@@ -78,6 +78,10 @@ fn filters(q: &CustomerQuery) -> Cond {
         sql.push("type_id = ?".to_owned());
         params.push(text(&t.to_string()));
     }
+    if let Some(g) = &q.group {
+        sql.push("seq IN (SELECT customer_seq FROM group_members WHERE group_id = ?)".to_owned());
+        params.push(text(&g.to_string()));
+    }
     if sql.is_empty() {
         sql.push("1".to_owned());
     }

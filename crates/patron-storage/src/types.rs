@@ -96,6 +96,9 @@ pub struct CustomerQuery {
     pub origin: OriginFilter,
     /// Only customers of this customer type.
     pub customer_type: Option<uuid::Uuid>,
+    /// Only members of this group (a manual, auto or system group; the Common
+    /// group is everyone and needs no filter).
+    pub group: Option<uuid::Uuid>,
     pub limit: usize,
     pub cursor: Option<crate::Cursor>,
 }

@@ -95,7 +95,15 @@ pub async fn create(
     ))
 }
 
-const LIST_PARAMS: [&str; 6] = ["q", "limit", "cursor", "active", "origin_store", "type"];
+const LIST_PARAMS: [&str; 7] = [
+    "q",
+    "limit",
+    "cursor",
+    "active",
+    "origin_store",
+    "type",
+    "group",
+];
 
 /// List customers alphabetically (last, then first name) or search them.
 ///
@@ -111,6 +119,7 @@ const LIST_PARAMS: [&str; 6] = ["q", "limit", "cursor", "active", "origin_store"
         ("active" = Option<String>, Query, description = "true (default), false or all"),
         ("origin_store" = Option<String>, Query, description = "A store id, or HQ for customers created at HQ"),
         ("type" = Option<String>, Query, description = "A customer type id"),
+        ("group" = Option<String>, Query, description = "A group id: only its members (combines with q and the other filters)"),
     ),
     security(("bearer" = [])),
     responses((status = 200, body = CustomerPage), ProblemResponses))]
@@ -194,6 +203,29 @@ pub async fn list(
             }
         },
     };
+    let group = match params
+        .get("group")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(g) => match uuid::Uuid::parse_str(g) {
+            Ok(id) => match state.storage.group(id).await {
+                // The Common group is everyone: no filter.
+                Ok(found) if found.spec.kind == patron_storage::GroupKind::Common => None,
+                Ok(_) => Some(id),
+                Err(patron_storage::StorageError::NotFound) => {
+                    errors.push(patron_domain::FieldError::new("group", "no such group"));
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) => {
+                errors.push(patron_domain::FieldError::new("group", "is not a group id"));
+                None
+            }
+        },
+    };
     let q = params.get("q").map(String::as_str).unwrap_or("");
     if q.chars().count() > 100 {
         errors.push(patron_domain::FieldError::new(
@@ -217,6 +249,7 @@ pub async fn list(
             active,
             origin,
             customer_type,
+            group,
             limit,
             cursor,
         })

@@ -151,6 +151,22 @@ await step("create a manual group and bulk-add customers to it", async () => {
   await page.waitForFunction(() => document.querySelectorAll("[data-testid=customer-row]").length === 2);
 });
 
+await step("group filter and search combine; Sale opens the register with the customer", async () => {
+  // VIP is selected (2 members): a search narrows the members, it does not replace the filter.
+  const search = page.locator("[data-testid=customer-search]");
+  await search.fill("Okafor");
+  await expectText(page.locator(".card.empty"), "No customer matches");
+  await search.fill("Brandt");
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=customer-row]").length === 1);
+  await expectText(page.locator("[data-testid=customer-row]"), "Brandt");
+  await page.locator("[data-testid=customers-table] th").filter({ hasText: "Date of birth" }).waitFor();
+  await page.locator("[data-testid=customer-row] [data-testid=start-sale]").click();
+  await expectText(page.locator("[data-testid=register-customer]"), "Bo Brandt");
+  if (!page.url().endsWith("/register")) throw new Error(`the register's address is ${page.url()}`);
+  await page.click("nav a[href='/customers']");
+  await page.locator("[data-testid=customers-table]").waitFor();
+});
+
 await step("ring up a sale with redemption, then a return", async () => {
   await page.click("nav a[href='/register']");
   const search = page.locator("[data-testid=register-search]");
@@ -381,7 +397,7 @@ await step("customers: Upload Driver's License finds the customer on file; a pho
   await page.fill("[data-testid=customer-search]", "Timmy Young");
   await page.waitForFunction(() => {
     const rows = document.querySelectorAll("[data-testid=customer-row]");
-    return rows.length === 1 && rows[0].textContent.includes("Young, Timmy");
+    return rows.length === 1 && rows[0].textContent.includes("Timmy") && rows[0].textContent.includes("Young");
   });
   await page.click("[data-testid=customer-open]");
   const panel = page.locator("[data-testid=customer-panel]");
