@@ -87,7 +87,15 @@ function modal(title, body) {
     h("div", { class: "modal", role: "dialog", "aria-modal": "true" },
       h("div", { class: "modal-head" }, h("h2", {}, title),
         h("button", { type: "button", class: "modal-x", "aria-label": "Close", title: "Close (Esc)", "data-testid": "modal-close", onclick: () => bg.remove() }, "✕")),
-      body));
+      body,
+      // Every dialog can be left without saving: ✕, Escape, and a Cancel (or
+      // Close, when there is nothing to save) unless the dialog has its own.
+      (() => {
+        const buttons = body instanceof Element ? [...body.querySelectorAll("button")] : [];
+        if (buttons.some((b) => /^(Cancel|Close)$/.test(b.textContent))) return null;
+        const form = body instanceof Element && (body.tagName === "FORM" || body.querySelector("form"));
+        return h("div", { class: "modal-foot" }, h("button", { type: "button", "data-testid": "modal-cancel", onclick: () => bg.remove() }, form ? "Cancel" : "Close"));
+      })()));
   bg.back = document.activeElement;
   document.body.append(bg);
   const first = bg.querySelector("input:not([type=hidden]):not([type=file]), select, textarea");

@@ -538,12 +538,14 @@ await step("the Common and system groups' programs are edited in the form; membe
   await form.waitFor();
   if (!(await form.locator("[name=kind]").textContent()).includes("System")) throw new Error("a system group's kind is not shown as System");
   if (!(await form.locator("[data-testid=rule-input]").isDisabled())) throw new Error("a system group's rule is editable");
-  await page.keyboard.press("Escape");
+  // Left without saving by its Cancel button.
+  await page.locator(".modal [data-testid=modal-cancel]").filter({ hasText: "Cancel" }).click();
   await form.waitFor({ state: "detached" });
   await rec.locator("button", { hasText: "Members" }).click();
   await page.locator("[data-testid=members-shown]").filter({ hasText: / of \d+ shown/ }).waitFor();
   await shot("group-members");
-  await page.keyboard.press("Escape");
+  await page.locator(".modal [data-testid=modal-cancel]").filter({ hasText: "Close" }).click();
+  await page.locator(".modal").waitFor({ state: "detached" });
 });
 
 await step("tablet width", async () => {
