@@ -27,10 +27,12 @@ pub enum Permission {
     CustomersErase,
     /// Merge records of one person into one.
     CustomersMerge,
+    /// Download the customer list as CSV (with `customers.view`).
+    CustomersExport,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::CustomersView,
         Permission::CustomersCreate,
         Permission::CustomersEdit,
@@ -46,6 +48,7 @@ impl Permission {
         Permission::StoresManage,
         Permission::CustomersErase,
         Permission::CustomersMerge,
+        Permission::CustomersExport,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +68,7 @@ impl Permission {
             Permission::StoresManage => "stores.manage",
             Permission::CustomersErase => "customers.erase",
             Permission::CustomersMerge => "customers.merge",
+            Permission::CustomersExport => "customers.export",
         }
     }
 }
@@ -138,6 +142,7 @@ const MANAGER_PERMISSIONS: PermissionSet = {
         CustomersEdit,
         CustomersDeactivate,
         CustomersMerge,
+        CustomersExport,
         GroupsManage,
         LoyaltyManage,
         OrdersCreate,

@@ -473,8 +473,27 @@ async function customersPage() {
     else modal("Not on file", h("div", {}, checksNotice(s.checks), h("p", { "data-testid": "scan-no-match" }, "No customer on file matches this ID.")));
   };
   const scanner = idScanner(scanned);
+  // The list as filtered, every page of it, as a CSV download.
+  const exportCsv = async (e) => {
+    const button = e.currentTarget;
+    button.disabled = true;
+    try {
+      const q = new URLSearchParams({ active: state.active });
+      if (state.q) q.set("q", state.q);
+      if (state.origin) q.set("origin_store", state.origin);
+      if (state.type) q.set("type", state.type);
+      if (state.group) q.set("group", state.group);
+      const r = await fetch(`/api/v1/exports/customers?${q}`, { headers: { authorization: "Bearer " + S.token } });
+      if (!r.ok) { const p = await r.json().catch(() => null); body.prepend(h("div", { class: "notice" }, p?.detail || "The export failed")); return; }
+      const url = URL.createObjectURL(await r.blob());
+      const a = h("a", { href: url, download: `customers-${new Date().toISOString().slice(0, 10)}.csv` });
+      document.body.append(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } finally { button.disabled = false; }
+  };
   layout("Customers",
     h("div", { class: "row", style: "margin-bottom:.75rem" }, search, active, origin, group, type,
+      can("customers.export") ? h("button", { "data-testid": "export-csv", title: "Download the customers these filters show, as CSV", onclick: exportCsv }, "Export CSV") : null,
       can("customers.create") ? h("button", { class: "primary", "data-testid": "add-customer", onclick: () => addCustomer(null) }, "Add customer") : null),
     h("details", { class: "scan-box", "data-testid": "customers-scan", open: true }, h("summary", {}, "Scan ID or upload a driver's license"), scanner.el),
     bulk, body);

@@ -45,6 +45,27 @@ pub fn header() -> Vec<String> {
     h
 }
 
+/// One customer's cells, in [`header`]'s order, formula-like cells neutralised.
+pub fn row(c: &patron_domain::Customer) -> Vec<String> {
+    let mut row = vec![c.code.as_str().to_owned(), c.id.to_string()];
+    row.extend(
+        Field::ALL
+            .iter()
+            .map(|f| c.data.get(*f).unwrap_or_default()),
+    );
+    row.push(
+        c.origin_store
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+    );
+    row.push(c.active.to_string());
+    let fmt = time::format_description::well_known::Rfc3339;
+    row.push(c.created_at.format(&fmt).unwrap_or_default());
+    row.push(c.updated_at.format(&fmt).unwrap_or_default());
+    row.into_iter().map(neutralise).collect()
+}
+
 /// Writes all customers to `out`; returns how many.
 pub async fn export_to(storage: &Arc<dyn Storage>, out: impl Write) -> anyhow::Result<u64> {
     let mut w = csv::Writer::from_writer(out);
@@ -58,23 +79,7 @@ pub async fn export_to(storage: &Arc<dyn Storage>, out: impl Write) -> anyhow::R
     loop {
         let page = storage.list_customers(&query).await?;
         for c in &page.items {
-            let mut row = vec![c.code.as_str().to_owned(), c.id.to_string()];
-            row.extend(
-                Field::ALL
-                    .iter()
-                    .map(|f| c.data.get(*f).unwrap_or_default()),
-            );
-            row.push(
-                c.origin_store
-                    .as_ref()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-            );
-            row.push(c.active.to_string());
-            let fmt = time::format_description::well_known::Rfc3339;
-            row.push(c.created_at.format(&fmt).unwrap_or_default());
-            row.push(c.updated_at.format(&fmt).unwrap_or_default());
-            w.write_record(row.into_iter().map(neutralise))?;
+            w.write_record(row(c))?;
             n += 1;
         }
         match page.next_cursor {

@@ -270,6 +270,48 @@ async fn groups_rules_and_membership_over_http() {
         Some("group"),
     )
     .await;
+    // The same filters export as CSV (customers.export), every page of them.
+    let r = app
+        .get(&admin, &format!("/api/v1/exports/customers?group={vip_id}"))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"customers-")
+    );
+    let text = r.text().await.unwrap();
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(&rows.headers().unwrap()[0], "code");
+    let exported: Vec<String> = rows.records().map(|r| r.unwrap()[3].to_owned()).collect();
+    assert_eq!(exported, vec!["Ng", "Oh"]);
+    // Who exported which list is in the security log.
+    let log: Value = app
+        .get(&admin, "/api/v1/reports/security?kind=customers-exported")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["items"][0]["username"], "admin", "{log}");
+    assert!(
+        log["items"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("group=")
+    );
+    assert_problem(
+        app.get(&cashier, "/api/v1/exports/customers").await,
+        403,
+        None,
+    )
+    .await;
+    assert_problem(
+        app.get(&admin, "/api/v1/exports/customers?limit=5").await,
+        422,
+        Some("limit"),
+    )
+    .await;
     // An auto group is not filled by hand.
     let r = app
         .post(

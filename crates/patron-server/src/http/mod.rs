@@ -64,6 +64,7 @@ api_routes! {
     "/customers/{key}/erase" => post(privacy::erase);
     "/customers/{key}/merge" => post(duplicates::merge);
     "/customers/{key}/export" => get(privacy::export);
+    "/exports/customers" => get(customers::export_csv);
     "/customers/{key}/ledger" => get(loyalty::ledger), post(loyalty::post_entry);
     "/customers/{key}/activity" => get(loyalty::activity);
     "/customers/{key}/type" => put(loyalty::set_customer_type);

@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
         loyalty::get_order, loyalty::return_order, loyalty::run_maintenance,
         users::get, users::update, users::reset_password, users::change_own_password,
         users::list_roles, users::create_role, users::update_role, users::delete_role,
-        users::security_report, duplicates::of_customer, duplicates::report, duplicates::merge, id_scans::scan, privacy::erase, privacy::export,
+        users::security_report, duplicates::of_customer, duplicates::report, duplicates::merge, id_scans::scan, privacy::erase, privacy::export, customers::export_csv,
         sync::refusals, sync::push, sync::feed, sync::authorize, sync::release, sync::snapshot,
         sync::codes, sync::status, sync::credentials, sync::overdrafts,
         sync::list_stores, sync::register_store, sync::rotate_token, sync::revoke,

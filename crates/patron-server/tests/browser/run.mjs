@@ -1,7 +1,7 @@
 // Drives Patron's web UI in Debian's headless Chromium through playwright-core.
 // Usage: node run.mjs BASE_URL ARTIFACTS_DIR   (run by tests/browser.rs)
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 
 const [base, out] = process.argv.slice(2);
 mkdirSync(out, { recursive: true });
@@ -162,6 +162,10 @@ await step("group filter and search combine; Sale opens the register with the cu
   await page.waitForFunction(() => document.querySelectorAll("[data-testid=customer-row]").length === 1);
   await expectText(page.locator("[data-testid=customer-row]"), "Brandt");
   await page.locator("[data-testid=customers-table] th").filter({ hasText: "Date of birth" }).waitFor();
+  // Export CSV downloads what the filters show.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=export-csv]")]);
+  const csv = readFileSync(await download.path(), "utf8");
+  if (!csv.startsWith("code,id,first_name") || !csv.includes("Brandt") || csv.includes("Okafor")) throw new Error(`the export holds: ${csv.slice(0, 300)}`);
   await page.locator("[data-testid=customer-row] [data-testid=start-sale]").click();
   await expectText(page.locator("[data-testid=register-customer]"), "Bo Brandt");
   if (!page.url().endsWith("/register")) throw new Error(`the register's address is ${page.url()}`);
