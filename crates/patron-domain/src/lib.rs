@@ -28,7 +28,7 @@ pub use duplicates::{DuplicateKeys, SameBy};
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use id_scan::{DocumentKind, IdScanError, LicenceData, Sex, parse_aamva};
-pub use phone::{Phone, PhoneDisplay, PhoneRegion};
+pub use phone::{Phone, PhoneRegion};
 pub use rules::{Rule, RuleError, RuleFacts};
 pub use search::{SearchKeys, SearchQuery};
 pub use text::StoreId;

@@ -67,39 +67,11 @@ impl Phone {
         &self.0
     }
 
-    /// How the number is shown to people: its country and its national and
-    /// international formats (a screen shows the national one for numbers of
-    /// its own region). Stored numbers are valid E.164; should one not parse,
-    /// both formats are the stored text.
-    pub fn display(&self) -> PhoneDisplay {
-        match phonenumber::parse(None, &self.0) {
-            Ok(n) => PhoneDisplay {
-                country: n.country().id().map(|id| id.as_ref().to_owned()),
-                national: n.format().mode(Mode::National).to_string(),
-                international: n.format().mode(Mode::International).to_string(),
-            },
-            Err(_) => PhoneDisplay {
-                country: None,
-                national: self.0.clone(),
-                international: self.0.clone(),
-            },
-        }
-    }
-
     /// The digits reversed, so that "ends with these digits" becomes a prefix
     /// lookup an ordinary B-tree index answers.
     pub fn reversed_digits(&self) -> String {
         self.0.chars().rev().filter(char::is_ascii_digit).collect()
     }
-}
-
-/// A phone number as people read it ([`Phone::display`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhoneDisplay {
-    /// ISO 3166-1 alpha-2, when the number belongs to one country.
-    pub country: Option<String>,
-    pub national: String,
-    pub international: String,
 }
 
 impl std::fmt::Display for Phone {
@@ -133,18 +105,6 @@ mod tests {
                 "{raw}"
             );
         }
-    }
-
-    #[test]
-    fn numbers_are_shown_nationally_and_internationally() {
-        let p = Phone::parse("+15125610721", us()).unwrap();
-        let d = p.display();
-        assert_eq!(d.country.as_deref(), Some("US"));
-        assert_eq!(d.national, "(512) 561-0721");
-        assert_eq!(d.international, "+1 512-561-0721");
-        let ua = Phone::parse("+380 50 221 1111", us()).unwrap().display();
-        assert_eq!(ua.country.as_deref(), Some("UA"));
-        assert_eq!(ua.international, "+380 50 221 1111");
     }
 
     #[test]

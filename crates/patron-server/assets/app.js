@@ -10,14 +10,6 @@ const S = {
 
 function can(p) { return !!(S.me && S.me.permissions.includes(p)); }
 
-// A phone as people here read it: national for numbers of the node's region
-// (its settings), international for the others.
-const fmtPhone = (c) => {
-  const d = c?.phone_display;
-  if (!d) return c?.phone || "";
-  return d.country && d.country === S.region ? d.national : d.international;
-};
-
 function h(tag, attrs, ...kids) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -61,7 +53,7 @@ async function api(method, path, body) {
 
 function signOut() {
   if (S.token) api("POST", "/auth/logout").catch(() => {});
-  S.token = null; S.me = null; S.region = undefined;
+  S.token = null; S.me = null;
   localStorage.removeItem("patron.token"); localStorage.removeItem("patron.me");
   if (location.pathname !== "/login") location.href = "/login";
 }
@@ -279,7 +271,7 @@ function candidateList(items, action) {
     const c = it.customer;
     return h("li", { "data-testid": "candidate", class: c.active ? "" : "inactive" },
       h("div", { class: "who" }, h("strong", {}, `${c.first_name} ${c.last_name}`), h("span", { class: "muted" }, ` · ${c.code}`, c.active ? "" : " · deactivated"),
-        h("div", { class: "muted" }, [fmtPhone(c), c.email, c.date_of_birth ? `born ${c.date_of_birth}` : null, c.id_document?.number ? `ID ${c.id_document.number}` : null].filter(Boolean).join(" · ") || "no phone, email or birth date"),
+        h("div", { class: "muted" }, [c.phone, c.email, c.date_of_birth ? `born ${c.date_of_birth}` : null, c.id_document?.number ? `ID ${c.id_document.number}` : null].filter(Boolean).join(" · ") || "no phone, email or birth date"),
         h("div", { "data-testid": "candidate-same" }, (it.same || []).map((x) => h("span", { class: "badge warn" }, "same " + (SAME[x] || x))))),
       action(c));
   }));
@@ -423,7 +415,7 @@ async function customersPage() {
       can("groups.manage") ? h("td", {}, h("input", { type: "checkbox", "aria-label": "select", checked: state.selected.has(c.id), onchange: (e) => { e.target.checked ? state.selected.add(c.id) : state.selected.delete(c.id); renderBulk(); } })) : null,
       h("td", {}, h("a", { href: "#", "data-testid": "customer-open", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, c.first_name)),
       h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, c.last_name)),
-      h("td", {}, c.code), h("td", { class: "hide-narrow" }, fmtPhone(c)), h("td", { class: "hide-narrow" }, c.email || ""),
+      h("td", {}, c.code), h("td", { class: "hide-narrow" }, c.phone || ""), h("td", { class: "hide-narrow" }, c.email || ""),
       h("td", { class: "hide-narrow" }, c.date_of_birth || ""), h("td", {}, c.origin_store || "HQ"),
       h("td", {}, c.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge off" }, "deactivated")),
       h("td", {}, c.active && can("orders.create") ? saleButton(c) : null)));
@@ -540,7 +532,7 @@ async function openCustomer(id, reload) {
       api("GET", "/customer-types").then((r) => { for (const t of r.data?.items || []) sel.append(h("option", { value: t.id }, t.name)); sel.value = a.customer_type || ""; });
       return sel;
     })()) : null,
-    h("h2", {}, "Details"), dl([["Phone", x.phone ? fmtPhone(x) : null], ["Email", x.email], ["Date of birth", x.date_of_birth], ["Tax ID", x.tax_id], ["Address", [x.address.line1, x.address.city, x.address.region, x.address.postal_code, x.address.country].filter(Boolean).join(", ")], ["Marketing", x.marketing_consent ? "yes" : "no"], ["Notes", x.notes]]),
+    h("h2", {}, "Details"), dl([["Phone", x.phone], ["Email", x.email], ["Date of birth", x.date_of_birth], ["Tax ID", x.tax_id], ["Address", [x.address.line1, x.address.city, x.address.region, x.address.postal_code, x.address.country].filter(Boolean).join(", ")], ["Marketing", x.marketing_consent ? "yes" : "no"], ["Notes", x.notes]]),
     h("h2", {}, "Medical"), dl([["Card", x.medical.card_number], ["State", x.medical.issuing_state], ["Expiry", x.medical.expiry]]),
     h("h2", {}, "ID document"), dl([["Number", x.id_document.number], ["Issued in", [x.id_document.issuing_state, x.id_document.issuing_country].filter(Boolean).join(", ")], ["Expiry", x.id_document.expiry]]),
     h("h2", {}, "Balances"), dl([
@@ -929,7 +921,7 @@ async function duplicatesPage() {
         h("h2", {}, `${cl.customers.length} records`, h("span", { class: "muted" }, ` · same ${sameText(cl.same)}`)),
         h("div", { class: "table-wrap" }, h("table", {},
           h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Code"), h("th", {}, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", {}, "Date of birth"), h("th", { class: "hide-narrow" }, "ID document"), h("th", { class: "hide-narrow" }, "Origin"), h("th", { class: "hide-narrow" }, "Added"), can("customers.merge") ? h("th", {}, "") : null)),
-          h("tbody", {}, cl.customers.map((c) => h("tr", { class: c.active ? "" : "inactive" }, h("td", {}, open(c), c.active ? "" : h("span", { class: "muted" }, " (deactivated)")), h("td", {}, c.code), h("td", {}, fmtPhone(c)),
+          h("tbody", {}, cl.customers.map((c) => h("tr", { class: c.active ? "" : "inactive" }, h("td", {}, open(c), c.active ? "" : h("span", { class: "muted" }, " (deactivated)")), h("td", {}, c.code), h("td", {}, c.phone || ""),
             h("td", { class: "hide-narrow" }, c.email || ""), h("td", {}, c.date_of_birth || ""), h("td", { class: "hide-narrow" }, c.id_document?.number || ""), h("td", { class: "hide-narrow" }, c.origin_store || "HQ"), h("td", { class: "hide-narrow" }, fmtDate(c.created_at)),
             can("customers.merge") ? h("td", {}, h("button", { "data-testid": "merge-keep", onclick: () => confirmMerge(c, cl.customers.filter((o) => o.id !== c.id), load) }, "Keep this one")) : null)))))))
         : [h("div", { class: "card empty" }, st.offset ? "No more groups." : "No likely duplicates: every record looks like a different person.")]),
@@ -1009,7 +1001,7 @@ async function registerPage() {
   const cart = h("div");
   const quoteBox = h("div", { "data-testid": "quote" });
   const msg = h("div", { "data-testid": "register-msg" });
-  const showResults = () => results.replaceChildren(...st.results.map((c, i) => h("li", { class: i === st.sel ? "sel" : "", onclick: () => pick(c) }, `${c.last_name}, ${c.first_name}`, h("span", { class: "muted" }, ` · ${c.code} · ${fmtPhone(c)}`))));
+  const showResults = () => results.replaceChildren(...st.results.map((c, i) => h("li", { class: i === st.sel ? "sel" : "", onclick: () => pick(c) }, `${c.last_name}, ${c.first_name}`, h("span", { class: "muted" }, ` · ${c.code} · ${c.phone || ""}`))));
   const find = debounce(async () => {
     const q = search.value.trim();
     if (!q) { st.results = []; showResults(); return; }
@@ -1188,11 +1180,6 @@ function route() {
   document.onkeydown = null;
   const path = location.pathname;
   if (!S.token || !S.me) { if (path !== "/login") history.replaceState({}, "", "/login"); return loginPage(); }
-  if (S.region === undefined) {
-    // The node's phone region, once per sign-in: how phones are shown.
-    api("GET", "/settings").then((r) => { S.region = r.data?.phone_region || null; route(); }, () => { S.region = null; route(); });
-    return;
-  }
   if (path === "/" || path === "/login") { history.replaceState({}, "", can("customers.deactivate") ? "/customers" : "/register"); return route(); }
   const page = PAGES[path];
   const need = NAV.find(([href]) => href === path);

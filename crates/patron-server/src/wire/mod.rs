@@ -36,16 +36,6 @@ where
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PhoneDisplayView {
-    /// ISO 3166-1 alpha-2 of the number, e.g. `US`.
-    pub country: Option<String>,
-    /// e.g. `(512) 561-0721`
-    pub national: String,
-    /// e.g. `+1 512-561-0721`
-    pub international: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct AddressView {
     pub line1: Option<String>,
     pub line2: Option<String>,
@@ -84,9 +74,6 @@ pub struct CustomerView {
     pub email: Option<String>,
     /// E.164, e.g. `+12015550123`.
     pub phone: Option<String>,
-    /// The phone as people read it: screens show `national` for numbers of
-    /// the node's region (`settings.phone_region`), `international` otherwise.
-    pub phone_display: Option<PhoneDisplayView>,
     pub tax_id: Option<String>,
     pub address: AddressView,
     /// YYYY-MM-DD
@@ -128,14 +115,6 @@ impl From<&Customer> for CustomerView {
             last_name: d.last_name.clone(),
             email: g(Field::Email),
             phone: g(Field::Phone),
-            phone_display: d.phone.as_ref().map(|p| {
-                let shown = p.display();
-                PhoneDisplayView {
-                    country: shown.country,
-                    national: shown.national,
-                    international: shown.international,
-                }
-            }),
             tax_id: g(Field::TaxId),
             address: AddressView {
                 line1: g(Field::AddressLine1),
