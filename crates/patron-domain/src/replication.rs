@@ -108,7 +108,7 @@ pub fn code_issuable_by(
 }
 
 /// Ledger entries a store's user may ask for by hand. Birthday, registration
-/// and expiry entries are HQ's scheduled work; earn, redeem, refund and
+/// and expiry entries are HQ's scheduled work, opening balances its imports; earn, redeem, refund and
 /// reverse entries follow from orders and returns, never from a request.
 pub fn manual_entry_allowed(account: Account, kind: EntryKind) -> Result<(), String> {
     match (account, kind) {

@@ -306,6 +306,18 @@ async fn a_store_token_alone_moves_nothing_and_breaks_nobody() {
         "cannot be topped up",
     )
     .await;
+    // An opening balance is what an import at HQ brings, never a store's to send.
+    refused(
+        &hq,
+        &evil,
+        signed(
+            16,
+            &op("S01", "s1manager", entry("opening", "credit")),
+            Some("s1manager"),
+        ),
+        "made by HQ",
+    )
+    .await;
     // A store manager may top up store credit, within the store's daily cap
     // (1,000.00 by default): the second 600.00 today is refused.
     let results = push(
