@@ -19,14 +19,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-async fn activity(app: &common::TestApp, token: &str, id: &str) -> Value {
-    app.get(token, &format!("/api/v1/customers/{id}/activity"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn one(app: &common::TestApp, token: &str, q: &str) -> Value {
     let found = find(app, token, q).await;
     assert_eq!(found.len(), 1, "{q}: {found:?}");

@@ -11,14 +11,6 @@ use common::{assert_problem, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn activity(app: &common::TestApp, token: &str, id: &str) -> Value {
-    app.get(token, &format!("/api/v1/customers/{id}/activity"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_meets_an_offline_stores_sale_and_edit() {
     let hq = spawn_app().await;

@@ -239,7 +239,11 @@ pub fn get(c: &Connection, key: &CustomerKey) -> Result<Customer> {
     by_seq(c, seq_of(c, key)?)
 }
 
-fn email_taken(c: &Connection, email_key: &str, except_seq: Option<i64>) -> Result<bool> {
+pub(crate) fn email_taken(
+    c: &Connection,
+    email_key: &str,
+    except_seq: Option<i64>,
+) -> Result<bool> {
     c.prepare_cached("SELECT seq FROM customers WHERE email_key = ?1")
         .map_err(db_err)?
         .query_row([email_key], |r| r.get::<_, i64>(0))

@@ -103,17 +103,21 @@ impl Clusters {
     }
 }
 
-/// Pairs (new row, other row, what they share) for every row from
-/// `first_seq` on that shares a key with another customer (not merged away).
-pub fn involving_new(c: &Connection, first_seq: i64) -> Result<Vec<(i64, i64, SameBy)>> {
-    // Read from the key's index alone; the few merged-away rows are dropped after.
-    let merged: std::collections::HashSet<i64> = c
-        .prepare_cached("SELECT seq FROM customers WHERE merged_into IS NOT NULL")
+/// Rows merged into another customer: never a likely duplicate any more.
+fn merged_away(c: &Connection) -> Result<std::collections::HashSet<i64>> {
+    c.prepare_cached("SELECT seq FROM customers WHERE merged_into IS NOT NULL")
         .map_err(db_err)?
         .query_map([], |r| r.get(0))
         .map_err(db_err)?
         .collect::<rusqlite::Result<_>>()
-        .map_err(db_err)?;
+        .map_err(db_err)
+}
+
+/// Pairs (new row, other row, what they share) for every row from
+/// `first_seq` on that shares a key with another customer (not merged away).
+pub fn involving_new(c: &Connection, first_seq: i64) -> Result<Vec<(i64, i64, SameBy)>> {
+    // Read from the key's index alone; the few merged-away rows are dropped after.
+    let merged = merged_away(c)?;
     let mut out = Vec::new();
     for by in SameBy::ALL {
         let col = column(by);
@@ -145,13 +149,7 @@ pub fn involving_new(c: &Connection, first_seq: i64) -> Result<Vec<(i64, i64, Sa
 
 pub fn clusters(c: &Connection, limit: usize, offset: usize) -> Result<DuplicateReport> {
     // Merged-away records are their survivor already: not duplicates of it.
-    let merged: std::collections::HashSet<i64> = c
-        .prepare_cached("SELECT seq FROM customers WHERE merged_into IS NOT NULL")
-        .map_err(db_err)?
-        .query_map([], |r| r.get(0))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(db_err)?;
+    let merged = merged_away(c)?;
     let mut uf = Clusters::default();
     let mut links: Vec<(i64, SameBy)> = Vec::new();
     for by in SameBy::ALL {

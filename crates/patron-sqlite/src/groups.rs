@@ -6,8 +6,8 @@ use crate::{db_err, from_micros, invalid, micros};
 use patron_domain::loyalty::{GroupTerms, Period, SpendLimit};
 use patron_domain::rules::{Rule, RuleFacts, has_valid_medical_card, utc_date_from_micros};
 use patron_storage::{
-    Group, GroupKind, GroupQuery, GroupSort, GroupSpec, MemberTarget, MembershipChange, Result,
-    StorageError,
+    CustomerQuery, Group, GroupKind, GroupQuery, GroupSort, GroupSpec, MemberTarget,
+    MembershipChange, Result, StorageError,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use time::{Date, OffsetDateTime};
@@ -65,6 +65,26 @@ fn member_count(c: &Connection, g: &Group) -> Result<u64> {
     }
     .map_err(db_err)?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// A list's group filter as the query needs it: the Common group is everyone
+/// (no filter); a group that does not exist is the caller's mistake.
+pub fn resolve_filter(c: &Connection, mut q: CustomerQuery) -> Result<CustomerQuery> {
+    let Some(id) = q.group else { return Ok(q) };
+    let kind: Option<String> = c
+        .prepare_cached("SELECT kind FROM groups WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    match kind.as_deref() {
+        None => Err(invalid("group", "no such group")),
+        Some("common") => {
+            q.group = None;
+            Ok(q)
+        }
+        Some(_) => Ok(q),
+    }
 }
 
 pub fn get(c: &Connection, id: Uuid) -> Result<Group> {

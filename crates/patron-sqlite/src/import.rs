@@ -10,14 +10,14 @@
 //! it at a random place for every row. Checks those indexes would answer
 //! (email in use, source key seen) are then answered from sets loaded first.
 
-use crate::customers::{write_columns, write_values};
+use crate::customers::{email_taken, write_columns, write_values};
 use crate::settings::{load as load_settings, take_code_numbers};
 use crate::{db_err, duplicates, groups, micros};
 use patron_domain::loyalty::{Account, EntryKind};
 use patron_domain::{FieldError, SameBy};
 use patron_storage::{
-    Actor, GroupKind, GroupSpec, ImportDuplicate, ImportOptions, ImportOutcome, ImportRow,
-    ImportStream, OffsetDateTime, Result, StorageError, validate_opening,
+    Actor, GroupSpec, ImportDuplicate, ImportOptions, ImportOutcome, ImportRow, ImportStream,
+    MemberTarget, OffsetDateTime, Result, StorageError, validate_opening,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -66,7 +66,7 @@ pub fn import(
         .map_err(db_err)?;
     c.pragma_update(None, "cache_size", IMPORT_CACHE)
         .map_err(db_err)?;
-    let out = Import::new(c, actor, opts).and_then(|i| i.run(rows));
+    let out = Import::new(c, actor, opts).run(rows);
     // Give the memory back even if the import failed.
     let _ = c.pragma_update(None, "cache_size", normal);
     out
@@ -89,15 +89,16 @@ struct Import<'c> {
     emails: HashSet<String>,
     keys: HashMap<String, u64>,
     /// Group name (lowercase) → its id, or why rows can't join it.
-    groups: HashMap<String, std::result::Result<String, String>>,
+    groups: HashMap<String, std::result::Result<Uuid, String>>,
     /// Created customers' rows and lines, for the reports.
     created: Vec<(i64, u64)>,
-    memberships: Vec<(String, i64)>,
+    /// The new members of each manual group named in the file.
+    memberships: HashMap<Uuid, Vec<i64>>,
 }
 
 impl<'c> Import<'c> {
-    fn new(c: &'c Connection, actor: &'c Actor, opts: ImportOptions) -> Result<Self> {
-        Ok(Self {
+    fn new(c: &'c Connection, actor: &'c Actor, opts: ImportOptions) -> Self {
+        Self {
             c,
             actor,
             opts,
@@ -110,8 +111,8 @@ impl<'c> Import<'c> {
             keys: HashMap::new(),
             groups: HashMap::new(),
             created: Vec::new(),
-            memberships: Vec::new(),
-        })
+            memberships: HashMap::new(),
+        }
     }
 
     fn run(mut self, rows: ImportStream) -> Result<ImportOutcome> {
@@ -171,7 +172,7 @@ impl<'c> Import<'c> {
                 }
             }
             for g in groups {
-                self.memberships.push((g, seq));
+                self.memberships.entry(g).or_default().push(seq);
             }
             self.count(&row);
             self.created.push((seq, line));
@@ -181,13 +182,10 @@ impl<'c> Import<'c> {
                 flushed = seq;
             }
         }
-        let last_seq: i64 = c
-            .query_row("SELECT coalesce(max(seq), 0) FROM customers", [], |r| {
-                r.get(0)
-            })
-            .map_err(db_err)?;
-        if last_seq > flushed {
-            flush(c, flushed + 1, last_seq, now, self.actor)?;
+        if let Some(&(last, _)) = self.created.last()
+            && last > flushed
+        {
+            flush(c, flushed + 1, last, now, self.actor)?;
         }
         take_code_numbers(c, next - first)?;
 
@@ -201,25 +199,11 @@ impl<'c> Import<'c> {
         if !self.out.created.is_empty() {
             // The feed in dependency order: customers, their entries, their groups.
             crate::sync::mark_customers_since(c, first_seq)?;
-            if crate::sync::node(c)?.role != patron_storage::NodeRole::Store {
-                c.execute(
-                    "INSERT INTO feed (kind, entity) SELECT 'ledger', id FROM ledger WHERE seq >= ?1 ORDER BY seq",
-                    [first_entry],
-                )
-                .map_err(db_err)?;
-            }
-            for (g, seq) in std::mem::take(&mut self.memberships) {
-                let added = c
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO group_members (group_id, customer_seq) VALUES (?1, ?2)",
-                    )
-                    .map_err(db_err)?
-                    .execute(params![g, seq])
-                    .map_err(db_err)?;
-                if added > 0 {
-                    crate::sync::membership_changed(c, &g, seq, true)?;
-                    self.out.opening.memberships += 1;
-                }
+            crate::sync::mark_ledger_since(c, first_entry)?;
+            for (g, seqs) in std::mem::take(&mut self.memberships) {
+                let change =
+                    groups::change_members(c, &MemberTarget::Groups(vec![g]), &seqs, true)?;
+                self.out.opening.memberships += change.changed.iter().map(|(_, n)| n).sum::<u64>();
             }
             // Imported customers are existing customers, not sign-ups: no
             // registration bonus. They join their rule-driven groups in bulk.
@@ -238,7 +222,7 @@ impl<'c> Import<'c> {
 
     /// Whether the row can be imported: `None` when its source key was
     /// imported before (skipped, counted), else the ids of its groups.
-    fn admit(&mut self, row: &ImportRow) -> std::result::Result<Option<Vec<String>>, FieldError> {
+    fn admit(&mut self, row: &ImportRow) -> std::result::Result<Option<Vec<Uuid>>, FieldError> {
         if let Err(e) = validate_opening(&row.opening) {
             return Err(e
                 .0
@@ -288,33 +272,32 @@ impl<'c> Import<'c> {
         Ok(Some(ids))
     }
 
+    /// In bulk mode the sets loaded first answer; otherwise the indexes do.
     fn key_imported(&self, key: &str) -> std::result::Result<bool, FieldError> {
-        if let Some(set) = &self.keys_before {
-            return Ok(set.contains(key));
+        match &self.keys_before {
+            Some(set) => Ok(set.contains(key)),
+            None => self
+                .c
+                .prepare_cached("SELECT 1 FROM customers WHERE import_key = ?1")
+                .and_then(|mut st| st.query_row([key], |_| Ok(())).optional())
+                .map(|found| found.is_some())
+                .map_err(|e| FieldError::new("source_id", format!("cannot be checked: {e}"))),
         }
-        self.c
-            .prepare_cached("SELECT 1 FROM customers WHERE import_key = ?1")
-            .and_then(|mut st| st.query_row([key], |_| Ok(())).optional())
-            .map(|found| found.is_some())
-            .map_err(|e| FieldError::new("source_id", format!("cannot be checked: {e}")))
     }
 
     fn email_used(&self, key: &str) -> std::result::Result<bool, FieldError> {
-        if let Some(set) = &self.emails_before {
-            return Ok(set.contains(key));
+        match &self.emails_before {
+            Some(set) => Ok(set.contains(key)),
+            None => email_taken(self.c, key, None)
+                .map_err(|e| FieldError::new("email", format!("cannot be checked: {e}"))),
         }
-        self.c
-            .prepare_cached("SELECT 1 FROM customers WHERE email_key = ?1")
-            .and_then(|mut st| st.query_row([key], |_| Ok(())).optional())
-            .map(|found| found.is_some())
-            .map_err(|e| FieldError::new("email", format!("cannot be checked: {e}")))
     }
 
     /// The manual group `name`, created if missing and allowed.
     fn group(
         &mut self,
         name: &str,
-    ) -> std::result::Result<std::result::Result<String, String>, FieldError> {
+    ) -> std::result::Result<std::result::Result<Uuid, String>, FieldError> {
         let name = name.trim();
         let folded = name.to_lowercase();
         if let Some(found) = self.groups.get(&folded) {
@@ -329,7 +312,8 @@ impl<'c> Import<'c> {
             .optional()
             .map_err(|e| backend(db_err(e)))?;
         let answer = match found {
-            Some((id, kind)) if kind == "manual" => Ok(id),
+            Some((id, kind)) if kind == "manual" => Ok(Uuid::parse_str(&id)
+                .map_err(|_| FieldError::new("groups", format!("{name} has a malformed id")))?),
             Some(_) => Err(format!(
                 "{name} is filled by its rule; customers cannot be put in it by hand"
             )),
@@ -337,19 +321,10 @@ impl<'c> Import<'c> {
                 Err("a group name must be 1 to 100 characters".to_owned())
             }
             None if self.opts.create_groups => {
-                let spec = GroupSpec {
-                    name: name.to_owned(),
-                    description: Some("created by an import".into()),
-                    kind: GroupKind::Manual,
-                    rule: None,
-                    program: patron_domain::loyalty::Program::None,
-                    spend_limit: None,
-                    min_age: None,
-                    limit_profile: None,
-                };
+                let spec = GroupSpec::manual(name, Some("created by an import".into()));
                 let (id, _) = groups::save(self.c, None, &spec, self.now).map_err(backend)?;
                 self.out.groups_created.push(name.to_owned());
-                Ok(id.to_string())
+                Ok(id)
             }
             None => Err(format!(
                 "there is no group named {name} (create it first, or import with --create-groups)"
@@ -524,7 +499,10 @@ fn insert(
 }
 
 /// A balance brought over: once per customer and account, whichever node
-/// computes it (the id follows from the customer and the account).
+/// computes it (the id follows from the customer and the account). Not
+/// `checkout::append`: that looks the node and the id up, stamps a clock and
+/// marks the feed per entry, and updates the balance column, all of which the
+/// import does once (the balance is written with the row).
 #[allow(clippy::too_many_arguments)]
 fn opening_entry(
     c: &Connection,

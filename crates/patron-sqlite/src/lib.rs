@@ -598,8 +598,11 @@ impl Storage for SqliteStorage {
     async fn list_customers(&self, query: &CustomerQuery) -> Result<Page<Customer>> {
         let query = query.clone();
         let code_format = self.settings().await?.code_format;
-        self.read(move |c| search::list(c, &query, &code_format))
-            .await
+        self.read(move |c| {
+            let query = groups::resolve_filter(c, query)?;
+            search::list(c, &query, &code_format)
+        })
+        .await
     }
 
     async fn count_customers(&self) -> Result<u64> {

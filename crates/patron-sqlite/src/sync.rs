@@ -215,6 +215,16 @@ pub fn mark_customers_since(c: &Connection, first_seq: i64) -> Result<()> {
     Ok(())
 }
 
+/// Puts every ledger entry from `first_seq` on in the feed, in one statement.
+pub fn mark_ledger_since(c: &Connection, first_seq: i64) -> Result<()> {
+    c.execute(
+        "INSERT INTO feed (kind, entity) SELECT 'ledger', id FROM ledger WHERE seq >= ?1 ORDER BY seq",
+        [first_seq],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
 pub fn head(c: &Connection) -> Result<i64> {
     c.query_row("SELECT coalesce(max(seq), 0) FROM feed", [], |r| r.get(0))
         .map_err(db_err)

@@ -898,16 +898,7 @@ pub async fn migration_import_brings_balances_totals_and_groups_once(store: Stor
         .save_group(
             &actor(),
             None,
-            GroupSpec {
-                name: "VIP".into(),
-                description: None,
-                kind: GroupKind::Manual,
-                rule: None,
-                program: patron_domain::loyalty::Program::None,
-                spend_limit: None,
-                min_age: None,
-                limit_profile: None,
-            },
+            GroupSpec::manual("VIP", None),
             time::macros::date!(2026 - 01 - 01),
         )
         .await

@@ -54,6 +54,22 @@ pub struct GroupSpec {
     pub limit_profile: Option<Uuid>,
 }
 
+impl GroupSpec {
+    /// A manual group with no program or limits.
+    pub fn manual(name: impl Into<String>, description: Option<String>) -> Self {
+        Self {
+            name: name.into(),
+            description,
+            kind: GroupKind::Manual,
+            rule: None,
+            program: Program::None,
+            spend_limit: None,
+            min_age: None,
+            limit_profile: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     pub id: Uuid,

@@ -449,18 +449,10 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 None => println!("  {column:<32}   (ignored)"),
             }
         }
-    } else if let Some(s) = summary.source {
-        println!("recognised as {s}");
-        let ignored: Vec<&str> = summary
-            .mapping
-            .iter()
-            .filter(|(_, t)| t.is_none())
-            .map(|(c, _)| c.as_str())
-            .collect();
-        if !ignored.is_empty() {
-            eprintln!("ignored columns: {}", ignored.join(", "));
-        }
     } else {
+        if let Some(s) = summary.source {
+            println!("recognised as {s}");
+        }
         let ignored: Vec<&str> = summary
             .mapping
             .iter()

@@ -111,6 +111,15 @@ pub async fn find(app: &TestApp, token: &str, q: &str) -> Vec<Value> {
     v["items"].as_array().unwrap().clone()
 }
 
+/// A customer's totals, balances, groups and history, as `GET …/activity` answers.
+pub async fn activity(app: &TestApp, token: &str, id: &str) -> Value {
+    app.get(token, &format!("/api/v1/customers/{id}/activity"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 pub async fn get_customer(app: &TestApp, token: &str, id: &str) -> Value {
     // Not there yet (still replicating) reads as null.
     let r = app.get(token, &format!("/api/v1/customers/{id}")).await;
