@@ -518,6 +518,7 @@ async fn html_and_assets_carry_security_headers() {
         "/customers",
         "/assets/app.js",
         "/assets/app.css",
+        "/assets/pages/register.js",
     ] {
         let r = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");

@@ -1,0 +1,89 @@
+// The loyalty program's settings and tier transitions.
+import { field, h, money, showErrors, toMinor } from "../dom.js";
+import { layout } from "../layout.js";
+import { api, can } from "../session.js";
+
+export async function loyaltyPage() {
+  const [s, types, groups] = await Promise.all([api("GET", "/loyalty/settings"), api("GET", "/customer-types"), api("GET", "/groups?kind=manual")]);
+  const x = s.data || {};
+  const settings = h("form", { class: "card", "data-testid": "loyalty-settings" }, h("div", { class: "notice form-error" }),
+    h("div", { class: "grid2" },
+      field("max_redeem_percent", "Max % of an order payable with points", h("input", { value: x.max_redeem_percent })),
+      field("registration_bonus", "Registration bonus", h("input", { value: money(x.registration_bonus) })),
+      field("points_lifetime_days", "Points expire after (days; empty = never)", h("input", { value: x.points_lifetime_days ?? "" })),
+      field("return_window_days", "Return window (days)", h("input", { value: x.return_window_days })),
+      field("offline_redeem_cap", "Offline redemption cap per customer", h("input", { value: money(x.offline_redeem_cap) })),
+      field("store_topup_daily_cap", "Store-credit top-ups per store per day", h("input", { value: money(x.store_topup_daily_cap) })),
+      field("stack_discounts", "Group and type discounts", (() => { const e = h("select", {}, h("option", { value: "false" }, "the larger applies"), h("option", { value: "true" }, "both apply")); e.value = String(!!x.stack_discounts); return e; })()),
+      field("transitions_enabled", "Automatic transitions", (() => { const e = h("select", {}, h("option", { value: "false" }, "off"), h("option", { value: "true" }, "on")); e.value = String(!!x.transitions_enabled); return e; })()),
+      field("transitions", "Thresholds (one per line: amount → group)", h("textarea", { rows: 3, value: (x.transitions || []).map((t) => `${money(t.threshold)} ${(groups.data?.items || []).find((g) => g.id === t.group_id)?.name || t.group_id}`).join("\n") }))),
+    h("button", { class: "primary", type: "submit" }, "Save settings"), h("span", { class: "muted msg" }));
+  settings.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = (n) => settings.elements[n].value.trim();
+    const transitions = v("transitions").split("\n").filter(Boolean).map((l) => {
+      const [amount, ...name] = l.split(/\s+/); const g = (groups.data?.items || []).find((g) => g.name === name.join(" "));
+      return { threshold: toMinor(amount), group_id: g ? g.id : name.join(" ") };
+    });
+    const r = await api("PATCH", "/loyalty/settings", {
+      max_redeem_percent: Number(v("max_redeem_percent")), registration_bonus: toMinor(v("registration_bonus") || "0"),
+      points_lifetime_days: v("points_lifetime_days") ? Number(v("points_lifetime_days")) : null,
+      return_window_days: Number(v("return_window_days")), offline_redeem_cap: toMinor(v("offline_redeem_cap") || "0"), store_topup_daily_cap: toMinor(v("store_topup_daily_cap") || "0"),
+      stack_discounts: v("stack_discounts") === "true", transitions_enabled: v("transitions_enabled") === "true", transitions });
+    showErrors(settings, r.ok ? null : r.data);
+    settings.querySelector(".msg").textContent = r.ok ? "Saved." : "";
+  });
+  const typeForm = h("form", { class: "row", "data-testid": "type-form" },
+    h("input", { name: "name", placeholder: "Type name (veteran…)" }),
+    h("label", {}, h("input", { type: "checkbox", name: "tax_exempt" }), " tax exempt"),
+    h("input", { name: "discount", placeholder: "Discount: 10% or 5.00", size: 16 }),
+    h("button", { type: "submit" }, "Add type"), h("span", { class: "error-text" }));
+  typeForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const d = typeForm.elements.discount.value.trim();
+    const body = { name: typeForm.elements.name.value, tax_exempt: typeForm.elements.tax_exempt.checked };
+    if (d.endsWith("%")) body.discount_percent = Number(d.slice(0, -1)); else if (d) body.discount_amount = toMinor(d);
+    const r = await api("POST", "/customer-types", body);
+    typeForm.querySelector(".error-text").textContent = r.ok ? "" : (r.data?.detail || "Failed");
+    if (r.ok) loyaltyPage();
+  });
+  const adjust = h("form", { class: "card", "data-testid": "adjust-form" }, h("div", { class: "notice form-error" }),
+    h("div", { class: "grid2" },
+      field("customer", "Customer code or id", h("input", {})),
+      field("kind", "What", h("select", {}, h("option", { value: "top-up" }, "Store credit top-up"), h("option", { value: "adjust" }, "Adjustment"))),
+      field("account", "Account", h("select", {}, h("option", { value: "credit" }, "Store credit"), h("option", { value: "points" }, "Points"))),
+      field("amount", "Amount (negative takes away)", h("input", {})),
+      field("reason", "Reason", h("input", {}))),
+    h("button", { class: "primary", type: "submit" }, "Post"), h("span", { class: "muted msg" }));
+  adjust.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = (n) => adjust.elements[n].value.trim();
+    const r = await api("POST", `/customers/${encodeURIComponent(v("customer"))}/ledger`, { account: v("account"), kind: v("kind"), amount: toMinor(v("amount")), reason: v("reason") });
+    showErrors(adjust, r.ok ? null : (r.status === 404 ? { field: "customer", errors: [{ field: "customer", message: "no such customer" }] } : r.data));
+    adjust.querySelector(".msg").textContent = r.ok ? "Posted." : "";
+  });
+  const profiles = (await api("GET", "/limit-profiles")).data?.items || [];
+  const profileForm = h("form", { class: "card", "data-testid": "profile-form" }, h("div", { class: "notice form-error" }),
+    h("div", { class: "grid2" },
+      field("name", "Profile name", h("input", { placeholder: "Adult-use daily limit" })),
+      field("limits[0].name", "Limit name", h("input", { placeholder: "Daily THC" })),
+      field("limits[0].period", "Period", h("select", {}, ["day", "week", "month", "year"].map((p) => h("option", { value: p }, p)))),
+      field("limits[0].enforcement", "When exceeded", h("select", {}, h("option", { value: "hard" }, "refuse the sale"), h("option", { value: "warn" }, "warn; a manager may override")))),
+    field("limits[0].allowances", "Equivalent allowances, one per line: category unit quantity (e.g. flower g 28)", h("textarea", { rows: 3 })),
+    h("button", { type: "submit" }, "Add profile"));
+  profileForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = (n) => profileForm.elements[n].value.trim();
+    const allowances = v("limits[0].allowances").split("\n").filter(Boolean).map((l) => { const [category, unit, q] = l.trim().split(/\s+/); return { category, unit, max_quantity: Number(q) }; });
+    const r = await api("POST", "/limit-profiles", { name: v("name"), limits: [{ name: v("limits[0].name"), period: v("limits[0].period"), enforcement: v("limits[0].enforcement"), allowances }] });
+    if (!r.ok) { showErrors(profileForm, r.data); return; }
+    loyaltyPage();
+  });
+  layout("Loyalty", h("h2", {}, "Settings"), settings,
+    h("h2", {}, "Customer types"), !(types.data?.items || []).length ? h("div", { class: "card empty" }, "No customer types yet.") : h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, (types.data?.items || []).map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, t.tax_exempt ? "tax exempt" : ""), h("td", {}, t.discount_percent ? `${t.discount_percent}% off` : t.discount_amount ? `${money(t.discount_amount)} off` : "")))))),
+    h("div", { class: "card", style: "margin-top:.5rem" }, typeForm),
+    h("h2", {}, "Store credit and adjustments"), adjust,
+    h("h2", {}, "Purchase-limit profiles"),
+    profiles.length ? h("div", { class: "table-wrap" }, h("table", { "data-testid": "profiles-table" }, h("tbody", {}, profiles.flatMap((p) => p.limits.map((l) => h("tr", {}, h("td", {}, p.name), h("td", {}, `${l.name} per ${l.period}`), h("td", {}, l.allowances.map((a) => `${a.max_quantity} ${a.unit} ${a.category}`).join(" = ")), h("td", {}, l.enforcement))))))) : h("div", { class: "card empty" }, "No purchase-limit profiles yet."),
+    can("groups.manage") ? profileForm : null);
+}
