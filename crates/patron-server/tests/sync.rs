@@ -887,3 +887,106 @@ async fn hqs_record_of_a_store_sale_replaces_the_stores() {
         assert_eq!(sum, 2_000);
     }
 }
+
+async fn trail(app: &common::TestApp, t: &str, id: &str) -> Vec<Value> {
+    let r = app.get(t, &format!("/api/v1/customers/{id}/audit")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap().as_array().unwrap().clone()
+}
+
+/// Who the trail says did `action` (to `field`).
+fn audited_by(entries: &[Value], action: &str, field: Option<&str>) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e["action"] == action && field.is_none_or(|f| e["field"] == f))
+        .map(|e| e["actor"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The audit trail names the person and the store that made a change, at HQ
+/// and at every other store, never the sync link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_names_the_person_and_store_everywhere() {
+    let hq = spawn_app().await;
+    let s1 = spawn_store(&hq, "S01").await;
+    let s2 = spawn_store(&hq, "S02").await;
+    let (th, t1, t2) = (
+        hq.login("manager").await,
+        s1.app.login("cashier").await,
+        s2.app.login("admin").await,
+    );
+    // Made at HQ by the manager: "manager (HQ)" at the stores.
+    let a = hq
+        .create(&th, json!({"first_name": "Ada", "last_name": "Audit"}))
+        .await;
+    let aid = a["id"].as_str().unwrap().to_owned();
+    eventually("HQ's customer at S02", || async {
+        !find(&s2.app, &t2, "Audit").await.is_empty()
+    })
+    .await;
+    let at_s2 = trail(&s2.app, &t2, &aid).await;
+    assert_eq!(
+        audited_by(&at_s2, "create", None),
+        ["manager (HQ)"],
+        "{at_s2:?}"
+    );
+
+    // Edited at S01 by its cashier: "cashier (S01)" at HQ and at S02; at
+    // S01 itself under the cashier's own name.
+    eventually("HQ's customer at S01", || async {
+        !find(&s1.app, &t1, "Audit").await.is_empty()
+    })
+    .await;
+    let r = s1
+        .app
+        .patch(
+            &t1,
+            &format!("/api/v1/customers/{aid}"),
+            &json!({"notes": "prefers email"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for (app, t) in [(&hq, &th), (&s2.app, &t2)] {
+        eventually("the edit everywhere", || async {
+            get_customer(app, t, &aid).await["notes"] == "prefers email"
+        })
+        .await;
+        let entries = trail(app, t, &aid).await;
+        assert_eq!(
+            audited_by(&entries, "update", Some("notes")),
+            ["cashier (S01)"],
+            "{entries:?}"
+        );
+        assert!(
+            !entries
+                .iter()
+                .any(|e| e["actor"].as_str().unwrap_or("").starts_with("sync:")),
+            "{entries:?}"
+        );
+    }
+    let at_s1 = trail(&s1.app, &t1, &aid).await;
+    assert_eq!(
+        audited_by(&at_s1, "update", Some("notes")),
+        ["cashier"],
+        "{at_s1:?}"
+    );
+
+    // Created at S01: its creator at HQ and S02.
+    let b = s1
+        .app
+        .create(&t1, json!({"first_name": "Bo", "last_name": "Beacon"}))
+        .await;
+    let bid = b["id"].as_str().unwrap().to_owned();
+    for (app, t) in [(&hq, &th), (&s2.app, &t2)] {
+        eventually("S01's customer everywhere", || async {
+            !find(app, t, "Beacon").await.is_empty()
+        })
+        .await;
+        let entries = trail(app, t, &bid).await;
+        assert_eq!(
+            audited_by(&entries, "create", None),
+            ["cashier (S01)"],
+            "{entries:?}"
+        );
+    }
+}

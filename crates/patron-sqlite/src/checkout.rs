@@ -886,7 +886,7 @@ pub fn order(c: &Connection, id: &str) -> Result<OrderRecord> {
     Ok(rec)
 }
 
-fn return_record(c: &Connection, id: &str) -> Result<ReturnRecord> {
+pub fn return_record(c: &Connection, id: &str) -> Result<ReturnRecord> {
     c.prepare_cached(
         "SELECT r.id, o.id, r.at, r.actor, r.lines, r.net, r.points_refund, r.credit_refund,
                 r.money_refund, r.earned_reversal, r.unrecovered_points
@@ -1298,6 +1298,7 @@ const STALE_AUTHORISATION: Duration = Duration::minutes(10);
 pub fn authorize(
     c: &Connection,
     store: &str,
+    actor: &str,
     customer: Uuid,
     order_id: &str,
     entries: &[(Account, i64)],
@@ -1343,7 +1344,7 @@ pub fn authorize(
                 at: now,
                 order_id: Some(order_id),
                 store: Some(store),
-                actor: &format!("sync:{store}"),
+                actor,
                 reason: Some("authorised at HQ".into()),
                 available_at: None,
                 expires_at: None,
@@ -1360,7 +1361,13 @@ type RedeemRow = (i64, String, i64, Option<String>);
 
 /// HQ: gives back the redemptions authorised for `order_id` whose sale did
 /// not go through. Once only; a sale that arrives afterwards redeems again.
-pub fn release(c: &Connection, store: &str, order_id: &str, now: OffsetDateTime) -> Result<u64> {
+pub fn release(
+    c: &Connection,
+    store: &str,
+    actor: &str,
+    order_id: &str,
+    now: OffsetDateTime,
+) -> Result<u64> {
     if crate::sync::known(c, "orders", order_id)? {
         // The sale reached HQ: its redemption stands.
         return Ok(0);
@@ -1396,7 +1403,7 @@ pub fn release(c: &Connection, store: &str, order_id: &str, now: OffsetDateTime)
                 at: now,
                 order_id: Some(order_id),
                 store: Some(store),
-                actor: &format!("sync:{store}"),
+                actor,
                 reason: Some("authorisation released: the sale did not go through".into()),
                 available_at: None,
                 expires_at: None,
@@ -1430,7 +1437,8 @@ pub fn release_stale(c: &Connection, now: OffsetDateTime, age: Duration) -> Resu
         .map_err(db_err)?;
     let mut n = 0;
     for (order, store) in stale {
-        n += release(c, &store, &order, now)?;
+        // No person asked for this one: HQ gives it back on its own.
+        n += release(c, &store, "system", &order, now)?;
         tracing::warn!(order = %order, store = %store, "released an authorisation whose sale never arrived");
     }
     Ok(n)

@@ -372,7 +372,7 @@ fn create_with_id(c: &Connection, actor: &Actor, new: NewCustomer, id: Uuid) -> 
     }
     let seq = insert(c, &new, id, &code, now, "", true)?;
     audit(c, seq, now, actor, "create", None)?;
-    crate::sync::customer_created(c, seq)?;
+    crate::sync::customer_created(c, seq, actor)?;
     by_seq(c, seq)
 }
 
@@ -463,7 +463,7 @@ pub fn update(
     let seq = seq_of(c, key)?;
     let (customer, changes) = update_inner(c, actor, seq, patch, ctx, true)?;
     let names: Vec<String> = changes.iter().map(|ch| ch.field.clone()).collect();
-    crate::sync::customer_edited(c, seq, &names)?;
+    crate::sync::customer_edited(c, seq, &names, actor)?;
     Ok((customer, changes))
 }
 
@@ -573,7 +573,7 @@ pub fn erase(c: &Connection, actor: &Actor, key: &CustomerKey) -> Result<Custome
     let at = micros(OffsetDateTime::now_utc());
     if erase_row(c, seq, actor, at)? {
         let fields: Vec<String> = Field::ALL.iter().map(|f| f.name().to_owned()).collect();
-        crate::sync::customer_edited(c, seq, &fields)?;
+        crate::sync::customer_edited(c, seq, &fields, actor)?;
     }
     by_seq(c, seq)
 }
@@ -590,7 +590,7 @@ pub fn set_active(
         return Ok((current, false));
     }
     set_active_replica(c, seq, actor, active)?;
-    crate::sync::customer_edited(c, seq, &["active".to_owned()])?;
+    crate::sync::customer_edited(c, seq, &["active".to_owned()], actor)?;
     Ok((by_seq(c, seq)?, true))
 }
 

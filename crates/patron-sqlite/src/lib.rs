@@ -86,6 +86,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     sql(include_str!("../migrations/0009_merges.sql")),
     sql(include_str!("../migrations/0010_import.sql")),
+    sql(include_str!("../migrations/0011_field_authors.sql")),
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.
@@ -763,7 +764,7 @@ impl Storage for SqliteStorage {
                 return Err(invalid("type_id", "no such customer type"));
             }
             if old != new {
-                sync::customer_edited(tx, seq, &["type".to_owned()])?;
+                sync::customer_edited(tx, seq, &["type".to_owned()], &actor)?;
                 set_type_row(tx, seq, &actor, new.as_deref())?;
             }
             let c = customers::by_seq(tx, seq)?;
@@ -1254,24 +1255,28 @@ impl Storage for SqliteStorage {
     async fn authorize_redemption(
         &self,
         store: &str,
+        actor: &str,
         customer: Uuid,
         order_id: &str,
         entries: Vec<(Account, i64)>,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let (store, order_id) = (store.to_owned(), order_id.to_owned());
-        self.write(move |tx| checkout::authorize(tx, &store, customer, &order_id, &entries, now))
-            .await
+        let (store, actor, order_id) = (store.to_owned(), actor.to_owned(), order_id.to_owned());
+        self.write(move |tx| {
+            checkout::authorize(tx, &store, &actor, customer, &order_id, &entries, now)
+        })
+        .await
     }
 
     async fn release_redemption(
         &self,
         store: &str,
+        actor: &str,
         order_id: &str,
         now: OffsetDateTime,
     ) -> Result<u64> {
-        let (store, order_id) = (store.to_owned(), order_id.to_owned());
-        self.write(move |tx| checkout::release(tx, &store, &order_id, now))
+        let (store, actor, order_id) = (store.to_owned(), actor.to_owned(), order_id.to_owned());
+        self.write(move |tx| checkout::release(tx, &store, &actor, &order_id, now))
             .await
     }
 

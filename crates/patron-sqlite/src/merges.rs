@@ -146,7 +146,7 @@ pub fn merge(
         if !fill.is_empty() {
             customers::update_replica(c, s_seq, actor, &fill, ctx)?;
             let names: Vec<String> = fill.iter().map(|(f, _)| f.name().to_owned()).collect();
-            crate::sync::customer_edited(c, s_seq, &names)?;
+            crate::sync::customer_edited(c, s_seq, &names, actor)?;
         }
         relink(c, o_seq, s_seq, &s.id.to_string(), at)?;
         customers::audit_action(
@@ -171,7 +171,7 @@ pub fn merge(
                 new: Some(s.code.as_str().to_owned()),
             }),
         )?;
-        crate::sync::customer_edited(c, o_seq, &["active".to_owned()])?;
+        crate::sync::customer_edited(c, o_seq, &["active".to_owned()], actor)?;
         crate::sync::mark(c, "merge", &o.id.to_string())?;
         merged_codes.push(o.code.as_str().to_owned());
     }

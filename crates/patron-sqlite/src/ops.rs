@@ -359,9 +359,12 @@ fn apply_one(c: &Connection, page: &Page<'_>, op: &Op) -> Result<()> {
         return Err(refuse("the operation's clock stamp is malformed"));
     }
     let actor = Actor::new(op.actor.clone());
+    // A customer's audit trail names the person and their store, here and
+    // at every store HQ sends the record to (the signature proved the name).
+    let by = Actor::new(sync::author_label(&op.actor, &op.store));
     match &op.body {
         OpBody::CreateCustomer { id, code, fields } => {
-            create_customer(c, page, op, &actor, *id, code, fields)
+            create_customer(c, page, op, &by, *id, code, fields)
         }
         OpBody::EditCustomer { id, fields } => {
             let mut patch = Vec::with_capacity(fields.len());
@@ -370,9 +373,9 @@ fn apply_one(c: &Connection, page: &Page<'_>, op: &Op) -> Result<()> {
                     .ok_or_else(|| refuse(format!("unknown customer field {name:?}")))?;
                 patch.push((f, value.clone()));
             }
-            edit_customer(c, page, op, &actor, *id, &patch)
+            edit_customer(c, page, op, &by, *id, &patch)
         }
-        OpBody::SetActive { id, active } => set_flag(c, page, op, &actor, *id, "active", {
+        OpBody::SetActive { id, active } => set_flag(c, page, op, &by, *id, "active", {
             let active = *active;
             move |c, seq, actor| customers::set_active_replica(c, seq, actor, active)
         }),
@@ -383,7 +386,7 @@ fn apply_one(c: &Connection, page: &Page<'_>, op: &Op) -> Result<()> {
             {
                 return Err(refuse("no such customer type at HQ"));
             }
-            set_flag(c, page, op, &actor, *id, "type", move |c, seq, actor| {
+            set_flag(c, page, op, &by, *id, "type", move |c, seq, actor| {
                 crate::set_type_row(c, seq, actor, new.as_deref())
             })
         }
@@ -608,6 +611,7 @@ fn create_customer(
         .execute(params![clock_or_floor(page, &op.hlc), seq])
         .map_err(db_err)?;
     customers::audit_action(c, seq, actor, "create", None)?;
+    sync::note_authors(c, seq, ["created"], &actor.username)?;
     sync::mark(c, "customer", &id.to_string())?;
     // HQ's own registration bonus (a store's is never taken from it).
     checkout::after_create(c, seq, actor, at)
@@ -648,6 +652,7 @@ fn edit_customer(
         };
         customers::update_replica(c, seq, actor, &patch, &ctx)?;
         sync::save_field_clocks(c, seq, &clocks)?;
+        sync::note_authors(c, seq, patch.iter().map(|(f, _)| f.name()), &actor.username)?;
     }
     for (f, theirs) in lost {
         customers::record_lost_write(
@@ -691,6 +696,7 @@ fn set_flag(
         write(c, seq, actor)?;
         clocks.insert(name.to_owned(), Value::String(clock));
         sync::save_field_clocks(c, seq, &clocks)?;
+        sync::note_authors(c, seq, [name], &actor.username)?;
         sync::mark(c, "customer", &id.to_string())?;
         let s = load_settings(c)?;
         refresh_customer(c, seq, local_today(&s, page.now))?;

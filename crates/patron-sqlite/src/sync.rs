@@ -254,13 +254,56 @@ pub(crate) fn save_field_clocks(c: &Connection, seq: i64, map: &Map<String, Valu
     Ok(())
 }
 
+/// How a person appears in another node's audit trail: their name and the
+/// node they made the change at (user names cannot hold spaces or brackets,
+/// so the two never blur). A name already placed keeps its node.
+pub fn author_label(username: &str, node: &str) -> String {
+    if username.ends_with(')') || username.starts_with("sync:") {
+        username.to_owned()
+    } else {
+        format!("{username} ({node})")
+    }
+}
+
+/// Who wrote each field of a customer last (`created` for the record itself).
+pub fn field_authors(c: &Connection, seq: i64) -> Result<Map<String, Value>> {
+    let by: Option<String> = c
+        .prepare_cached("SELECT field_by FROM customers WHERE seq = ?1")
+        .map_err(db_err)?
+        .query_row([seq], |r| r.get(0))
+        .map_err(db_err)?;
+    Ok(by
+        .and_then(|f| serde_json::from_str::<Value>(&f).ok())
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default())
+}
+
+/// Records `label` as the last writer of `names`.
+pub(crate) fn note_authors<'a>(
+    c: &Connection,
+    seq: i64,
+    names: impl IntoIterator<Item = &'a str>,
+    label: &str,
+) -> Result<()> {
+    let mut map = field_authors(c, seq)?;
+    for n in names {
+        map.insert(n.to_owned(), Value::String(label.to_owned()));
+    }
+    c.prepare_cached("UPDATE customers SET field_by = ?1 WHERE seq = ?2")
+        .map_err(db_err)?
+        .execute(params![Value::Object(map).to_string(), seq])
+        .map_err(db_err)?;
+    Ok(())
+}
+
 /// After a local create: stamp the record and put it in the feed.
-pub fn customer_created(c: &Connection, seq: i64) -> Result<()> {
+pub fn customer_created(c: &Connection, seq: i64, actor: &Actor) -> Result<()> {
     let h = stamp(c)?;
     c.prepare_cached("UPDATE customers SET hlc = ?1 WHERE seq = ?2")
         .map_err(db_err)?
         .execute(params![h.to_string(), seq])
         .map_err(db_err)?;
+    note_authors(c, seq, ["created"], &author_label(&actor.username, &h.node))?;
     let id: String = c
         .query_row("SELECT id FROM customers WHERE seq = ?1", [seq], |r| {
             r.get(0)
@@ -270,16 +313,23 @@ pub fn customer_created(c: &Connection, seq: i64) -> Result<()> {
 }
 
 /// After a local edit of `fields` (domain field names, `active`, `type`).
-pub fn customer_edited(c: &Connection, seq: i64, fields: &[String]) -> Result<()> {
+pub fn customer_edited(c: &Connection, seq: i64, fields: &[String], actor: &Actor) -> Result<()> {
     if fields.is_empty() {
         return Ok(());
     }
-    let h = stamp(c)?.to_string();
+    let stamp = stamp(c)?;
+    let h = stamp.to_string();
     let (_, mut map) = field_clocks(c, seq)?;
     for f in fields {
         map.insert(f.clone(), Value::String(h.clone()));
     }
     save_field_clocks(c, seq, &map)?;
+    note_authors(
+        c,
+        seq,
+        fields.iter().map(String::as_str),
+        &author_label(&actor.username, &stamp.node),
+    )?;
     let id: String = c
         .query_row("SELECT id FROM customers WHERE seq = ?1", [seq], |r| {
             r.get(0)
@@ -326,6 +376,7 @@ fn customer_body(c: &Connection, id: &str) -> Result<Option<Value>> {
     };
     let cust = customers::by_seq(c, seq)?;
     let (hlc, clocks) = field_clocks(c, seq)?;
+    let authors = field_authors(c, seq)?;
     let (type_id, spent, visits): (Option<String>, i64, i64) = c
         .query_row(
             "SELECT type_id, opening_spent, opening_visits FROM customers WHERE seq = ?1",
@@ -347,6 +398,7 @@ fn customer_body(c: &Connection, id: &str) -> Result<Option<Value>> {
         "created_at": micros(cust.created_at),
         "hlc": hlc,
         "field_hlc": clocks,
+        "field_by": authors,
         "fields": fields,
         "active": cust.active,
         "type_id": type_id,
@@ -799,6 +851,16 @@ fn apply_customer(
     let remote_active = b.get("active").and_then(Value::as_bool).unwrap_or(true);
     let erased = b.get("erased").and_then(Value::as_bool).unwrap_or(false);
     let remote_type = text(b, "type_id").map(str::to_owned);
+    // Who made each change, as HQ recorded it ("ann (S02)"); an HQ from
+    // before authors were kept leaves the sync link's name.
+    let authors = b.get("field_by").and_then(Value::as_object);
+    let author_of = |name: &str| {
+        authors
+            .and_then(|m| m.get(name).or_else(|| m.get("created")))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && s.len() <= 100 && !s.chars().any(char::is_control))
+            .map_or_else(|| actor.clone(), Actor::new)
+    };
     let ctx = ParseContext {
         region: PhoneRegion::default(),
         today,
@@ -875,9 +937,10 @@ fn apply_customer(
                     seq
                 ],
             )?;
-            customers::audit_action(c, seq, actor, "create", None)?;
+            customers::audit_action(c, seq, &author_of("created"), "create", None)?;
             if erased {
-                customers::erase_row(c, seq, actor, micros(OffsetDateTime::now_utc()))?;
+                let by = author_of(Field::LastName.name());
+                customers::erase_row(c, seq, &by, micros(OffsetDateTime::now_utc()))?;
             }
             refresh_customer(c, seq, today)?;
             report.applied += 1;
@@ -887,7 +950,8 @@ fn apply_customer(
     // An erasure wins over every clock: what a store held or edited about the
     // person goes, here as at HQ (which refuses the store's later edits).
     if erased {
-        if customers::erase_row(c, seq, actor, micros(OffsetDateTime::now_utc()))? {
+        let by = author_of(Field::LastName.name());
+        if customers::erase_row(c, seq, &by, micros(OffsetDateTime::now_utc()))? {
             let (_, clocks) = field_clocks(c, seq)?;
             let mut merged = clocks;
             for (k, v) in &remote_clocks {
@@ -939,11 +1003,14 @@ fn apply_customer(
         local_clock: local_clock("type"),
     });
     let plan = merge_fields(sides, bound);
-    let mut patch = Vec::new();
+    // Each author's changes are audited under their own name.
+    let mut patches: std::collections::BTreeMap<String, Vec<(Field, Patch<String>)>> =
+        Default::default();
     for (name, value, clock) in plan.take {
         match name.as_str() {
             "active" => {
-                customers::set_active_replica(c, seq, actor, value.as_deref() == Some("true"))?;
+                let by = author_of("active");
+                customers::set_active_replica(c, seq, &by, value.as_deref() == Some("true"))?;
             }
             "type" => {
                 // A type this node does not know yet keeps the old one.
@@ -962,7 +1029,10 @@ fn apply_customer(
             }
             field => {
                 if let Some(f) = Field::from_name(field) {
-                    patch.push((f, value.map_or(Patch::Clear, Patch::Set)));
+                    patches
+                        .entry(author_of(field).username)
+                        .or_default()
+                        .push((f, value.map_or(Patch::Clear, Patch::Set)));
                 }
             }
         }
@@ -971,11 +1041,11 @@ fn apply_customer(
     for (name, clock) in plan.clocks {
         local_clocks.insert(name, Value::String(clock));
     }
-    if !patch.is_empty() {
+    for (by, patch) in patches {
         customers::update_replica(
             c,
             seq,
-            actor,
+            &Actor::new(by),
             &patch,
             &ParseContext {
                 region: PhoneRegion::default(),
@@ -985,8 +1055,8 @@ fn apply_customer(
     }
     // A lost type change is not an edit anyone typed: nothing to keep.
     for (field, theirs, ours) in plan.lost.into_iter().filter(|(n, _, _)| n != "type") {
-        if customers::record_lost_write(c, seq, actor, &field, theirs.as_deref(), ours.as_deref())?
-        {
+        let by = author_of(&field);
+        if customers::record_lost_write(c, seq, &by, &field, theirs.as_deref(), ours.as_deref())? {
             report.conflicts += 1;
         }
     }

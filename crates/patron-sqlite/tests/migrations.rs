@@ -31,6 +31,7 @@ async fn duplicate_keys_are_filled_for_existing_customers() {
              DROP INDEX customers_by_import_key; ALTER TABLE customers DROP COLUMN import_key;
              ALTER TABLE customers DROP COLUMN opening_spent;
              ALTER TABLE customers DROP COLUMN opening_visits;
+             ALTER TABLE customers DROP COLUMN field_by;
              PRAGMA user_version = 7;",
         )
         .unwrap();

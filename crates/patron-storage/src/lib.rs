@@ -341,10 +341,12 @@ pub trait Storage: Send + Sync + 'static {
     /// feed from the snapshot's position.
     async fn adopt_snapshot(&self, store: &patron_domain::StoreId) -> Result<()>;
     /// HQ: authorises and records a store's redemption for an order (all or
-    /// none); asking again for the same order changes nothing.
+    /// none), under the user who signed the request; asking again for the
+    /// same order changes nothing.
     async fn authorize_redemption(
         &self,
         store: &str,
+        actor: &str,
         customer: Uuid,
         order_id: &str,
         entries: Vec<(Account, i64)>,
@@ -355,6 +357,7 @@ pub trait Storage: Send + Sync + 'static {
     async fn release_redemption(
         &self,
         store: &str,
+        actor: &str,
         order_id: &str,
         now: OffsetDateTime,
     ) -> Result<u64>;

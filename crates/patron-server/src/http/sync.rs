@@ -408,6 +408,7 @@ pub async fn authorize(
         .storage
         .authorize_redemption(
             &store.id,
+            &req.actor,
             customer,
             &req.order_id,
             entries,
@@ -438,7 +439,12 @@ pub async fn release(
     .await?;
     let n = state
         .storage
-        .release_redemption(&store.id, &req.order_id, OffsetDateTime::now_utc())
+        .release_redemption(
+            &store.id,
+            &req.actor,
+            &req.order_id,
+            OffsetDateTime::now_utc(),
+        )
         .await?;
     Ok(Json(ReleasedView { released: n }))
 }

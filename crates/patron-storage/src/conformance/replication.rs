@@ -229,9 +229,16 @@ pub async fn an_authorised_redemption_and_its_sale_are_one_entry(hq: Store, stor
     let now = OffsetDateTime::now_utc();
     // Authorised twice (the first answer lost), recorded once.
     for _ in 0..2 {
-        hq.authorize_redemption("S01", c.id, "o-1", vec![(Account::Credit, 600)], now)
-            .await
-            .unwrap();
+        hq.authorize_redemption(
+            "S01",
+            "tester",
+            c.id,
+            "o-1",
+            vec![(Account::Credit, 600)],
+            now,
+        )
+        .await
+        .unwrap();
     }
     // The store committed it offline meanwhile, with the same derived id.
     let order = crate::OrderRequest {
@@ -263,25 +270,35 @@ pub async fn an_authorised_redemption_and_its_sale_are_one_entry(hq: Store, stor
         let b = db.balances(&key, OffsetDateTime::now_utc()).await.unwrap();
         assert_eq!(b.credit.balance, 400, "redeemed exactly once");
         let ledger = db.ledger(&key, Some(Account::Credit)).await.unwrap();
+        let redeemed: Vec<_> = ledger
+            .iter()
+            .filter(|e| e.id == redemption_id("o-1", "credit"))
+            .collect();
+        assert_eq!(redeemed.len(), 1);
+        // Under the cashier who asked, at their store (not the sync link).
         assert_eq!(
-            ledger
-                .iter()
-                .filter(|e| e.id == redemption_id("o-1", "credit"))
-                .count(),
-            1
+            (redeemed[0].actor.as_str(), redeemed[0].store.as_deref()),
+            ("tester", Some("S01"))
         );
     }
     // A release after the sale arrived changes nothing.
     assert_eq!(
-        hq.release_redemption("S01", "o-1", OffsetDateTime::now_utc())
+        hq.release_redemption("S01", "tester", "o-1", OffsetDateTime::now_utc())
             .await
             .unwrap(),
         0
     );
     // An authorisation whose sale never comes is given back, once.
-    hq.authorize_redemption("S01", c.id, "o-lost", vec![(Account::Credit, 100)], now)
-        .await
-        .unwrap();
+    hq.authorize_redemption(
+        "S01",
+        "tester",
+        c.id,
+        "o-lost",
+        vec![(Account::Credit, 100)],
+        now,
+    )
+    .await
+    .unwrap();
     let later = now + time::Duration::hours(1);
     let report = hq.run_maintenance(later).await.unwrap();
     assert_eq!(report.released_authorisations, 1);

@@ -538,6 +538,7 @@ pub async fn run_simulation(seed: u64, make: &Maker) {
                             .db
                             .authorize_redemption(
                                 store,
+                                "cashier",
                                 c.id,
                                 &id,
                                 vec![(Account::Points, redeem)],
