@@ -10,13 +10,14 @@ import { duplicatesPage } from "./pages/duplicates.js";
 import { groupsPage } from "./pages/groups.js";
 import { loginPage } from "./pages/login.js";
 import { loyaltyPage } from "./pages/loyalty.js";
+import { receiptPage } from "./pages/receipt.js";
 import { registerPage } from "./pages/register.js";
 import { securityPage } from "./pages/security.js";
 import { storesPage } from "./pages/stores.js";
 import { usersPage } from "./pages/users.js";
 import { S, can } from "./session.js";
 
-const PAGES = { "/customers": customersPage, "/groups": groupsPage, "/loyalty": loyaltyPage, "/users": usersPage, "/security": securityPage, "/duplicates": duplicatesPage, "/stores": storesPage, "/register": registerPage };
+const PAGES = { "/customers": customersPage, "/groups": groupsPage, "/loyalty": loyaltyPage, "/users": usersPage, "/security": securityPage, "/duplicates": duplicatesPage, "/stores": storesPage, "/register": registerPage, "/receipt": receiptPage };
 
 function route() {
   document.querySelectorAll(".panel, .modal-bg").forEach((p) => p.remove());

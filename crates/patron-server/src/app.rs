@@ -41,6 +41,7 @@ pub struct Application {
     storage: Arc<dyn Storage>,
     tls: Option<crate::tls::TlsConfig>,
     limits: crate::serve::Limits,
+    mailer: Option<crate::receipts::Mailer>,
 }
 
 impl Application {
@@ -75,6 +76,7 @@ impl Application {
             storage,
             tls: None,
             limits: crate::serve::Limits::default(),
+            mailer: None,
         })
     }
 
@@ -87,6 +89,12 @@ impl Application {
     /// Replaces the connection limits and timeouts (tests use short ones).
     pub fn with_limits(mut self, limits: crate::serve::Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sends receipt emails through this mail server (none without one).
+    pub fn with_mailer(mut self, mailer: Option<crate::receipts::Mailer>) -> Self {
+        self.mailer = mailer;
         self
     }
 
@@ -104,6 +112,9 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         crate::scheduler::spawn(self.storage.clone());
+        if let Some(m) = self.mailer {
+            crate::receipts::spawn(self.storage.clone(), m);
+        }
         crate::serve::serve(self.listener, self.router, self.tls, self.limits, shutdown).await;
         Ok(())
     }
@@ -112,6 +123,9 @@ impl Application {
     /// and benchmarks, which stop the server by dropping the runtime.
     pub fn spawn(self) -> anyhow::Result<SocketAddr> {
         let addr = self.local_addr()?;
+        if let Some(m) = self.mailer {
+            crate::receipts::spawn(self.storage.clone(), m);
+        }
         tokio::spawn(crate::serve::serve(
             self.listener,
             self.router,

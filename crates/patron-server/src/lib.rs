@@ -13,6 +13,7 @@ pub mod demo_data;
 pub mod export;
 pub mod http;
 pub mod import;
+pub mod receipts;
 pub mod scheduler;
 pub mod security;
 pub mod serve;
@@ -32,6 +33,40 @@ pub struct DataArgs {
     /// Data directory holding the node's database.
     #[arg(long, env = "PATRON_DATA", default_value = "patron-data")]
     pub data: PathBuf,
+}
+
+/// The mail server `serve` sends receipt emails through.
+#[derive(clap::Args, Clone, Debug)]
+pub struct MailArgs {
+    /// Mail server for receipt emails: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://host:587?tls=required` (STARTTLS) or `smtp://host:25` (a relay
+    /// on this machine or network). Without it no receipt is emailed.
+    #[arg(
+        long,
+        env = "PATRON_SMTP_URL",
+        hide_env_values = true,
+        requires = "smtp_from"
+    )]
+    pub smtp_url: Option<String>,
+    /// Who receipts come from, e.g. "Main Street Deli <receipts@deli.example>".
+    #[arg(long, env = "PATRON_SMTP_FROM", requires = "smtp_url")]
+    pub smtp_from: Option<String>,
+    /// Who gets an emailed receipt: every customer with an email (`all`), or
+    /// only those who consented to email (`consented`).
+    #[arg(long, env = "PATRON_RECEIPT_EMAIL", default_value = "all",
+        value_parser = ["all", "consented"])]
+    pub receipt_email: String,
+}
+
+impl MailArgs {
+    pub fn mailer(&self) -> anyhow::Result<Option<receipts::Mailer>> {
+        let (Some(url), Some(from)) = (&self.smtp_url, &self.smtp_from) else {
+            return Ok(None);
+        };
+        let mode = patron_storage::ReceiptMail::parse(&self.receipt_email)
+            .ok_or_else(|| anyhow::anyhow!("--receipt-email must be all or consented"))?;
+        receipts::Mailer::new(url, from, mode).map(Some)
+    }
 }
 
 /// Creates the data directory readable by this user only (it holds every

@@ -67,6 +67,8 @@ enum Command {
         /// bounded (and, at HQ, re-stamped). See docs/sync.md.
         #[arg(long, env = "PATRON_MAX_SKEW_MS")]
         max_skew_ms: Option<u64>,
+        #[command(flatten)]
+        mail: patron_server::MailArgs,
     },
     /// Manage the stores HQ serves.
     Store {
@@ -247,7 +249,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tls_cert,
             tls_key,
             max_skew_ms,
+            mail,
         } => {
+            let mailer = mail.mailer()?;
             if max_skew_ms == Some(0) {
                 anyhow::bail!("--max-skew-ms must be more than 0");
             }
@@ -267,9 +271,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .transpose()?;
                     let link = patron_sync::HqLink::new(&hq, &token, &store, ca.as_deref())
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    serve_store(data, listen, &store, link, tls).await
+                    serve_store(data, listen, &store, link, tls, mailer).await
                 }
-                _ => serve(data, listen, demo, tls).await,
+                _ => serve(data, listen, demo, tls, mailer).await,
             }
         }
         Command::Store { command } => match command {
@@ -362,6 +366,7 @@ async fn serve(
     listen: SocketAddr,
     demo: bool,
     tls: Option<patron_server::tls::TlsConfig>,
+    mailer: Option<patron_server::receipts::Mailer>,
 ) -> anyhow::Result<ExitCode> {
     let storage = open_storage(&data)?;
     let demo_login = if demo {
@@ -371,7 +376,8 @@ async fn serve(
     };
     let app = app::Application::build(storage, listen)
         .await?
-        .with_tls(tls);
+        .with_tls(tls)
+        .with_mailer(mailer);
     let addr = app.local_addr()?;
     let scheme = app.scheme();
     println!("Patron HQ node listening on {scheme}://{addr}");
@@ -477,6 +483,7 @@ async fn serve_store(
     store: &str,
     link: patron_sync::HqLink,
     tls: Option<patron_server::tls::TlsConfig>,
+    mailer: Option<patron_server::receipts::Mailer>,
 ) -> anyhow::Result<ExitCode> {
     let store = patron_domain::StoreId::parse(store).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = data.data.join(patron_sqlite::DB_FILE);
@@ -497,7 +504,8 @@ async fn serve_store(
     let sync = std::sync::Arc::new(patron_sync::SyncClient::new(storage.clone(), &link).spawn());
     let app = app::Application::build_with_sync(storage, listen, Some(sync))
         .await?
-        .with_tls(tls);
+        .with_tls(tls)
+        .with_mailer(mailer);
     let addr = app.local_addr()?;
     println!(
         "Patron store node {} listening on {}://{addr}",

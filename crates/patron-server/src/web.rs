@@ -62,10 +62,14 @@ const ASSETS: &[(&str, &str)] = &[
         "pages/register.js",
         include_str!("../assets/pages/register.js"),
     ),
+    (
+        "pages/receipt.js",
+        include_str!("../assets/pages/receipt.js"),
+    ),
 ];
 
 /// The paths the script routes; each serves the same shell.
-pub const PAGES: [&str; 10] = [
+pub const PAGES: [&str; 11] = [
     "/",
     "/login",
     "/customers",
@@ -76,6 +80,7 @@ pub const PAGES: [&str; 10] = [
     "/duplicates",
     "/stores",
     "/register",
+    "/receipt",
 ];
 
 /// Script only from this server's own file (never inline, never eval), no

@@ -17,6 +17,7 @@ mod loyalty;
 mod merges;
 mod ops;
 mod preview;
+mod receipts;
 pub mod rule_sql;
 mod search;
 mod security;
@@ -87,6 +88,7 @@ const MIGRATIONS: &[Migration] = &[
     sql(include_str!("../migrations/0009_merges.sql")),
     sql(include_str!("../migrations/0010_import.sql")),
     sql(include_str!("../migrations/0011_field_authors.sql")),
+    sql(include_str!("../migrations/0012_receipts.sql")),
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.
@@ -118,6 +120,19 @@ struct Inner {
     rule_deadlines: Mutex<RuleDeadlines>,
     /// Rule evaluations stopped at their deadline or for want of a caller.
     stopped_evaluations: AtomicU64,
+    /// Whether sales made here queue a receipt email (a node setting: the
+    /// mail server is this node's).
+    receipt_mail: Mutex<ReceiptMail>,
+}
+
+impl SqliteStorage {
+    fn receipt_mail(&self) -> ReceiptMail {
+        self.inner
+            .receipt_mail
+            .lock()
+            .map(|m| *m)
+            .unwrap_or(ReceiptMail::Off)
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StorageError {
@@ -171,6 +186,7 @@ impl SqliteStorage {
                 reader_permits: Arc::new(tokio::sync::Semaphore::new(READER_POOL)),
                 rule_deadlines: Mutex::new(RuleDeadlines::default()),
                 stopped_evaluations: AtomicU64::new(0),
+                receipt_mail: Mutex::new(ReceiptMail::Off),
             }),
         })
     }
@@ -959,6 +975,7 @@ impl Storage for SqliteStorage {
         now: OffsetDateTime,
     ) -> Result<(OrderRecord, bool)> {
         let actor = actor.clone();
+        let mail = self.receipt_mail();
         self.write(move |tx| {
             let (record, replay) = checkout::commit(tx, &actor, order.clone(), now)?;
             if !replay {
@@ -966,6 +983,14 @@ impl Storage for SqliteStorage {
                     tx,
                     &actor,
                     || Ok(ops::order_body(&order, record.customer_id)),
+                    now,
+                )?;
+                receipts::enqueue(
+                    tx,
+                    mail,
+                    ReceiptKind::Order,
+                    &record.id,
+                    record.customer_id,
                     now,
                 )?;
             }
@@ -986,14 +1011,53 @@ impl Storage for SqliteStorage {
         now: OffsetDateTime,
     ) -> Result<(ReturnRecord, bool)> {
         let actor = actor.clone();
+        let mail = self.receipt_mail();
         self.write(move |tx| {
             let (record, replay) = checkout::return_order(tx, &actor, request.clone(), now)?;
             if !replay {
                 ops::record(tx, &actor, || Ok(ops::return_body(&request)))?;
+                if mail != ReceiptMail::Off {
+                    let customer = checkout::order(tx, &record.order_id)?.customer_id;
+                    receipts::enqueue(tx, mail, ReceiptKind::Return, &record.id, customer, now)?;
+                }
             }
             Ok((record, replay))
         })
         .await
+    }
+
+    async fn return_record(&self, id: &str) -> Result<ReturnRecord> {
+        let id = id.to_owned();
+        self.read(move |c| checkout::return_record(c, &id)).await
+    }
+
+    async fn receipt_facts(&self, customer: Uuid, at: OffsetDateTime) -> Result<ReceiptFacts> {
+        self.read(move |c| receipts::facts(c, customer, at)).await
+    }
+
+    fn set_receipt_mail(&self, mode: ReceiptMail) {
+        if let Ok(mut m) = self.inner.receipt_mail.lock() {
+            *m = mode;
+        }
+    }
+
+    async fn receipts_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<PendingReceipt>> {
+        self.read(move |c| receipts::due(c, now, limit)).await
+    }
+
+    async fn receipt_tried(
+        &self,
+        id: i64,
+        outcome: std::result::Result<(), String>,
+        now: OffsetDateTime,
+        retry_at: OffsetDateTime,
+    ) -> Result<()> {
+        self.write(move |tx| receipts::tried(tx, id, outcome.clone(), now, retry_at))
+            .await
+    }
+
+    async fn receipt_outbox_status(&self) -> Result<ReceiptOutboxStatus> {
+        self.read(receipts::status).await
     }
 
     async fn customer_activity(
@@ -1378,6 +1442,7 @@ impl Storage for SqliteStorage {
                 "DELETE FROM sessions; DELETE FROM stores; DELETE FROM code_blocks;
                  DELETE FROM overdrafts; DELETE FROM feed; DELETE FROM sync_state;
                  DELETE FROM outbox; DELETE FROM applied_ops; DELETE FROM refusals;
+                 DELETE FROM receipt_outbox;
                  UPDATE users SET op_key = NULL;",
             )
             .map_err(db_err)?;

@@ -1642,7 +1642,7 @@ pub fn scrub_snapshot(path: &std::path::Path, store: &str) -> Result<()> {
     tx.execute_batch(
         "DELETE FROM sessions; DELETE FROM stores; DELETE FROM code_blocks;
          DELETE FROM overdrafts; DELETE FROM outbox; DELETE FROM applied_ops;
-         DELETE FROM refusals; DELETE FROM security_events;
+         DELETE FROM refusals; DELETE FROM security_events; DELETE FROM receipt_outbox;
          DELETE FROM feed WHERE seq < (SELECT max(seq) FROM feed);
          DELETE FROM sync_state WHERE key NOT IN ('role', 'node_id', 'hlc');
          UPDATE users SET op_key = NULL;",

@@ -32,6 +32,7 @@ async fn duplicate_keys_are_filled_for_existing_customers() {
              ALTER TABLE customers DROP COLUMN opening_spent;
              ALTER TABLE customers DROP COLUMN opening_visits;
              ALTER TABLE customers DROP COLUMN field_by;
+             DROP TABLE receipt_outbox;
              PRAGMA user_version = 7;",
         )
         .unwrap();

@@ -51,6 +51,7 @@ macro_rules! storage_conformance_tests {
             likely_same_people_are_found_and_clustered,
             erasure_blanks_the_person_and_keeps_the_history,
             merging_moves_history_and_keeps_old_codes_finding_the_survivor,
+            receipts_are_queued_with_the_sale_and_retried,
         );
         $crate::storage_conformance_tests!(@pair $make;
             store_operations_are_reapplied_at_hq,

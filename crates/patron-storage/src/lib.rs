@@ -6,6 +6,7 @@
 mod cursor;
 mod loyalty;
 pub mod ops;
+mod receipts;
 mod sync;
 mod types;
 mod validate;
@@ -16,6 +17,7 @@ pub mod conformance;
 pub use cursor::{Cursor, Tier};
 pub use loyalty::*;
 pub use ops::{OutboxPage, Refusal};
+pub use receipts::*;
 pub use sync::*;
 pub use types::*;
 pub use validate::*;
@@ -260,6 +262,26 @@ pub trait Storage: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(OrderRecord, bool)>;
     async fn order(&self, id: &str) -> Result<OrderRecord>;
+    /// One return, by its id.
+    async fn return_record(&self, id: &str) -> Result<ReturnRecord>;
+    /// The customer's name, code and tax ID, and their balances right after
+    /// `at` (a sale's or a return's moment), for its receipt.
+    async fn receipt_facts(&self, customer: Uuid, at: OffsetDateTime) -> Result<ReceiptFacts>;
+    /// Whether sales and returns made at this node queue an email receipt
+    /// (in the same transaction as the sale). Off until a mail server is set.
+    fn set_receipt_mail(&self, mode: ReceiptMail);
+    /// Receipt emails due by `now`, oldest first.
+    async fn receipts_due(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<PendingReceipt>>;
+    /// Records a try: sent, or failed with why, to be tried again at
+    /// `retry_at` (up to [`RECEIPT_MAX_ATTEMPTS`] tries, then failed).
+    async fn receipt_tried(
+        &self,
+        id: i64,
+        outcome: std::result::Result<(), String>,
+        now: OffsetDateTime,
+        retry_at: OffsetDateTime,
+    ) -> Result<()>;
+    async fn receipt_outbox_status(&self) -> Result<ReceiptOutboxStatus>;
     async fn return_order(
         &self,
         actor: &Actor,

@@ -217,8 +217,26 @@ pub fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
     parts
 }
 
+/// Minor units (or hundredths of a point) as a decimal with two places:
+/// `-150` → `-1.50`. Exact for every `i64`.
+pub fn format_2(v: i64) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn two_places_round_trip() {
+        use super::{format_2, parse_decimal_2};
+        for v in [0, 1, -1, 99, -150, 123_456, 10_000_000_000] {
+            assert_eq!(parse_decimal_2(&format_2(v)), Some(v), "{v}");
+        }
+        assert_eq!(format_2(-150), "-1.50");
+        assert_eq!(format_2(i64::MIN), "-92233720368547758.08");
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -163,10 +163,12 @@ export async function registerPage() {
       updateCommit(); return;
     }
     if (!r.ok) { msg.replaceChildren(h("div", { class: "notice", "data-testid": "sale-refused" }, r.data?.detail || "The sale failed")); updateCommit(); return; }
-    msg.replaceChildren(h("div", { class: "notice ok", "data-testid": "sale-done" }, `Sale ${r.data.id} recorded: paid ${money(r.data.amount_paid)}, earned ${money(r.data.earned)}.`),
+    msg.replaceChildren(h("div", { class: "notice ok", "data-testid": "sale-done" }, `Sale ${r.data.id} recorded: paid ${money(r.data.amount_paid)}, earned ${money(r.data.earned)}. `,
+        h("a", { href: `/receipt?order=${encodeURIComponent(r.data.id)}`, target: "_blank", rel: "noopener", "data-testid": "print-receipt" }, "Print receipt")),
       h("div", { class: "row" }, h("span", { class: "muted" }, "Return:"), ...r.data.lines.map((l) => h("button", { "data-testid": "return-line", onclick: async () => {
         const rr = await api("POST", `/orders/${r.data.id}/returns`, { id: `${r.data.id}-r${Date.now()}`, lines: [{ line: l.line, quantity: 1 }] });
-        msg.append(h("div", { class: rr.ok ? "notice ok" : "notice", "data-testid": "return-done" }, rr.ok ? `Returned 1 × ${l.name}: ${money(rr.data.money_refund)} back, ${money(rr.data.points_refund)} points back.` : (rr.data?.detail || "Return failed")));
+        msg.append(h("div", { class: rr.ok ? "notice ok" : "notice", "data-testid": "return-done" }, rr.ok ? [`Returned 1 × ${l.name}: ${money(rr.data.money_refund)} back, ${money(rr.data.points_refund)} points back. `,
+          h("a", { href: `/receipt?return=${encodeURIComponent(rr.data.id)}`, target: "_blank", rel: "noopener", "data-testid": "print-return-receipt" }, "Print receipt")] : (rr.data?.detail || "Return failed")));
       } }, `1 × ${l.name}`))));
     st.lines = []; st.orderId = null; st.quote = null; st.quoteFor = null; persist();
     redeemPoints.value = ""; redeemCredit.value = ""; override.checked = false; renderCart(); quoteBox.replaceChildren(); updateCommit(); search.focus();

@@ -1596,14 +1596,32 @@ pub async fn commit_order(
             return Err(e.into());
         }
     };
+    let mut view = crate::wire::OrderView::from(&order);
+    view.receipt = receipt(&state, order.customer_id, order.at).await;
     Ok((
         if replay {
             StatusCode::OK
         } else {
             StatusCode::CREATED
         },
-        Json(crate::wire::OrderView::from(&order)),
+        Json(view),
     ))
+}
+
+/// What the receipt prints about the customer. The sale or return is already
+/// recorded: a failure here leaves the receipt part out, it never fails it.
+async fn receipt(
+    state: &AppState,
+    customer: uuid::Uuid,
+    at: OffsetDateTime,
+) -> Option<crate::wire::ReceiptView> {
+    match state.storage.receipt_facts(customer, at).await {
+        Ok(f) => Some(crate::wire::ReceiptView::from(&f)),
+        Err(e) => {
+            tracing::warn!(%customer, error = %e, "receipt facts unavailable");
+            None
+        }
+    }
 }
 
 /// On a store node, a redemption is authorised against HQ's balance first, so
@@ -1703,7 +1721,9 @@ pub async fn get_order(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<crate::wire::OrderView>> {
     user.require(Permission::CustomersView)?;
-    let mut view = crate::wire::OrderView::from(&state.storage.order(&id).await?);
+    let order = state.storage.order(&id).await?;
+    let mut view = crate::wire::OrderView::from(&order);
+    view.receipt = receipt(&state, order.customer_id, order.at).await;
     view.refused = state
         .storage
         .refusals_of(&id)
@@ -1767,14 +1787,39 @@ pub async fn return_order(
             OffsetDateTime::now_utc(),
         )
         .await?;
+    let view = return_view(&state, &r).await;
     Ok((
         if replay {
             StatusCode::OK
         } else {
             StatusCode::CREATED
         },
-        Json(crate::wire::ReturnView::from(&r)),
+        Json(view),
     ))
+}
+
+async fn return_view(
+    state: &AppState,
+    r: &patron_storage::ReturnRecord,
+) -> crate::wire::ReturnView {
+    let mut view = crate::wire::ReturnView::from(r);
+    if let Ok(order) = state.storage.order(&r.order_id).await {
+        view.receipt = receipt(state, order.customer_id, r.at).await;
+    }
+    view
+}
+
+/// One return, with what its receipt prints.
+#[utoipa::path(get, path = "/api/v1/returns/{id}", params(("id" = String, Path, description = "The return's id, as its client chose it")), tag = "loyalty", security(("bearer" = [])),
+    responses((status = 200, body = crate::wire::ReturnView), super::error::ProblemResponses))]
+pub async fn get_return(
+    State(state): State<AppState>,
+    user: Authed,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<crate::wire::ReturnView>> {
+    user.require(Permission::CustomersView)?;
+    let r = state.storage.return_record(&id).await?;
+    Ok(Json(return_view(&state, &r).await))
 }
 
 /// Run the scheduled loyalty work now (loyalty.manage).

@@ -82,6 +82,7 @@ api_routes! {
     "/orders" => post(loyalty::commit_order);
     "/orders/{id}" => get(loyalty::get_order);
     "/orders/{id}/returns" => post(loyalty::return_order);
+    "/returns/{id}" => get(loyalty::get_return);
     "/sync/refusals" => get(sync::refusals);
     "/sync/feed" => get(sync::feed);
     "/sync/codes" => post(sync::codes);

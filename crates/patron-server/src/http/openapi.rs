@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         loyalty::list_groups, loyalty::create_group, loyalty::get_group, loyalty::update_group,
         loyalty::group_members, loyalty::add_members, loyalty::bulk_members, loyalty::rule_preview,
         loyalty::ledger, loyalty::post_entry, loyalty::activity, loyalty::quote, loyalty::commit_order,
-        loyalty::get_order, loyalty::return_order, loyalty::run_maintenance,
+        loyalty::get_order, loyalty::return_order, loyalty::get_return, loyalty::run_maintenance,
         users::get, users::update, users::reset_password, users::change_own_password,
         users::list_roles, users::create_role, users::update_role, users::delete_role,
         users::security_report, duplicates::of_customer, duplicates::report, duplicates::merge, id_scans::scan, privacy::erase, privacy::export, customers::export_csv,

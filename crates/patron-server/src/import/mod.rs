@@ -418,7 +418,7 @@ fn beside(file: &Path, suffix: &str) -> PathBuf {
 }
 
 fn money(hundredths: i128) -> String {
-    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+    patron_domain::loyalty::money::format_2(i64::try_from(hundredths).unwrap_or(i64::MAX))
 }
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {

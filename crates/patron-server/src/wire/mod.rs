@@ -21,7 +21,7 @@ pub use privacy::*;
 pub use sales::*;
 pub use sync_status::*;
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 

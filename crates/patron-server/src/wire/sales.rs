@@ -5,7 +5,7 @@
 use super::{BalancesView, RefusalView, rfc3339};
 use patron_domain::loyalty::checkout::fmt_milli;
 use patron_domain::loyalty::{DiscountSource, Enforcement, Quote};
-use patron_storage::{CustomerActivity, OrderRecord, QuoteOutcome, ReturnRecord};
+use patron_storage::{CustomerActivity, OrderRecord, QuoteOutcome, ReceiptFacts, ReturnRecord};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -47,6 +47,32 @@ pub struct OrderLineView {
     pub returned: String,
 }
 
+/// What a receipt prints about the customer: who they are, and their
+/// balances right after this sale or return.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptView {
+    pub customer_name: String,
+    pub customer_code: String,
+    /// Printed when the customer has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax_id: Option<String>,
+    /// Hundredths of a point.
+    pub points_balance_after: i64,
+    pub credit_balance_after: i64,
+}
+
+impl From<&ReceiptFacts> for ReceiptView {
+    fn from(f: &ReceiptFacts) -> Self {
+        ReceiptView {
+            customer_name: f.name.clone(),
+            customer_code: f.code.clone(),
+            tax_id: f.tax_id.clone(),
+            points_balance_after: f.points_after,
+            credit_balance_after: f.credit_after,
+        }
+    }
+}
+
 /// A recorded sale.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderView {
@@ -73,6 +99,9 @@ pub struct OrderView {
     /// On a single order read, when HQ refused a store's record of it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<RefusalView>,
+    /// The customer as the receipt names them, and their balances after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
 }
 
 impl From<&OrderRecord> for OrderView {
@@ -111,6 +140,7 @@ impl From<&OrderRecord> for OrderView {
             discounts: o.discounts.clone(),
             overrides: o.overrides.clone(),
             refused: Vec::new(),
+            receipt: None,
         }
     }
 }
@@ -142,6 +172,9 @@ pub struct ReturnView {
     pub earned_reversal: i64,
     /// Earned points already spent, that could not be taken back.
     pub unrecovered_points: i64,
+    /// The customer as the receipt names them, and their balances after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
 }
 
 impl From<&ReturnRecord> for ReturnView {
@@ -166,6 +199,7 @@ impl From<&ReturnRecord> for ReturnView {
             money_refund: r.money_refund,
             earned_reversal: r.earned_reversal,
             unrecovered_points: r.unrecovered_points,
+            receipt: None,
         }
     }
 }

@@ -16,6 +16,9 @@ const failures = [];
 page.on("pageerror", (e) => failures.push(`page error: ${e.message}`));
 // The pages' Content-Security-Policy must never block the app's own code.
 page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/i.test(m.text())) failures.push(`CSP: ${m.text()}`); });
+// A module that fails to load stops every page: say so, not 27 timeouts.
+page.on("requestfailed", (r) => { if (r.url().includes("/assets/")) failures.push(`asset failed: ${r.url()}`); });
+page.on("response", (r) => { if (r.url().includes("/assets/") && r.status() >= 400) failures.push(`asset ${r.status()}: ${r.url()}`); });
 const shot = (name) => page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
 const step = async (name, fn) => {
   try { await fn(); console.log(`ok   ${name}`); }
@@ -193,9 +196,27 @@ await step("ring up a sale with redemption, then a return", async () => {
   await shot("register");
   await page.click("[data-testid=commit-sale]");
   await page.locator("[data-testid=sale-done]").waitFor();
+  // The receipt opens beside the register, sized for an 80 mm roll.
+  const [receipt] = await Promise.all([page.context().waitForEvent("page"), page.click("[data-testid=print-receipt]")]);
+  receipt.on("pageerror", (e) => failures.push(`receipt page error: ${e.message}`));
+  await receipt.setViewportSize({ width: 400, height: 800 });
+  await expectText(receipt.locator("[data-testid=receipt-customer]"), "Okafor");
+  await expectText(receipt.locator("[data-testid=receipt-line]"), "2 × Green tea");
+  await expectText(receipt.locator("[data-testid=receipt-discount]"), "Denver regulars");
+  await expectText(receipt.locator("[data-testid=receipt-paid]"), "18.75");
+  await receipt.locator("[data-testid=receipt-points-after]").waitFor();
+  const width = await receipt.locator("[data-testid=receipt]").evaluate((el) => el.getBoundingClientRect().width);
+  // 80 mm at 96 px per inch.
+  if (Math.abs(width - 302.4) > 2) throw new Error(`the receipt is ${width}px wide, not 80 mm`);
+  await receipt.screenshot({ path: `${out}/receipt.png`, fullPage: true });
+  await receipt.close();
   await page.locator("[data-testid=return-line]").first().click();
   await page.locator("[data-testid=return-done]").filter({ hasText: "Returned" }).waitFor();
   await shot("register-return");
+  const [ret] = await Promise.all([page.context().waitForEvent("page"), page.locator("[data-testid=print-return-receipt]").first().click()]);
+  await expectText(ret.locator("[data-testid=receipt-line]"), "1 × Green tea");
+  await expectText(ret.locator("[data-testid=receipt-customer]"), "Okafor");
+  await ret.close();
 });
 
 await step("register: a sale whose answer is lost, then a reload, is recorded once", async () => {

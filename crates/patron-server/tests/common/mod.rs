@@ -4,6 +4,7 @@
 
 pub mod nodes;
 pub mod openapi;
+pub mod smtp;
 
 use patron_domain::{Role, Username};
 use patron_server::app::Application;
@@ -47,6 +48,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with the storage adjusted first (its deadlines, say).
 pub async fn spawn_app_with(configure: impl FnOnce(&SqliteStorage)) -> TestApp {
+    spawn_app_built(configure, |a| a).await
+}
+
+/// Like [`spawn_app`], with the storage and the application adjusted first
+/// (a mail server, say).
+pub async fn spawn_app_built(
+    configure: impl FnOnce(&SqliteStorage),
+    build: impl FnOnce(Application) -> Application,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStorage::open(dir.path()).unwrap();
     configure(&sqlite);
@@ -73,7 +83,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&SqliteStorage)) -> TestApp {
     let app = Application::build(storage.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let addr = app.spawn().unwrap();
+    let addr = build(app).spawn().unwrap();
     TestApp {
         addr,
         client: Client::new(),

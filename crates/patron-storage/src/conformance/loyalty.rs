@@ -1119,3 +1119,132 @@ fn cart_for(customer: Uuid, lines: Vec<CartLine>) -> CheckoutRequest {
         store: None,
     }
 }
+
+/// A sale or return made here queues one receipt email with it (not again on
+/// a retry; only with consent when asked); the outbox retries, then gives up;
+/// a receipt's balances are those right after its sale.
+pub async fn receipts_are_queued_with_the_sale_and_retried(store: Store) {
+    let now = OffsetDateTime::now_utc();
+    let mut with_mail = person("Rae", "Ceipt");
+    with_mail.data = draft(&[
+        (Field::FirstName, "Rae"),
+        (Field::LastName, "Ceipt"),
+        (Field::Email, "rae@example.com"),
+        (Field::TaxId, "TX-1"),
+    ]);
+    let rae = store.create_customer(&actor(), with_mail).await.unwrap();
+    let mut no_consent = person("Nora", "Consent");
+    no_consent.data = draft(&[
+        (Field::FirstName, "Nora"),
+        (Field::LastName, "Consent"),
+        (Field::Email, "nora@example.com"),
+    ]);
+    let nora = store.create_customer(&actor(), no_consent).await.unwrap();
+    store
+        .save_group(
+            &actor(),
+            None,
+            spec(
+                "Earners",
+                GroupKind::Auto,
+                Some("visits >= 0"),
+                Program::Cashback { percent: pct("10") },
+            ),
+            today(),
+        )
+        .await
+        .unwrap();
+    // Off: nothing is queued.
+    let sale =
+        |id: &str, c: &Customer| order(id, cart(c, vec![line("a", "x", 1000, "ea", 1_000)], 0, 0));
+    store
+        .commit_order(&actor(), sale("r-0", &rae), now)
+        .await
+        .unwrap();
+    assert!(store.receipts_due(now, 10).await.unwrap().is_empty());
+
+    store.set_receipt_mail(ReceiptMail::Consented);
+    store
+        .commit_order(&actor(), sale("r-1", &nora), now)
+        .await
+        .unwrap();
+    assert!(store.receipts_due(now, 10).await.unwrap().is_empty());
+
+    store.set_receipt_mail(ReceiptMail::All);
+    let (o, _) = store
+        .commit_order(&actor(), sale("r-2", &rae), now)
+        .await
+        .unwrap();
+    store
+        .commit_order(&actor(), sale("r-2", &rae), now)
+        .await
+        .unwrap();
+    let due = store.receipts_due(now, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(
+        (
+            due[0].kind,
+            due[0].reference.as_str(),
+            due[0].to.as_str(),
+            due[0].attempts
+        ),
+        (ReceiptKind::Order, "r-2", "rae@example.com", 0)
+    );
+    let f = store.receipt_facts(rae.id, o.at).await.unwrap();
+    assert_eq!(
+        (f.name.as_str(), f.code.as_str(), f.tax_id.as_deref()),
+        ("Rae Ceipt", rae.code.as_str(), Some("TX-1"))
+    );
+    assert_eq!(
+        (f.points_after, f.credit_after),
+        (200, 0),
+        "cash-back of r-0 and r-2"
+    );
+    let before = store
+        .receipt_facts(rae.id, o.at - Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(before.points_after, 0);
+
+    // A failure waits until its retry time; success marks it sent.
+    let id = due[0].id;
+    let later = now + Duration::seconds(60);
+    store
+        .receipt_tried(id, Err("451 busy".into()), now, later)
+        .await
+        .unwrap();
+    assert!(store.receipts_due(now, 10).await.unwrap().is_empty());
+    let due = store.receipts_due(later, 10).await.unwrap();
+    assert_eq!(due[0].attempts, 1);
+    store.receipt_tried(id, Ok(()), later, later).await.unwrap();
+    let s = store.receipt_outbox_status().await.unwrap();
+    assert_eq!((s.pending, s.sent, s.failed), (0, 1, 0));
+    assert_eq!(s.last_error.as_deref(), Some("451 busy"));
+
+    // A return queues its own; after the last allowed try it is given up.
+    let (r, _) = store
+        .return_order(
+            &actor(),
+            ReturnRequest {
+                id: "rr-2".into(),
+                order_id: "r-2".into(),
+                lines: vec![(0, 1000)],
+                fingerprint: "f".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.return_record("rr-2").await.unwrap(), r);
+    let due = store.receipts_due(now, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].kind), (1, ReceiptKind::Return));
+    for _ in 0..RECEIPT_MAX_ATTEMPTS {
+        store
+            .receipt_tried(due[0].id, Err("refused".into()), now, now)
+            .await
+            .unwrap();
+    }
+    assert!(store.receipts_due(later, 10).await.unwrap().is_empty());
+    let s = store.receipt_outbox_status().await.unwrap();
+    assert_eq!((s.pending, s.sent, s.failed), (0, 1, 1));
+}
