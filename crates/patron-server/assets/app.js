@@ -12,12 +12,13 @@ import { loginPage } from "./pages/login.js";
 import { loyaltyPage } from "./pages/loyalty.js";
 import { receiptPage } from "./pages/receipt.js";
 import { registerPage } from "./pages/register.js";
+import { reportsPage } from "./pages/reports.js";
 import { securityPage } from "./pages/security.js";
 import { storesPage } from "./pages/stores.js";
 import { usersPage } from "./pages/users.js";
 import { S, can } from "./session.js";
 
-const PAGES = { "/customers": customersPage, "/groups": groupsPage, "/loyalty": loyaltyPage, "/users": usersPage, "/security": securityPage, "/duplicates": duplicatesPage, "/stores": storesPage, "/register": registerPage, "/receipt": receiptPage };
+const PAGES = { "/customers": customersPage, "/groups": groupsPage, "/loyalty": loyaltyPage, "/users": usersPage, "/security": securityPage, "/duplicates": duplicatesPage, "/stores": storesPage, "/register": registerPage, "/receipt": receiptPage, "/reports": reportsPage };
 
 function route() {
   document.querySelectorAll(".panel, .modal-bg").forEach((p) => p.remove());

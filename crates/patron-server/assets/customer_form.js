@@ -8,11 +8,13 @@ export const CUSTOMER_FIELDS = [
   ["date_of_birth", "Date of birth (YYYY-MM-DD)"], ["tax_id", "Tax ID"],
   ["address.line1", "Address"], ["address.line2", "Address line 2"], ["address.city", "City"], ["address.region", "Region"],
   ["address.postal_code", "Postal code"], ["address.country", "Country (2 letters)"],
-  ["medical.card_number", "Medical card"], ["medical.expiry", "Medical card expiry"],
+  ["medical.card_number", "Medical card"], ["medical.issuing_state", "Medical card issued in (state)"], ["medical.expiry", "Medical card expiry"],
   ["id_document.number", "ID document number"], ["id_document.expiry", "ID document expiry"],
   ["id_document.issuing_state", "ID issued in (state/province)"], ["id_document.issuing_country", "ID issuing country (2 letters)"],
-  ["notes", "Notes"],
+  ["notes", "Notes"], ["marketing_consent", "Agrees to marketing email"],
 ];
+// Yes/no fields: a checkbox, sent as true or false.
+const CHECKBOXES = ["marketing_consent"];
 // What a licence gives beyond names and birth date: the register's quick add
 // shows these when it is filled from an ID.
 export const LICENCE_FIELDS = ["address.line1", "address.line2", "address.city", "address.region", "address.postal_code", "address.country",
@@ -26,6 +28,7 @@ export function customerBody(form, only) {
     if (only && !only.includes(name)) continue;
     const input = form.elements[name];
     if (!input) continue;
+    if (input.type === "checkbox") { body[name] = input.checked; continue; }
     const v = input.value.trim();
     const parts = name.split(".");
     let o = body;
@@ -49,7 +52,9 @@ export function customerForm(existing, onSaved, opts = {}) {
   const grid = h("div", { class: "grid2" });
   for (const [name, label] of CUSTOMER_FIELDS) {
     if (!names.includes(name)) continue;
-    grid.append(field(name, label, h("input", { value: src ? (getPath(src, name) ?? "") : "" })));
+    grid.append(field(name, label, CHECKBOXES.includes(name)
+      ? h("input", { type: "checkbox", checked: !!(src && getPath(src, name)) })
+      : h("input", { value: src ? (getPath(src, name) ?? "") : "" })));
   }
   // A licence with the veteran indicator, and a type the chain maps it to.
   const vt = existing ? null : opts.veteranType;

@@ -15,6 +15,7 @@ export const NAV = [
   ["/groups", "Groups", "customers.view"],
   ["/loyalty", "Loyalty", "loyalty.manage"],
   ["/users", "Users", "users.manage"],
+  ["/reports", "Reports", "reports.view"],
   ["/duplicates", "Duplicates", "reports.view"],
   ["/security", "Security", "reports.view"],
   ["/stores", "Stores", "customers.view"],

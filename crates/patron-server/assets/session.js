@@ -25,3 +25,16 @@ export function signOut() {
   localStorage.removeItem("patron.token"); localStorage.removeItem("patron.me");
   if (location.pathname !== "/login") location.href = "/login";
 }
+
+// Fetches a file the API makes (a CSV) with this session's token and saves it
+// under `filename`. Returns the problem the API answered, if any.
+export async function download(path, filename) {
+  const r = await fetch("/api/v1" + path, { headers: { authorization: "Bearer " + S.token } });
+  if (!r.ok) return (await r.json().catch(() => null)) || { detail: "The download failed" };
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a");
+  a.href = url; a.download = filename;
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return null;
+}

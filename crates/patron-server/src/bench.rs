@@ -86,6 +86,19 @@ enum What {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Every report over HTTP on many customers and a year of history.
+    Reports {
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: usize,
+        /// Synthetic orders over the last year.
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        /// Synthetic ledger entries over the last year.
+        #[arg(long, default_value_t = 10_000_000)]
+        entries: u64,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Re-evaluating auto groups' rules over every customer; the worst rules'
     /// previews, and a concurrent edit's latency while one is saved.
     Rules {
@@ -120,6 +133,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             data,
             worst_only,
         } => crate::bench_rules::run(customers, data, worst_only).await?,
+        What::Reports {
+            customers,
+            orders,
+            entries,
+            data,
+        } => crate::bench_reports::run(customers, orders, entries, data).await?,
         What::Duplicates { customers, data } => {
             crate::bench_duplicates::run(customers, data).await?
         }
@@ -178,7 +197,7 @@ pub(crate) async fn loaded(
 
 /// Starts the server on a loopback port with a `bench` user of `role`; returns
 /// the API base URL, a client and a token.
-async fn serve(
+pub(crate) async fn serve(
     storage: Arc<dyn Storage>,
     role: Role,
 ) -> anyhow::Result<(String, reqwest::Client, String)> {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod bench;
 mod bench_duplicates;
+mod bench_reports;
 mod bench_rules;
 mod bench_sync;
 pub mod cli_accounts;

@@ -66,10 +66,15 @@ const ASSETS: &[(&str, &str)] = &[
         "pages/receipt.js",
         include_str!("../assets/pages/receipt.js"),
     ),
+    (
+        "pages/reports.js",
+        include_str!("../assets/pages/reports.js"),
+    ),
+    ("chart.js", include_str!("../assets/chart.js")),
 ];
 
 /// The paths the script routes; each serves the same shell.
-pub const PAGES: [&str; 11] = [
+pub const PAGES: [&str; 12] = [
     "/",
     "/login",
     "/customers",
@@ -81,6 +86,7 @@ pub const PAGES: [&str; 11] = [
     "/stores",
     "/register",
     "/receipt",
+    "/reports",
 ];
 
 /// Script only from this server's own file (never inline, never eval), no

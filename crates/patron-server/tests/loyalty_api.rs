@@ -1051,3 +1051,83 @@ async fn settings_and_programs_beyond_their_ranges_are_refused() {
     .await;
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
 }
+
+/// A purchase-limit profile is changed in place: name and limits; an unknown
+/// id is a 404, a bad limit a 422 naming it, and a cashier may not.
+#[tokio::test]
+async fn limit_profiles_are_edited_in_place() {
+    let app = spawn_app().await;
+    let admin = app.login("admin").await;
+    let cashier = app.login("cashier").await;
+    let limit = |max: f64| {
+        json!({"name": "Daily", "period": "day", "enforcement": "hard",
+               "allowances": [{"category": "flower", "unit": "g", "max_quantity": max}]})
+    };
+    let p = ok_json(
+        app.post(
+            &admin,
+            "/api/v1/limit-profiles",
+            &json!({"name": "Adult use", "limits": [limit(28.0)]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = p["id"].as_str().unwrap();
+    let put = |token: &str, id: &str, body: Value| {
+        let req = app
+            .client
+            .put(app.url(&format!("/api/v1/limit-profiles/{id}")))
+            .bearer_auth(token)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let changed = ok_json(
+        put(
+            &admin,
+            id,
+            json!({"name": "Adult use (2027)", "limits": [limit(14.5), {"name": "Weekly", "period": "week",
+                   "enforcement": "warn", "allowances": [{"category": "edible", "unit": "mg", "max_quantity": 500}]}]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(changed["id"], p["id"]);
+    let list = ok_json(app.get(&admin, "/api/v1/limit-profiles").await, 200).await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["name"], "Adult use (2027)");
+    assert_eq!(items[0]["limits"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        items[0]["limits"][0]["allowances"][0]["max_quantity"],
+        "14.5"
+    );
+    assert_eq!(
+        put(
+            &admin,
+            &uuid::Uuid::now_v7().to_string(),
+            json!({"name": "X", "limits": []})
+        )
+        .await
+        .status(),
+        404
+    );
+    assert_problem(
+        put(
+            &admin,
+            id,
+            json!({"name": "Adult use", "limits": [limit(0.0)]}),
+        )
+        .await,
+        422,
+        Some("limits[0].allowances[0].max_quantity"),
+    )
+    .await;
+    assert_problem(
+        put(&cashier, id, json!({"name": "Z", "limits": []})).await,
+        403,
+        None,
+    )
+    .await;
+}

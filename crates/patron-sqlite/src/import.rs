@@ -46,7 +46,12 @@ const REBUILT: &[&str] = &[
     "customers_by_email",
     "customers_by_person",
     "customers_by_import_key",
+    "customers_by_spent",
 ];
+
+/// The report triggers a bulk import sets aside: their day totals are added
+/// for all the new rows in one statement each at the end.
+const SET_ASIDE_TRIGGERS: &[&str] = &["report_customers", "report_ledger"];
 
 /// Rows between two flushes of the per-row side tables (trigram index,
 /// audit): in bulk statements, done while the parsers fill the next rows.
@@ -83,6 +88,8 @@ struct Import<'c> {
     now: OffsetDateTime,
     /// Set in bulk mode: the indexes dropped, to build again, and what they answered.
     dropped: Vec<String>,
+    /// Set in bulk mode: the report triggers set aside, to create again.
+    triggers: Vec<String>,
     emails_before: Option<HashSet<String>>,
     keys_before: Option<HashSet<String>>,
     /// Seen earlier in this import.
@@ -105,6 +112,7 @@ impl<'c> Import<'c> {
             out: ImportOutcome::default(),
             now: OffsetDateTime::now_utc(),
             dropped: Vec::new(),
+            triggers: Vec::new(),
             emails_before: None,
             keys_before: None,
             emails: HashSet::new(),
@@ -191,7 +199,7 @@ impl<'c> Import<'c> {
 
         let phase = std::time::Instant::now();
         tracing::debug!(rows = self.created.len(), "import: rows written");
-        self.leave_bulk()?;
+        self.leave_bulk(first_seq, first_entry)?;
         tracing::debug!(
             ms = phase.elapsed().as_millis() as u64,
             "import: indexes built"
@@ -375,14 +383,36 @@ impl<'c> Import<'c> {
                 .map_err(db_err)?;
             self.dropped.push(sql);
         }
+        for name in SET_ASIDE_TRIGGERS {
+            let sql: Option<String> = c
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            if let Some(sql) = sql {
+                c.execute_batch(&format!("DROP TRIGGER {name}"))
+                    .map_err(db_err)?;
+                self.triggers.push(sql);
+            }
+        }
         Ok(())
     }
 
-    fn leave_bulk(&mut self) -> Result<()> {
+    fn leave_bulk(&mut self, first_seq: i64, first_entry: i64) -> Result<()> {
         for sql in std::mem::take(&mut self.dropped) {
             let t = std::time::Instant::now();
             self.c.execute_batch(&sql).map_err(db_err)?;
             tracing::debug!(ms = t.elapsed().as_millis() as u64, sql, "import: index");
+        }
+        let triggers = std::mem::take(&mut self.triggers);
+        if !triggers.is_empty() {
+            crate::reports::count_new_rows(self.c, first_seq, first_entry)?;
+            for sql in triggers {
+                self.c.execute_batch(&sql).map_err(db_err)?;
+            }
         }
         Ok(())
     }

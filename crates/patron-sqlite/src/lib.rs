@@ -6,6 +6,7 @@
 //! lets run beside it on tokio's blocking pool, so a slow disk never stalls the
 //! runtime.
 
+pub mod bench_support;
 mod bounded;
 mod checkout;
 mod customers;
@@ -18,6 +19,7 @@ mod merges;
 mod ops;
 mod preview;
 mod receipts;
+mod reports;
 pub mod rule_sql;
 mod search;
 mod security;
@@ -89,6 +91,7 @@ const MIGRATIONS: &[Migration] = &[
     sql(include_str!("../migrations/0010_import.sql")),
     sql(include_str!("../migrations/0011_field_authors.sql")),
     sql(include_str!("../migrations/0012_receipts.sql")),
+    sql(include_str!("../migrations/0013_reports.sql")),
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.
@@ -1060,6 +1063,34 @@ impl Storage for SqliteStorage {
         self.read(receipts::status).await
     }
 
+    async fn report_sales(&self, range: &ReportRange) -> Result<Vec<SalesDay>> {
+        let range = range.clone();
+        self.read(move |c| reports::sales(c, &range)).await
+    }
+
+    async fn report_ledger(&self, range: &ReportRange) -> Result<Vec<LedgerDay>> {
+        let range = range.clone();
+        self.read(move |c| reports::ledger(c, &range)).await
+    }
+
+    async fn report_signups(&self, range: &ReportRange) -> Result<Vec<SignupDay>> {
+        let range = range.clone();
+        self.read(move |c| reports::signups(c, &range)).await
+    }
+
+    async fn report_group_sizes(&self, range: &ReportRange) -> Result<Vec<GroupSizeDay>> {
+        let range = range.clone();
+        self.read(move |c| reports::group_sizes(c, &range)).await
+    }
+
+    async fn liability(&self) -> Result<Liability> {
+        self.read(reports::liability).await
+    }
+
+    async fn top_customers(&self, limit: usize) -> Result<Vec<TopCustomer>> {
+        self.read(move |c| reports::top_customers(c, limit)).await
+    }
+
     async fn customer_activity(
         &self,
         key: &CustomerKey,
@@ -1087,6 +1118,9 @@ impl Storage for SqliteStorage {
         let filled = self.fill_pending(today).await?;
         report.groups_refreshed = filled.groups;
         report.membership_changes = filled.changes;
+        // Group sizes for the reports, once a day, after the day's fills.
+        self.write(move |tx| reports::snapshot_group_sizes(tx, today))
+            .await?;
         Ok(report)
     }
 

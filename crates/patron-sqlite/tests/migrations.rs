@@ -33,6 +33,11 @@ async fn duplicate_keys_are_filled_for_existing_customers() {
              ALTER TABLE customers DROP COLUMN opening_visits;
              ALTER TABLE customers DROP COLUMN field_by;
              DROP TABLE receipt_outbox;
+             DROP TRIGGER report_orders; DROP TRIGGER report_returns;
+             DROP TRIGGER report_ledger; DROP TRIGGER report_customers;
+             DROP VIEW report_offset; DROP INDEX customers_by_spent;
+             DROP TABLE report_sales_daily; DROP TABLE report_ledger_daily;
+             DROP TABLE report_customers_daily; DROP TABLE report_group_sizes;
              PRAGMA user_version = 7;",
         )
         .unwrap();

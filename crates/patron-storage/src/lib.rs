@@ -7,6 +7,7 @@ mod cursor;
 mod loyalty;
 pub mod ops;
 mod receipts;
+mod reports;
 mod sync;
 mod types;
 mod validate;
@@ -18,6 +19,7 @@ pub use cursor::{Cursor, Tier};
 pub use loyalty::*;
 pub use ops::{OutboxPage, Refusal};
 pub use receipts::*;
+pub use reports::*;
 pub use sync::*;
 pub use types::*;
 pub use validate::*;
@@ -282,6 +284,17 @@ pub trait Storage: Send + Sync + 'static {
         retry_at: OffsetDateTime,
     ) -> Result<()>;
     async fn receipt_outbox_status(&self) -> Result<ReceiptOutboxStatus>;
+
+    // --- reports (kept as day totals while rows are written) ---------------------
+    async fn report_sales(&self, range: &ReportRange) -> Result<Vec<SalesDay>>;
+    async fn report_ledger(&self, range: &ReportRange) -> Result<Vec<LedgerDay>>;
+    async fn report_signups(&self, range: &ReportRange) -> Result<Vec<SignupDay>>;
+    /// Group sizes as recorded at the start of each day (the maintenance run).
+    async fn report_group_sizes(&self, range: &ReportRange) -> Result<Vec<GroupSizeDay>>;
+    /// Every balance, summed: what the chain owes its customers now.
+    async fn liability(&self) -> Result<Liability>;
+    /// The customers who spent the most, active ones, biggest first.
+    async fn top_customers(&self, limit: usize) -> Result<Vec<TopCustomer>>;
     async fn return_order(
         &self,
         actor: &Actor,

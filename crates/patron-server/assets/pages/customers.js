@@ -3,7 +3,7 @@ import { candidateList, checksNotice, customerForm } from "../customer_form.js";
 import { debounce, fmtDate, h, modal, money } from "../dom.js";
 import { idScanner, scanMatches } from "../id_scan.js";
 import { go, layout } from "../layout.js";
-import { S, api, can } from "../session.js";
+import { api, can, download } from "../session.js";
 
 // One click from a customer to a sale: the register opens with them picked.
 export const saleButton = (c) => h("button", { "data-testid": "start-sale", title: "Start a sale for this customer", onclick: (e) => { e.preventDefault(); document.querySelectorAll(".panel").forEach((p) => p.remove()); go(`/register?customer=${encodeURIComponent(c.id)}`); } }, "Sale");
@@ -95,12 +95,8 @@ export async function customersPage() {
       if (state.origin) q.set("origin_store", state.origin);
       if (state.type) q.set("type", state.type);
       if (state.group) q.set("group", state.group);
-      const r = await fetch(`/api/v1/exports/customers?${q}`, { headers: { authorization: "Bearer " + S.token } });
-      if (!r.ok) { const p = await r.json().catch(() => null); body.prepend(h("div", { class: "notice" }, p?.detail || "The export failed")); return; }
-      const url = URL.createObjectURL(await r.blob());
-      const a = h("a", { href: url, download: `customers-${new Date().toISOString().slice(0, 10)}.csv` });
-      document.body.append(a); a.click(); a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      const problem = await download(`/exports/customers?${q}`, `customers-${new Date().toISOString().slice(0, 10)}.csv`);
+      if (problem) body.prepend(h("div", { class: "notice" }, problem.detail || "The export failed"));
     } finally { button.disabled = false; }
   };
   layout("Customers",

@@ -1,5 +1,5 @@
 // The loyalty program's settings and tier transitions.
-import { field, h, money, showErrors, toMinor } from "../dom.js";
+import { field, h, modal, money, showErrors, toMinor } from "../dom.js";
 import { layout } from "../layout.js";
 import { api, can } from "../session.js";
 
@@ -33,20 +33,26 @@ export async function loyaltyPage() {
     showErrors(settings, r.ok ? null : r.data);
     settings.querySelector(".msg").textContent = r.ok ? "Saved." : "";
   });
-  const typeForm = h("form", { class: "row", "data-testid": "type-form" },
-    h("input", { name: "name", placeholder: "Type name (veteran…)" }),
-    h("label", {}, h("input", { type: "checkbox", name: "tax_exempt" }), " tax exempt"),
-    h("input", { name: "discount", placeholder: "Discount: 10% or 5.00", size: 16 }),
-    h("button", { type: "submit" }, "Add type"), h("span", { class: "error-text" }));
-  typeForm.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const d = typeForm.elements.discount.value.trim();
-    const body = { name: typeForm.elements.name.value, tax_exempt: typeForm.elements.tax_exempt.checked };
-    if (d.endsWith("%")) body.discount_percent = Number(d.slice(0, -1)); else if (d) body.discount_amount = toMinor(d);
-    const r = await api("POST", "/customer-types", body);
-    typeForm.querySelector(".error-text").textContent = r.ok ? "" : (r.data?.detail || "Failed");
-    if (r.ok) loyaltyPage();
-  });
+  // Adds a customer type, or changes `t`.
+  const typeForm = (t, done) => {
+    const f = h("form", { class: "row", "data-testid": t ? "type-edit-form" : "type-form" },
+      h("input", { name: "name", placeholder: "Type name (veteran…)", value: t?.name, "aria-label": "Type name" }),
+      h("label", {}, h("input", { type: "checkbox", name: "tax_exempt", checked: !!t?.tax_exempt }), " tax exempt"),
+      h("input", { name: "discount", placeholder: "Discount: 10% or 5.00", size: 16, "aria-label": "Discount",
+        value: t?.discount_percent ? `${t.discount_percent}%` : t?.discount_amount ? money(t.discount_amount) : "" }),
+      h("button", { type: "submit", class: t ? "primary" : null }, t ? "Save type" : "Add type"), h("span", { class: "error-text" }));
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const d = f.elements.discount.value.trim();
+      const body = { name: f.elements.name.value, tax_exempt: f.elements.tax_exempt.checked };
+      if (d.endsWith("%")) body.discount_percent = Number(d.slice(0, -1)); else if (d) body.discount_amount = toMinor(d);
+      if (d && !d.endsWith("%") && body.discount_amount === null) { f.querySelector(".error-text").textContent = "Write the discount as 10% or as an amount like 5.00."; return; }
+      const r = await api(t ? "PUT" : "POST", t ? `/customer-types/${t.id}` : "/customer-types", body);
+      f.querySelector(".error-text").textContent = r.ok ? "" : (r.data?.errors?.[0]?.message ? `${r.data.errors[0].field.replace("_", " ")}: ${r.data.errors[0].message}` : r.data?.detail || "Not saved");
+      if (r.ok) { done?.(); loyaltyPage(); }
+    });
+    return f;
+  };
   const adjust = h("form", { class: "card", "data-testid": "adjust-form" }, h("div", { class: "notice form-error" }),
     h("div", { class: "grid2" },
       field("customer", "Customer code or id", h("input", {})),
@@ -63,27 +69,51 @@ export async function loyaltyPage() {
     adjust.querySelector(".msg").textContent = r.ok ? "Posted." : "";
   });
   const profiles = (await api("GET", "/limit-profiles")).data?.items || [];
-  const profileForm = h("form", { class: "card", "data-testid": "profile-form" }, h("div", { class: "notice form-error" }),
-    h("div", { class: "grid2" },
-      field("name", "Profile name", h("input", { placeholder: "Adult-use daily limit" })),
-      field("limits[0].name", "Limit name", h("input", { placeholder: "Daily THC" })),
-      field("limits[0].period", "Period", h("select", {}, ["day", "week", "month", "year"].map((p) => h("option", { value: p }, p)))),
-      field("limits[0].enforcement", "When exceeded", h("select", {}, h("option", { value: "hard" }, "refuse the sale"), h("option", { value: "warn" }, "warn; a manager may override")))),
-    field("limits[0].allowances", "Equivalent allowances, one per line: category unit quantity (e.g. flower g 28)", h("textarea", { rows: 3 })),
-    h("button", { type: "submit" }, "Add profile"));
-  profileForm.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const v = (n) => profileForm.elements[n].value.trim();
-    const allowances = v("limits[0].allowances").split("\n").filter(Boolean).map((l) => { const [category, unit, q] = l.trim().split(/\s+/); return { category, unit, max_quantity: Number(q) }; });
-    const r = await api("POST", "/limit-profiles", { name: v("name"), limits: [{ name: v("limits[0].name"), period: v("limits[0].period"), enforcement: v("limits[0].enforcement"), allowances }] });
-    if (!r.ok) { showErrors(profileForm, r.data); return; }
-    loyaltyPage();
-  });
+  // Adds a purchase-limit profile, or changes `p` (every limit it has, and
+  // more with "Add a limit").
+  const profileForm = (p, done) => {
+    const blocks = h("div", {});
+    const select = (options, value) => { const e = h("select", {}, options.map(([v, label]) => h("option", { value: v }, label))); if (value) e.value = value; return e; };
+    const addBlock = (l) => {
+      const i = blocks.children.length;
+      blocks.append(h("div", { class: "grid2 limit-block" },
+        field(`limits[${i}].name`, "Limit name", h("input", { placeholder: "Daily THC", value: l?.name })),
+        field(`limits[${i}].period`, "Period", select(["day", "week", "month", "year"].map((x) => [x, x]), l?.period)),
+        field(`limits[${i}].enforcement`, "When exceeded", select([["hard", "refuse the sale"], ["warn", "warn; a manager may override"]], l?.enforcement)),
+        field(`limits[${i}].allowances`, "Equivalent allowances, one per line: category unit quantity (e.g. flower g 28)",
+          h("textarea", { rows: 3, value: (l?.allowances || []).map((a) => `${a.category} ${a.unit} ${a.max_quantity}`).join("\n") }))));
+    };
+    (p?.limits?.length ? p.limits : [null]).forEach(addBlock);
+    const f = h("form", { class: "card", "data-testid": p ? "profile-edit-form" : "profile-form" }, h("div", { class: "notice form-error" }),
+      field("name", "Profile name", h("input", { placeholder: "Adult-use daily limit", value: p?.name })),
+      blocks,
+      h("div", { class: "row" }, h("button", { type: "button", "data-testid": "add-limit", onclick: () => addBlock(null) }, "Add a limit"),
+        h("button", { type: "submit", class: p ? "primary" : null }, p ? "Save profile" : "Add profile")));
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const v = (n) => f.elements[n].value.trim();
+      const limits = [...blocks.children].map((_, i) => ({
+        name: v(`limits[${i}].name`), period: v(`limits[${i}].period`), enforcement: v(`limits[${i}].enforcement`),
+        allowances: v(`limits[${i}].allowances`).split("\n").filter((l) => l.trim()).map((l) => { const [category, unit, q] = l.trim().split(/\s+/); return { category, unit, max_quantity: Number(q) }; }),
+      }));
+      const r = await api(p ? "PUT" : "POST", p ? `/limit-profiles/${p.id}` : "/limit-profiles", { name: v("name"), limits });
+      if (!r.ok) { showErrors(f, r.data); return; }
+      done?.(); loyaltyPage();
+    });
+    return f;
+  };
   layout("Loyalty", h("h2", {}, "Settings"), settings,
-    h("h2", {}, "Customer types"), !(types.data?.items || []).length ? h("div", { class: "card empty" }, "No customer types yet.") : h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, (types.data?.items || []).map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, t.tax_exempt ? "tax exempt" : ""), h("td", {}, t.discount_percent ? `${t.discount_percent}% off` : t.discount_amount ? `${money(t.discount_amount)} off` : "")))))),
-    h("div", { class: "card", style: "margin-top:.5rem" }, typeForm),
+    h("h2", {}, "Customer types"), !(types.data?.items || []).length ? h("div", { class: "card empty" }, "No customer types yet.") : h("div", { class: "table-wrap" }, h("table", { "data-testid": "types-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Type"), h("th", {}, "Tax"), h("th", {}, "Discount"), h("th", {}, ""))),
+      h("tbody", {}, (types.data?.items || []).map((t) => h("tr", {}, h("td", {}, t.name), h("td", {}, t.tax_exempt ? "tax exempt" : "—"), h("td", {}, t.discount_percent ? `${t.discount_percent}% off` : t.discount_amount ? `${money(t.discount_amount)} off` : "—"),
+        h("td", {}, can("loyalty.manage") ? h("button", { "data-testid": "edit-type", onclick: () => { const bg = modal(`Edit ${t.name}`, typeForm(t, () => bg.remove())); } }, "Edit") : null)))))),
+    h("div", { class: "card", style: "margin-top:.5rem" }, typeForm(null)),
     h("h2", {}, "Store credit and adjustments"), adjust,
     h("h2", {}, "Purchase-limit profiles"),
-    profiles.length ? h("div", { class: "table-wrap" }, h("table", { "data-testid": "profiles-table" }, h("tbody", {}, profiles.flatMap((p) => p.limits.map((l) => h("tr", {}, h("td", {}, p.name), h("td", {}, `${l.name} per ${l.period}`), h("td", {}, l.allowances.map((a) => `${a.max_quantity} ${a.unit} ${a.category}`).join(" = ")), h("td", {}, l.enforcement))))))) : h("div", { class: "card empty" }, "No purchase-limit profiles yet."),
-    can("groups.manage") ? profileForm : null);
+    profiles.length ? h("div", { class: "table-wrap" }, h("table", { "data-testid": "profiles-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Profile"), h("th", {}, "Limit"), h("th", {}, "Allowances (any one)"), h("th", {}, "When exceeded"), h("th", {}, ""))),
+      h("tbody", {}, profiles.flatMap((p) => p.limits.map((l, i) => h("tr", {}, h("td", {}, p.name), h("td", {}, `${l.name} per ${l.period}`), h("td", {}, l.allowances.map((a) => `${a.max_quantity} ${a.unit} ${a.category}`).join(" = ")),
+        h("td", {}, l.enforcement === "hard" ? "refuse" : "warn"),
+        h("td", {}, i === 0 && can("groups.manage") ? h("button", { "data-testid": "edit-profile", onclick: () => { const bg = modal(`Edit ${p.name}`, profileForm(p, () => bg.remove())); } }, "Edit") : null))))))) : h("div", { class: "card empty" }, "No purchase-limit profiles yet."),
+    can("groups.manage") ? profileForm(null) : null);
 }

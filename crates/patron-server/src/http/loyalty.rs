@@ -556,6 +556,43 @@ pub async fn create_profile(
     ApiJson(input): ApiJson<LimitProfileInput>,
 ) -> Result<(StatusCode, Json<LimitProfileView>)> {
     super::sync::hq_only(&state)?;
+    let p = state
+        .storage
+        .save_limit_profile(&user.actor(), profile_of(Uuid::now_v7(), input)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(profile_view(&p))))
+}
+
+/// Change a purchase-limit profile (groups.manage): its name and all its
+/// limits, as given. The groups using it apply the new limits from the next sale.
+#[utoipa::path(put, path = "/api/v1/limit-profiles/{id}", params(("id" = String, Path, description = "The profile's id")), tag = "loyalty", request_body = LimitProfileInput, security(("bearer" = [])),
+    responses((status = 200, body = LimitProfileView), super::error::ProblemResponses))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    Allowed(user, _): Allowed<perm::GroupsManage>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<LimitProfileInput>,
+) -> Result<Json<LimitProfileView>> {
+    super::sync::hq_only(&state)?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    if !state
+        .storage
+        .limit_profiles()
+        .await?
+        .iter()
+        .any(|p| p.id == id)
+    {
+        return Err(ApiError::NotFound);
+    }
+    let p = state
+        .storage
+        .save_limit_profile(&user.actor(), profile_of(id, input)?)
+        .await?;
+    Ok(Json(profile_view(&p)))
+}
+
+/// A profile as the input describes it, every field checked.
+fn profile_of(id: Uuid, input: LimitProfileInput) -> Result<LimitProfile> {
     let mut errors = ValidationErrors::default();
     if input.name.trim().is_empty() {
         errors.push(FieldError::new("name", "must not be empty"));
@@ -613,18 +650,11 @@ pub async fn create_profile(
         }
     }
     errors.into_result()?;
-    let p = state
-        .storage
-        .save_limit_profile(
-            &user.actor(),
-            LimitProfile {
-                id: Uuid::now_v7(),
-                name: input.name.trim().to_owned(),
-                limits,
-            },
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(profile_view(&p))))
+    Ok(LimitProfile {
+        id,
+        name: input.name.trim().to_owned(),
+        limits,
+    })
 }
 
 // --- groups ---------------------------------------------------------------------

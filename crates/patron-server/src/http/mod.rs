@@ -10,6 +10,7 @@ pub mod id_scans;
 pub mod loyalty;
 pub mod openapi;
 pub mod privacy;
+pub mod reports;
 pub mod settings;
 pub mod sync;
 pub mod users;
@@ -76,6 +77,7 @@ api_routes! {
     "/customer-types" => get(loyalty::list_types), post(loyalty::create_type);
     "/customer-types/{id}" => put(loyalty::update_type);
     "/limit-profiles" => get(loyalty::list_profiles), post(loyalty::create_profile);
+    "/limit-profiles/{id}" => put(loyalty::update_profile);
     "/loyalty/settings" => get(loyalty::get_settings), patch(loyalty::update_settings);
     "/loyalty/maintenance" => post(loyalty::run_maintenance);
     "/checkout/quote" => post(loyalty::quote);
@@ -97,6 +99,7 @@ api_routes! {
     "/reports/overdrafts" => get(sync::overdrafts);
     "/reports/security" => get(users::security_report);
     "/reports/duplicates" => get(duplicates::report);
+    "/reports/{name}" => get(reports::report);
     "/users" => get(users::list), post(users::create);
     "/users/{username}" => get(users::get), patch(users::update);
     "/users/{username}/password" => post(users::reset_password);

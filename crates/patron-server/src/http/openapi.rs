@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use super::{
-    auth, customers, duplicates, error, id_scans, loyalty, privacy, settings, sync, users,
+    auth, customers, duplicates, error, id_scans, loyalty, privacy, reports, settings, sync, users,
 };
 use crate::wire;
 use axum::Json;
@@ -17,14 +17,14 @@ use utoipa::{Modify, OpenApi};
         customers::deactivate, customers::reactivate, customers::audit,
         users::list, users::create, settings::get, settings::update,
         loyalty::get_settings, loyalty::update_settings, loyalty::list_types, loyalty::create_type,
-        loyalty::update_type, loyalty::set_customer_type, loyalty::list_profiles, loyalty::create_profile,
+        loyalty::update_type, loyalty::set_customer_type, loyalty::list_profiles, loyalty::create_profile, loyalty::update_profile,
         loyalty::list_groups, loyalty::create_group, loyalty::get_group, loyalty::update_group,
         loyalty::group_members, loyalty::add_members, loyalty::bulk_members, loyalty::rule_preview,
         loyalty::ledger, loyalty::post_entry, loyalty::activity, loyalty::quote, loyalty::commit_order,
         loyalty::get_order, loyalty::return_order, loyalty::get_return, loyalty::run_maintenance,
         users::get, users::update, users::reset_password, users::change_own_password,
         users::list_roles, users::create_role, users::update_role, users::delete_role,
-        users::security_report, duplicates::of_customer, duplicates::report, duplicates::merge, id_scans::scan, privacy::erase, privacy::export, customers::export_csv,
+        users::security_report, duplicates::of_customer, duplicates::report, duplicates::merge, id_scans::scan, privacy::erase, privacy::export, customers::export_csv, reports::report,
         sync::refusals, sync::push, sync::feed, sync::authorize, sync::release, sync::snapshot,
         sync::codes, sync::status, sync::credentials, sync::overdrafts,
         sync::list_stores, sync::register_store, sync::rotate_token, sync::revoke,

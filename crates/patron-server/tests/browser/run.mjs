@@ -99,8 +99,15 @@ await step("create a customer; a bad phone is flagged next to the field", async 
   await form.locator(".field.invalid[data-field=phone] .error").filter({ hasText: /phone/i }).waitFor();
   await shot("customer-form-error");
   await form.locator("[name=phone]").fill("(303) 555-0199");
+  await form.locator("[name='medical.card_number']").fill("MED-GG-1");
+  await form.locator("[name='medical.issuing_state']").fill("CO");
+  await form.locator("[name=marketing_consent]").check();
   await form.locator("button[type=submit]").click();
   await expectText(page.locator("[data-testid=customer-panel] h2"), "Greta Gärtner");
+  // Every field came through, the consent as a yes.
+  const apiGet = (path) => page.evaluate(async (path) => (await fetch("/api/v1" + path, { headers: { authorization: "Bearer " + localStorage.getItem("patron.token") } })).json(), path);
+  const greta = (await apiGet("/customers?q=Gartner")).items[0];
+  if (!greta.marketing_consent || greta.medical?.issuing_state !== "CO") throw new Error(`saved as ${JSON.stringify({ consent: greta.marketing_consent, medical: greta.medical })}`);
 });
 
 await step("deactivate and reactivate", async () => {
@@ -217,6 +224,34 @@ await step("ring up a sale with redemption, then a return", async () => {
   await expectText(ret.locator("[data-testid=receipt-line]"), "1 × Green tea");
   await expectText(ret.locator("[data-testid=receipt-customer]"), "Okafor");
   await ret.close();
+});
+
+await step("reports: sales with a chart and totals, the loyalty liability, CSV, a bad range named", async () => {
+  await page.click("nav a[href='/reports']");
+  await page.locator("[data-testid=chart]").waitFor();
+  // The sale just rung up (23.75 after the Denver discount), today, at HQ.
+  await expectText(page.locator("[data-testid=report-table] tbody tr"), "23.75");
+  await expectText(page.locator("[data-testid=report-totals]"), "Total");
+  await shot("reports-sales");
+  await page.click("[data-testid=report-tab-loyalty]");
+  await expectText(page.locator("[data-testid=figure-points_outstanding]"), "Points outstanding");
+  await shot("reports-loyalty");
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=report-csv]")]);
+  const text = readFileSync(await dl.path(), "utf8");
+  if (!text.startsWith("Day,Points issued")) throw new Error(`the CSV starts ${JSON.stringify(text.slice(0, 60))}`);
+  await page.fill("[data-testid=report-from]", "2026-12-31");
+  await page.fill("[data-testid=report-to]", "2026-01-01");
+  await page.click("[data-testid=report-show]");
+  await page.locator("[data-testid=report-from][aria-invalid=true]").waitFor();
+  await expectText(page.locator("[data-testid=report-error]"), "must not be after");
+  for (const k of ["signups", "groups", "top-customers"]) {
+    await page.fill("[data-testid=report-from]", "");
+    await page.fill("[data-testid=report-to]", "");
+    await page.click(`[data-testid=report-tab-${k}]`);
+    await page.locator("[data-testid=report-table]").waitFor();
+    await shot(`reports-${k}`);
+  }
+  await page.click("nav a[href='/register']");
 });
 
 await step("register: a sale whose answer is lost, then a reload, is recorded once", async () => {
@@ -509,6 +544,34 @@ await step("loyalty, users and stores pages", async () => {
   await pf.locator("button[type=submit]").click();
   await expectText(page.locator("[data-testid=profiles-table]"), "28 g flower = 8 g concentrate = 800 mg edible");
   await shot("loyalty");
+  // Edit the profile: a second limit, a smaller allowance; both shown.
+  await page.locator("[data-testid=edit-profile]").first().click();
+  const ef = page.locator("[data-testid=profile-edit-form]");
+  await ef.locator("[name='limits[0].allowances']").fill("flower g 14");
+  await ef.locator("[data-testid=add-limit]").click();
+  await ef.locator("[name='limits[1].name']").fill("Weekly edibles");
+  await ef.locator("[name='limits[1].period']").selectOption("week");
+  await ef.locator("[name='limits[1].allowances']").fill("edible mg 0");
+  await ef.locator("button[type=submit]").click();
+  await ef.locator(".field[data-field='limits[1].allowances[0].max_quantity'] .error, .form-error").filter({ hasText: /more than|must/ }).first().waitFor();
+  await ef.locator("[name='limits[1].allowances']").fill("edible mg 2000");
+  await ef.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=profiles-table]"), "14 g flower");
+  await expectText(page.locator("[data-testid=profiles-table]"), "Weekly edibles per week");
+  // A customer type, then changed: its discount and tax exemption.
+  const tf = page.locator("[data-testid=type-form]");
+  await tf.locator("[name=name]").fill("Staff");
+  await tf.locator("[name=discount]").fill("10%");
+  await tf.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=types-table]"), "10% off");
+  await page.locator("[data-testid=types-table] tr").filter({ hasText: "Staff" }).locator("[data-testid=edit-type]").click();
+  const tef = page.locator("[data-testid=type-edit-form]");
+  await tef.locator("[name=discount]").fill("2.50");
+  await tef.locator("[name=tax_exempt]").check();
+  await tef.locator("button[type=submit]").click();
+  await expectText(page.locator("[data-testid=types-table] tr").filter({ hasText: "Staff" }), "2.50 off");
+  await expectText(page.locator("[data-testid=types-table] tr").filter({ hasText: "Staff" }), "tax exempt");
+  await shot("loyalty-edited");
   await page.click("nav a[href='/users']");
   await page.locator("[data-testid=user-form]").waitFor();
   await shot("users");
