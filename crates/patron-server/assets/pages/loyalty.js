@@ -21,16 +21,27 @@ export async function loyaltyPage() {
   settings.addEventListener("submit", async (e) => {
     e.preventDefault();
     const v = (n) => settings.elements[n].value.trim();
-    const transitions = v("transitions").split("\n").filter(Boolean).map((l) => {
-      const [amount, ...name] = l.split(/\s+/); const g = (groups.data?.items || []).find((g) => g.name === name.join(" "));
-      return { threshold: toMinor(amount), group_id: g ? g.id : name.join(" ") };
+    // Each line is "amount group name"; what is wrong is said by line, in
+    // words, next to the box (never a raw "transitions[2].group_id").
+    const bad = [];
+    const transitions = v("transitions").split("\n").map((l) => l.trim()).filter(Boolean).map((l, i) => {
+      const [amount, ...rest] = l.split(/\s+/); const name = rest.join(" ");
+      const g = (groups.data?.items || []).find((g) => g.name.toLowerCase() === name.toLowerCase());
+      if (toMinor(amount) === null) bad.push(`Line ${i + 1}: “${amount}” is not an amount; write it like 500.00.`);
+      else if (!g) bad.push(`Line ${i + 1}: there is no manual group called “${name}”.`);
+      return { threshold: toMinor(amount), group_id: g?.id };
     });
+    if (bad.length) { showErrors(settings, { errors: [{ field: "transitions", message: bad.join(" ") }] }); return; }
     const r = await api("PATCH", "/loyalty/settings", {
       max_redeem_percent: Number(v("max_redeem_percent")), registration_bonus: toMinor(v("registration_bonus") || "0"),
       points_lifetime_days: v("points_lifetime_days") ? Number(v("points_lifetime_days")) : null,
       return_window_days: Number(v("return_window_days")), offline_redeem_cap: toMinor(v("offline_redeem_cap") || "0"), store_topup_daily_cap: toMinor(v("store_topup_daily_cap") || "0"),
       stack_discounts: v("stack_discounts") === "true", transitions_enabled: v("transitions_enabled") === "true", transitions });
-    showErrors(settings, r.ok ? null : r.data);
+    const byLine = (e) => {
+      const m = /^transitions\[(\d+)\]\.(\w+)$/.exec(e.field || "");
+      return m ? { field: "transitions", message: `Line ${Number(m[1]) + 1}: the ${m[2] === "threshold" ? "amount" : "group"} ${e.message}.` } : e;
+    };
+    showErrors(settings, r.ok ? null : { ...r.data, errors: (r.data?.errors || []).map(byLine) });
     settings.querySelector(".msg").textContent = r.ok ? "Saved." : "";
   });
   // Adds a customer type, or changes `t`.

@@ -537,6 +537,14 @@ await step("a cluster is merged from the report; a person's data is exported and
 await step("loyalty, users and stores pages", async () => {
   await page.click("nav a[href='/loyalty']");
   await page.locator("[data-testid=loyalty-settings]").waitFor();
+  // A threshold naming no group is said in words, by line, next to the box.
+  const ls = page.locator("[data-testid=loyalty-settings]");
+  const before = await ls.locator("[name=transitions]").inputValue();
+  await ls.locator("[name=transitions]").fill("500.00 Platinum Elite");
+  await ls.locator("button[type=submit]").click();
+  await expectText(ls.locator(".field[data-field=transitions] .error"), "Line 1: there is no manual group called “Platinum Elite”.");
+  if (/group_id|transitions\[/.test(await ls.locator(".form-error").textContent())) throw new Error("a raw field path is shown");
+  await ls.locator("[name=transitions]").fill(before);
   const pf = page.locator("[data-testid=profile-form]");
   await pf.locator("[name=name]").fill("Adult-use daily");
   await pf.locator("[name='limits[0].name']").fill("Daily THC");
