@@ -91,34 +91,26 @@ pub fn spawn(storage: Arc<dyn Storage>, mailer: Mailer) {
 }
 
 async fn send(storage: &dyn Storage, mailer: &Mailer, p: &PendingReceipt) -> Result<(), String> {
+    let why = |e: patron_storage::StorageError| e.to_string();
     let (subject, body) = match p.kind {
         ReceiptKind::Order => {
-            let order = storage
-                .order(&p.reference)
-                .await
-                .map_err(|e| e.to_string())?;
+            let order = storage.order(&p.reference).await.map_err(why)?;
             let facts = storage
                 .receipt_facts(order.customer_id, order.at)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(why)?;
             (
                 format!("Your receipt {}", order.id),
                 order_text(&order, &facts),
             )
         }
         ReceiptKind::Return => {
-            let ret = storage
-                .return_record(&p.reference)
-                .await
-                .map_err(|e| e.to_string())?;
-            let order = storage
-                .order(&ret.order_id)
-                .await
-                .map_err(|e| e.to_string())?;
+            let ret = storage.return_record(&p.reference).await.map_err(why)?;
+            let order = storage.order(&ret.order_id).await.map_err(why)?;
             let facts = storage
                 .receipt_facts(order.customer_id, ret.at)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(why)?;
             (
                 format!("Your return {}", ret.id),
                 return_text(&ret, &order, &facts),

@@ -15,6 +15,24 @@ fn pct(s: &str) -> Percent {
     Percent::parse(s).unwrap()
 }
 
+/// Everyone earns 10 % cash-back (an auto group over every customer).
+async fn earners(store: &Store) -> Group {
+    store
+        .save_group(
+            &actor(),
+            None,
+            spec(
+                "Earners",
+                GroupKind::Auto,
+                Some("visits >= 0"),
+                Program::Cashback { percent: pct("10") },
+            ),
+            today(),
+        )
+        .await
+        .unwrap()
+}
+
 pub fn line(sku: &str, category: &str, qty_milli: i64, unit: &str, price: i64) -> CartLine {
     CartLine {
         sku: sku.into(),
@@ -347,20 +365,7 @@ pub async fn commits_are_idempotent_by_order_id(store: Store) {
     let mut s = store.loyalty_settings().await.unwrap();
     s.return_window_days = 0;
     store.update_loyalty_settings(&actor(), &s).await.unwrap();
-    let p = store
-        .save_group(
-            &actor(),
-            None,
-            spec(
-                "Earners",
-                GroupKind::Auto,
-                Some("visits >= 0"),
-                Program::Cashback { percent: pct("10") },
-            ),
-            today(),
-        )
-        .await
-        .unwrap();
+    let p = earners(&store).await;
     assert_eq!(p.members, 1);
     let now = OffsetDateTime::now_utc();
     let o = order(
@@ -954,20 +959,7 @@ pub async fn merging_moves_history_and_keeps_old_codes_finding_the_survivor(stor
     let mut s = store.loyalty_settings().await.unwrap();
     s.return_window_days = 0;
     store.update_loyalty_settings(&actor(), &s).await.unwrap();
-    store
-        .save_group(
-            &actor(),
-            None,
-            spec(
-                "Earners",
-                GroupKind::Auto,
-                Some("visits >= 0"),
-                Program::Cashback { percent: pct("10") },
-            ),
-            today(),
-        )
-        .await
-        .unwrap();
+    earners(&store).await;
     let vip = store
         .save_group(
             &actor(),
@@ -1140,20 +1132,7 @@ pub async fn receipts_are_queued_with_the_sale_and_retried(store: Store) {
         (Field::Email, "nora@example.com"),
     ]);
     let nora = store.create_customer(&actor(), no_consent).await.unwrap();
-    store
-        .save_group(
-            &actor(),
-            None,
-            spec(
-                "Earners",
-                GroupKind::Auto,
-                Some("visits >= 0"),
-                Program::Cashback { percent: pct("10") },
-            ),
-            today(),
-        )
-        .await
-        .unwrap();
+    earners(&store).await;
     // Off: nothing is queued.
     let sale =
         |id: &str, c: &Customer| order(id, cart(c, vec![line("a", "x", 1000, "ea", 1_000)], 0, 0));
