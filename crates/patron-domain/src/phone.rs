@@ -32,9 +32,16 @@ impl Default for PhoneRegion {
     }
 }
 
-/// A valid phone number in E.164 form (`+15551234567`).
+/// A valid phone number in E.164 form (`+15551234567`), with the way it is
+/// shown: national (`(555) 123-4567`) when it belongs to the chain's region,
+/// international (`+49 30 1234567`) otherwise. The display form is made when
+/// the number is parsed and stored beside it: formatting on every read cost a
+/// list of customers more than the lookup itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Phone(String);
+pub struct Phone {
+    e164: String,
+    display: String,
+}
 
 impl Phone {
     /// Parses any common way of writing a number; national numbers are read in `region`.
@@ -55,28 +62,58 @@ impl Phone {
                 format!("is not a valid phone number for region {}", region.code()),
             ));
         }
-        Ok(Self(number.format().mode(Mode::E164).to_string()))
+        let mode = if number.country().id() == Some(region.0) {
+            Mode::National
+        } else {
+            Mode::International
+        };
+        Ok(Self {
+            e164: number.format().mode(Mode::E164).to_string(),
+            display: number.format().mode(mode).to_string(),
+        })
     }
 
-    /// Rebuilds a phone from its stored E.164 form without re-validating it.
+    /// Rebuilds a phone from its stored E.164 form without re-validating it;
+    /// shown as stored.
     pub fn from_e164_unchecked(e164: String) -> Self {
-        Self(e164)
+        Self {
+            display: e164.clone(),
+            e164,
+        }
+    }
+
+    /// Rebuilds a phone from what was stored: its E.164 form and, when it was
+    /// made, its display form.
+    pub fn from_stored(e164: String, display: Option<String>) -> Self {
+        match display {
+            Some(display) if !display.is_empty() => Self { e164, display },
+            _ => Self::from_e164_unchecked(e164),
+        }
     }
 
     pub fn as_e164(&self) -> &str {
-        &self.0
+        &self.e164
+    }
+
+    /// The number as people of the chain's region write it.
+    pub fn display(&self) -> &str {
+        &self.display
     }
 
     /// The digits reversed, so that "ends with these digits" becomes a prefix
     /// lookup an ordinary B-tree index answers.
     pub fn reversed_digits(&self) -> String {
-        self.0.chars().rev().filter(char::is_ascii_digit).collect()
+        self.e164
+            .chars()
+            .rev()
+            .filter(char::is_ascii_digit)
+            .collect()
     }
 }
 
 impl std::fmt::Display for Phone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.e164)
     }
 }
 
@@ -100,7 +137,7 @@ mod tests {
             "2015550123",
         ] {
             assert_eq!(
-                Phone::parse(raw, us()).map(|p| p.0),
+                Phone::parse(raw, us()).map(|p| p.e164),
                 Ok("+12015550123".into()),
                 "{raw}"
             );
@@ -112,13 +149,31 @@ mod tests {
         let de = PhoneRegion::parse("de").unwrap_or_default();
         assert_eq!(de.code(), "DE");
         assert_eq!(
-            Phone::parse("030 12345678", de).map(|p| p.0),
+            Phone::parse("030 12345678", de).map(|p| p.e164),
             Ok("+493012345678".into())
         );
         // An explicit country code wins over the default region.
         assert_eq!(
-            Phone::parse("+44 20 7946 0958", us()).map(|p| p.0),
+            Phone::parse("+44 20 7946 0958", us()).map(|p| p.e164),
             Ok("+442079460958".into())
+        );
+    }
+
+    #[test]
+    fn shown_nationally_at_home_and_internationally_abroad() {
+        let shown = |raw: &str, region: PhoneRegion| Phone::parse(raw, region).map(|p| p.display);
+        assert_eq!(shown("+1 201 555 0123", us()), Ok("(201) 555-0123".into()));
+        assert_eq!(
+            shown("+44 20 7946 0958", us()),
+            Ok("+44 20 7946 0958".into())
+        );
+        let de = PhoneRegion::parse("DE").unwrap_or_default();
+        assert_eq!(shown("030 12345678", de), Ok("030 12345678".into()));
+        assert_eq!(shown("+1 201 555 0123", de), Ok("+1 201-555-0123".into()));
+        // Stored without a display form (written before there was one): as stored.
+        assert_eq!(
+            Phone::from_stored("+12015550123".into(), None).display(),
+            "+12015550123"
         );
     }
 

@@ -54,7 +54,7 @@ export function customerForm(existing, onSaved, opts = {}) {
     if (!names.includes(name)) continue;
     grid.append(field(name, label, CHECKBOXES.includes(name)
       ? h("input", { type: "checkbox", checked: !!(src && getPath(src, name)) })
-      : h("input", { value: src ? (getPath(src, name) ?? "") : "" })));
+      : h("input", { value: src ? ((name === "phone" && src.phone_display) || (getPath(src, name) ?? "")) : "" })));
   }
   // A licence with the veteran indicator, and a type the chain maps it to.
   const vt = existing ? null : opts.veteranType;
@@ -111,7 +111,7 @@ export function candidateList(items, action) {
     const c = it.customer;
     return h("li", { "data-testid": "candidate", class: c.active ? "" : "inactive" },
       h("div", { class: "who" }, h("strong", {}, `${c.first_name} ${c.last_name}`), h("span", { class: "muted" }, ` · ${c.code}`, c.active ? "" : " · deactivated"),
-        h("div", { class: "muted" }, [c.phone, c.email, c.date_of_birth ? `born ${c.date_of_birth}` : null, c.id_document?.number ? `ID ${c.id_document.number}` : null].filter(Boolean).join(" · ") || "no phone, email or birth date"),
+        h("div", { class: "muted" }, [c.phone_display || c.phone, c.email, c.date_of_birth ? `born ${c.date_of_birth}` : null, c.id_document?.number ? `ID ${c.id_document.number}` : null].filter(Boolean).join(" · ") || "no phone, email or birth date"),
         h("div", { "data-testid": "candidate-same" }, (it.same || []).map((x) => h("span", { class: "badge warn" }, "same " + (SAME[x] || x))))),
       action(c));
   }));

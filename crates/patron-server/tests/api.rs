@@ -56,6 +56,7 @@ async fn create_read_update_deactivate_and_audit() {
         .await;
     assert_eq!(c["code"], "CUST-00001");
     assert_eq!(c["phone"], "+12015550123");
+    assert_eq!(c["phone_display"], "(201) 555-0123");
     assert_eq!(c["email"], "Anna.Muller@example.com");
     assert_eq!(c["address"]["country"], "US");
     assert_eq!(c["medical"]["expiry"], "2027-01-31");
@@ -456,6 +457,7 @@ async fn admins_manage_users_and_settings() {
         .await;
     assert_eq!(c["code"], "M-001");
     assert_eq!(c["phone"], "+493012345678");
+    assert_eq!(c["phone_display"], "030 12345678");
     assert_problem(
         app.patch(&admin, "/api/v1/settings", &json!({"phone_region": "XX"}))
             .await,

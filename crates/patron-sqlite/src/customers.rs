@@ -19,7 +19,7 @@ pub const COLUMNS: &str = "seq, id, code, first_name, last_name, email, phone, t
     address_line1, address_line2, address_city, address_region, address_postal_code, \
     address_country, date_of_birth, notes, marketing_consent, medical_card_number, \
     medical_issuing_state, medical_expiry, id_number, id_issuing_state, id_issuing_country, \
-    id_expiry, origin_store, active, created_at, updated_at, erased_at, merged_into";
+    id_expiry, origin_store, active, created_at, updated_at, erased_at, merged_into, phone_display";
 
 /// The editable columns, in [`Field::ALL`] order (name and consent are handled there too).
 const DATA_COLUMNS: [(&str, Field); 21] = [
@@ -67,7 +67,8 @@ pub fn row_to_customer(r: &Row<'_>) -> rusqlite::Result<(i64, Customer)> {
         email: r.get::<_, Option<String>>(5)?.map(Email::from_stored),
         phone: r
             .get::<_, Option<String>>(6)?
-            .map(Phone::from_e164_unchecked),
+            .map(|e164| r.get(30).map(|shown| Phone::from_stored(e164, shown)))
+            .transpose()?,
         tax_id: r.get(7)?,
         address: patron_domain::Address {
             line1: r.get(8)?,
@@ -130,6 +131,11 @@ pub(crate) fn write_values(d: &CustomerDraft) -> Vec<Value> {
     let same = d.duplicate_keys();
     v.push(same.id_document.map_or(Value::Null, Value::Text));
     v.push(same.person.map_or(Value::Null, Value::Text));
+    v.push(
+        d.phone
+            .as_ref()
+            .map_or(Value::Null, |p| Value::Text(p.display().to_owned())),
+    );
     v
 }
 
@@ -143,8 +149,42 @@ pub(crate) fn write_columns() -> Vec<&'static str> {
         "sort_key",
         "id_key",
         "person_key",
+        "phone_display",
     ]);
     c
+}
+
+/// Fills the display form of phones written before it was kept, in the
+/// chain's region.
+pub fn fill_phone_display(c: &Connection) -> Result<()> {
+    let region = crate::settings::load(c)?.phone_region;
+    let rows: Vec<(i64, String)> = c
+        .prepare(
+            "SELECT seq, phone FROM customers WHERE phone IS NOT NULL AND phone_display IS NULL",
+        )
+        .map_err(db_err)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    let started = std::time::Instant::now();
+    let mut set = c
+        .prepare("UPDATE customers SET phone_display = ?1 WHERE seq = ?2")
+        .map_err(db_err)?;
+    for (seq, e164) in &rows {
+        // A stored number that no longer parses is shown as stored.
+        let shown =
+            Phone::parse(e164, region).map_or_else(|_| e164.clone(), |p| p.display().to_owned());
+        set.execute(rusqlite::params![shown, seq]).map_err(db_err)?;
+    }
+    if !rows.is_empty() {
+        tracing::info!(
+            phones = rows.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "phone display forms filled"
+        );
+    }
+    Ok(())
 }
 
 /// Fills the likely-same-person keys of rows written before they existed.

@@ -92,6 +92,10 @@ const MIGRATIONS: &[Migration] = &[
     sql(include_str!("../migrations/0011_field_authors.sql")),
     sql(include_str!("../migrations/0012_receipts.sql")),
     sql(include_str!("../migrations/0013_reports.sql")),
+    Migration {
+        sql: include_str!("../migrations/0014_phone_display.sql"),
+        fill: Some(customers::fill_phone_display),
+    },
 ];
 
 /// Customer codes HQ leases to one store in 24 hours at most.

@@ -14,7 +14,7 @@ use crate::loyalty::load_settings;
 use crate::{customers, db_err, from_micros, invalid, micros};
 use patron_domain::customer::{Field, ParseContext};
 use patron_domain::hlc::{Clock, Hlc};
-use patron_domain::{CustomerCode, CustomerDraft, Patch, PhoneRegion, StoreId};
+use patron_domain::{CustomerCode, CustomerDraft, Patch, StoreId};
 use patron_storage::{
     Actor, ApplyReport, Change, FeedPage, NewCustomer, NodeInfo, NodeRole, Peer, Result,
     StorageError,
@@ -739,6 +739,12 @@ pub fn apply(
     }
     let settings = load_settings(c)?;
     let today = local_today(&settings, now);
+    // Phones are shown in the chain's region (their display form is made
+    // when they are written, here as at HQ).
+    let ctx = ParseContext {
+        region: crate::settings::load(c)?.phone_region,
+        today,
+    };
     let actor = Actor::new("sync:HQ");
     let mut report = ApplyReport::default();
     let mut newest: Option<String> = None;
@@ -765,7 +771,7 @@ pub fn apply(
             }
         }
         match ch.kind.as_str() {
-            "customer" => apply_customer(c, &actor, b, today, &mut report)?,
+            "customer" => apply_customer(c, &actor, b, &ctx, &mut report)?,
             "ledger" => apply_ledger(c, b, now, &mut report)?,
             "order" => apply_order(c, b, &settings, &mut report)?,
             "return" => apply_return(c, b, &mut report)?,
@@ -819,9 +825,10 @@ fn apply_customer(
     c: &Connection,
     actor: &Actor,
     b: &Value,
-    today: time::Date,
+    ctx: &ParseContext,
     report: &mut ApplyReport,
 ) -> Result<()> {
+    let today = ctx.today;
     let id = text(b, "id").ok_or_else(|| bad("customer", "no id"))?;
     let uuid = Uuid::parse_str(id).map_err(|_| bad("customer", "bad id"))?;
     let base = text(b, "hlc").unwrap_or_default().to_owned();
@@ -861,10 +868,6 @@ fn apply_customer(
             .filter(|s| !s.is_empty() && s.len() <= 100 && !s.chars().any(char::is_control))
             .map_or_else(|| actor.clone(), Actor::new)
     };
-    let ctx = ParseContext {
-        region: PhoneRegion::default(),
-        today,
-    };
     let seq = match seq_of_id(c, id)? {
         Some(seq) => seq,
         None => {
@@ -873,7 +876,7 @@ fn apply_customer(
                 .iter()
                 .filter_map(|f| value_of(*f).map(|v| (*f, v)))
                 .collect();
-            let data = CustomerDraft::parse(pairs, &ctx).map_err(StorageError::Invalid)?;
+            let data = CustomerDraft::parse(pairs, ctx).map_err(StorageError::Invalid)?;
             let code = text(b, "code").ok_or_else(|| bad("customer", "no code"))?;
             let taken: Option<String> = c
                 .query_row("SELECT id FROM customers WHERE code = ?1", [code], |r| {
@@ -1042,16 +1045,7 @@ fn apply_customer(
         local_clocks.insert(name, Value::String(clock));
     }
     for (by, patch) in patches {
-        customers::update_replica(
-            c,
-            seq,
-            &Actor::new(by),
-            &patch,
-            &ParseContext {
-                region: PhoneRegion::default(),
-                today,
-            },
-        )?;
+        customers::update_replica(c, seq, &Actor::new(by), &patch, ctx)?;
     }
     // A lost type change is not an edit anyone typed: nothing to keep.
     for (field, theirs, ours) in plan.lost.into_iter().filter(|(n, _, _)| n != "type") {

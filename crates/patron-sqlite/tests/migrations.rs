@@ -17,6 +17,7 @@ async fn duplicate_keys_are_filled_for_existing_customers() {
             (Field::LastName, "García"),
             (Field::DateOfBirth, "1985-01-02"),
             (Field::IdNumber, "x12-345"),
+            (Field::Phone, "201 555 0123"),
         ]);
         store.create_customer(&actor(), p).await.unwrap();
     }
@@ -38,11 +39,21 @@ async fn duplicate_keys_are_filled_for_existing_customers() {
              DROP VIEW report_offset; DROP INDEX customers_by_spent;
              DROP TABLE report_sales_daily; DROP TABLE report_ledger_daily;
              DROP TABLE report_customers_daily; DROP TABLE report_group_sizes;
+             ALTER TABLE customers DROP COLUMN phone_display;
              PRAGMA user_version = 7;",
         )
         .unwrap();
     }
     let store = patron_sqlite::SqliteStorage::open(dir.path()).unwrap();
+    // Phones written before their display form was kept get one.
+    let jose = store
+        .customer(&patron_storage::CustomerKey::Code("CUST-00001".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        jose.data.phone.as_ref().map(|p| p.display()),
+        Some("(201) 555-0123")
+    );
     let probe = draft(&[
         (Field::FirstName, "jose"),
         (Field::LastName, "GARCIA"),

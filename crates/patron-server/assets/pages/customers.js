@@ -35,7 +35,7 @@ export async function customersPage() {
       can("groups.manage") ? h("td", {}, h("input", { type: "checkbox", "aria-label": "select", checked: state.selected.has(c.id), onchange: (e) => { e.target.checked ? state.selected.add(c.id) : state.selected.delete(c.id); renderBulk(); } })) : null,
       h("td", {}, h("a", { href: "#", "data-testid": "customer-open", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, c.first_name)),
       h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); openCustomer(c.id, load); } }, c.last_name)),
-      h("td", {}, c.code), h("td", { class: "hide-narrow" }, c.phone || ""), h("td", { class: "hide-narrow" }, c.email || ""),
+      h("td", {}, c.code), h("td", { class: "hide-narrow" }, c.phone_display || c.phone || ""), h("td", { class: "hide-narrow" }, c.email || ""),
       h("td", { class: "hide-narrow" }, c.date_of_birth || ""), h("td", {}, c.origin_store || "HQ"),
       h("td", {}, c.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge off" }, "deactivated")),
       h("td", {}, c.active && can("orders.create") ? saleButton(c) : null)));
@@ -148,7 +148,7 @@ export async function openCustomer(id, reload) {
       api("GET", "/customer-types").then((r) => { for (const t of r.data?.items || []) sel.append(h("option", { value: t.id }, t.name)); sel.value = a.customer_type || ""; });
       return sel;
     })()) : null,
-    h("h2", {}, "Details"), dl([["Phone", x.phone], ["Email", x.email], ["Date of birth", x.date_of_birth], ["Tax ID", x.tax_id], ["Address", [x.address.line1, x.address.city, x.address.region, x.address.postal_code, x.address.country].filter(Boolean).join(", ")], ["Marketing", x.marketing_consent ? "yes" : "no"], ["Notes", x.notes]]),
+    h("h2", {}, "Details"), dl([["Phone", x.phone_display || x.phone], ["Email", x.email], ["Date of birth", x.date_of_birth], ["Tax ID", x.tax_id], ["Address", [x.address.line1, x.address.line2, x.address.city, x.address.region, x.address.postal_code, x.address.country].filter(Boolean).join(", ")], ["Marketing", x.marketing_consent ? "yes" : "no"], ["Notes", x.notes]]),
     h("h2", {}, "Medical"), dl([["Card", x.medical.card_number], ["State", x.medical.issuing_state], ["Expiry", x.medical.expiry]]),
     h("h2", {}, "ID document"), dl([["Number", x.id_document.number], ["Issued in", [x.id_document.issuing_state, x.id_document.issuing_country].filter(Boolean).join(", ")], ["Expiry", x.id_document.expiry]]),
     h("h2", {}, "Balances"), dl([

@@ -22,7 +22,7 @@ export async function duplicatesPage() {
         h("h2", {}, `${cl.customers.length} records`, h("span", { class: "muted" }, ` · same ${sameText(cl.same)}`)),
         h("div", { class: "table-wrap" }, h("table", {},
           h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Code"), h("th", {}, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", {}, "Date of birth"), h("th", { class: "hide-narrow" }, "ID document"), h("th", { class: "hide-narrow" }, "Origin"), h("th", { class: "hide-narrow" }, "Added"), can("customers.merge") ? h("th", {}, "") : null)),
-          h("tbody", {}, cl.customers.map((c) => h("tr", { class: c.active ? "" : "inactive" }, h("td", {}, open(c), c.active ? "" : h("span", { class: "muted" }, " (deactivated)")), h("td", {}, c.code), h("td", {}, c.phone || ""),
+          h("tbody", {}, cl.customers.map((c) => h("tr", { class: c.active ? "" : "inactive" }, h("td", {}, open(c), c.active ? "" : h("span", { class: "muted" }, " (deactivated)")), h("td", {}, c.code), h("td", {}, c.phone_display || c.phone || ""),
             h("td", { class: "hide-narrow" }, c.email || ""), h("td", {}, c.date_of_birth || ""), h("td", { class: "hide-narrow" }, c.id_document?.number || ""), h("td", { class: "hide-narrow" }, c.origin_store || "HQ"), h("td", { class: "hide-narrow" }, fmtDate(c.created_at)),
             can("customers.merge") ? h("td", {}, h("button", { "data-testid": "merge-keep", onclick: () => confirmMerge(c, cl.customers.filter((o) => o.id !== c.id), load) }, "Keep this one")) : null)))))))
         : [h("div", { class: "card empty" }, st.offset ? "No more groups." : "No likely duplicates: every record looks like a different person.")]),

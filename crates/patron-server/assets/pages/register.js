@@ -29,7 +29,7 @@ export async function registerPage() {
   const cart = h("div");
   const quoteBox = h("div", { "data-testid": "quote" });
   const msg = h("div", { "data-testid": "register-msg" });
-  const showResults = () => results.replaceChildren(...st.results.map((c, i) => h("li", { class: i === st.sel ? "sel" : "", onclick: () => pick(c) }, `${c.last_name}, ${c.first_name}`, h("span", { class: "muted" }, ` · ${c.code} · ${c.phone || ""}`))));
+  const showResults = () => results.replaceChildren(...st.results.map((c, i) => h("li", { class: i === st.sel ? "sel" : "", onclick: () => pick(c) }, `${c.last_name}, ${c.first_name}`, h("span", { class: "muted" }, ` · ${c.code} · ${c.phone_display || c.phone || ""}`))));
   const find = debounce(async () => {
     const q = search.value.trim();
     if (!q) { st.results = []; showResults(); return; }

@@ -74,6 +74,9 @@ pub struct CustomerView {
     pub email: Option<String>,
     /// E.164, e.g. `+12015550123`.
     pub phone: Option<String>,
+    /// The phone as shown: national in the chain's region (`(201) 555-0123`),
+    /// international otherwise; made when the number was written.
+    pub phone_display: Option<String>,
     pub tax_id: Option<String>,
     pub address: AddressView,
     /// YYYY-MM-DD
@@ -115,6 +118,7 @@ impl From<&Customer> for CustomerView {
             last_name: d.last_name.clone(),
             email: g(Field::Email),
             phone: g(Field::Phone),
+            phone_display: d.phone.as_ref().map(|p| p.display().to_owned()),
             tax_id: g(Field::TaxId),
             address: AddressView {
                 line1: g(Field::AddressLine1),

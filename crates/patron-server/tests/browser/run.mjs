@@ -81,6 +81,9 @@ await step("find a customer by phone and open the side panel", async () => {
   const panel = page.locator("[data-testid=customer-panel]");
   await panel.waitFor();
   await expectText(panel.locator("h2").first(), "Ada Okafor");
+  // Phones in the chain's region are shown as people write them there.
+  await expectText(page.locator("[data-testid=customer-row]"), "(303) 555-0142");
+  await expectText(panel, "(303) 555-0142");
   await expectText(panel.locator("[data-testid=points-balance]"), "20.00");
   await expectText(panel, "MED-7");
   await expectText(panel, "Medical");
@@ -480,7 +483,7 @@ await step("customers: a likely duplicate shows the candidates; Create anyway cr
   await form.locator("[name=phone]").fill("(303) 555-0177");
   await form.locator("button[type=submit]").click();
   const cand = form.locator("[data-testid=candidate]").filter({ hasText: "Bo Brandt" });
-  await expectText(cand, "+13035550177");
+  await expectText(cand, "(303) 555-0177");
   await expectText(cand.locator("[data-testid=candidate-same]"), "same phone");
   await cand.locator("[data-testid=use-candidate]").waitFor();
   await shot("customer-likely-duplicate");
