@@ -18,6 +18,9 @@ export async function customersPage() {
   const active = h("select", { "data-testid": "filter-active" }, h("option", { value: "true" }, "Active"), h("option", { value: "false" }, "Deactivated"), h("option", { value: "all" }, "All"));
   const origin = h("input", { placeholder: "Origin store (HQ, S01…)", size: 14 });
   const group = h("select", { "data-testid": "filter-group" }, h("option", { value: "" }, "Any group"), groups.map((g) => h("option", { value: g.id }, g.name)));
+  // A count elsewhere (a group's members) links here with its filter set.
+  const asked = new URLSearchParams(location.search).get("group");
+  if (asked && groups.some((g) => g.id === asked)) { state.group = asked; group.value = asked; }
   const type = h("select", { "data-testid": "filter-type" }, h("option", { value: "" }, "Any type"), types.map((t) => h("option", { value: t.id }, t.name)));
   const body = h("div");
   const bulk = h("div", { class: "row", hidden: true, "data-testid": "bulk-bar" });

@@ -1,6 +1,6 @@
 // Customer groups: their programs, limits and members.
 import { debounce, field, h, modal, money, showErrors, toMinor } from "../dom.js";
-import { layout } from "../layout.js";
+import { go, layout } from "../layout.js";
 import { api, can } from "../session.js";
 
 export async function groupsPage() {
@@ -16,7 +16,8 @@ export async function groupsPage() {
       h("tbody", {}, items.map((g) => h("tr", { "data-testid": "group-row" },
         h("td", {}, g.name), h("td", {}, h("span", { class: "badge" }, g.kind)),
         h("td", {}, g.program.kind === "none" ? "—" : `${g.program.kind} ${g.program.percent || ""}%`),
-        h("td", {}, g.members), h("td", {}, h("code", {}, g.rule || "")),
+        h("td", {}, h("a", { href: `/customers?group=${g.id}`, "data-testid": "group-members-link", title: "These customers in the customer list",
+          onclick: (e) => { e.preventDefault(); go(`/customers?group=${g.id}`); } }, String(g.members))), h("td", {}, h("code", {}, g.rule || "")),
         h("td", {}, h("button", { onclick: () => groupMembers(g) }, "Members"),
           can("groups.manage") ? h("button", { "data-testid": "group-edit", onclick: () => groupForm(g, load) }, "Edit") : null)))))) : h("div", { class: "card empty" }, "No groups match."));
   };

@@ -184,6 +184,18 @@ await step("group filter and search combine; Sale opens the register with the cu
   await page.locator("[data-testid=customers-table]").waitFor();
 });
 
+await step("a group's member count opens the customer list filtered to it", async () => {
+  await page.click("nav a[href='/groups']");
+  const row = page.locator("[data-testid=group-row]").filter({ hasText: "Points club" });
+  const count = Number(await row.locator("[data-testid=group-members-link]").textContent());
+  await row.locator("[data-testid=group-members-link]").click();
+  await page.waitForURL("**/customers?group=*");
+  const chosen = await page.locator("[data-testid=filter-group]").evaluate((s) => s.options[s.selectedIndex].textContent);
+  if (chosen !== "Points club") throw new Error(`the list is filtered by ${chosen}`);
+  await page.waitForFunction((n) => document.querySelectorAll("[data-testid=customer-row]").length === Math.min(n, 50), count);
+  await page.locator("[data-testid=filter-group]").selectOption("");
+});
+
 await step("ring up a sale with redemption, then a return", async () => {
   await page.click("nav a[href='/register']");
   const search = page.locator("[data-testid=register-search]");
