@@ -311,6 +311,12 @@ async fn bad_list_parameters_are_422_naming_the_parameter() {
         ("origin_store=not%20a%20store", "origin_store"),
         ("colour=red", "colour"),
         (&format!("q={long_q}"), "q"),
+        ("sort=age", "sort"),
+        ("sort=spent&q=ann", "sort"),
+        // A spend-order cursor whose key is not a number (base64 of "s:1:x").
+        ("sort=spent&cursor=czoxOng", "cursor"),
+        // A code-order cursor sent with another order.
+        ("sort=newest&cursor=YzoxOkNVU1QtMDAwMDE", "cursor"),
     ] {
         let r = app.get(&t, &format!("/api/v1/customers?{query}")).await;
         assert_problem(r, 422, Some(field)).await;

@@ -106,5 +106,7 @@ INSERT INTO report_customers_daily (day, store, created)
            coalesce(origin_store, ''), count(*)
     FROM customers GROUP BY 1, 2;
 
--- Top customers by spend without sorting a million rows.
-CREATE INDEX customers_by_spent ON customers (total_spent DESC);
+-- Top customers by spend without sorting a million rows, and the customer
+-- list by spend: read backwards, highest first, ties newest first, so a
+-- page's cursor is one range condition, (total_spent, seq) < (?, ?).
+CREATE INDEX customers_by_spent ON customers (total_spent, seq);

@@ -219,7 +219,7 @@ pub fn top_customers(c: &Connection, limit: usize) -> Result<Vec<TopCustomer>> {
             "SELECT id, code, coalesce(first_name, ''), coalesce(last_name, ''), total_spent,
                     visits, points_balance
              FROM customers INDEXED BY customers_by_spent
-             WHERE active = 1 AND merged_into IS NULL ORDER BY total_spent DESC LIMIT ?1",
+             WHERE active = 1 AND merged_into IS NULL ORDER BY total_spent DESC, seq DESC LIMIT ?1",
         )
         .map_err(db_err)?;
     let rows = st

@@ -13,13 +13,13 @@
 //! The cursor remembers the tier and the last (sort_key, seq) returned.
 
 use crate::customers::{COLUMNS, row_to_customer};
-use crate::db_err;
+use crate::{db_err, invalid};
 use patron_domain::search::{
     NAME_HEAD_LEN, SORT_SEPARATOR, SearchQuery, name_head, prefix_upper_bound,
 };
 use patron_domain::{CodeFormat, Customer};
 use patron_storage::{
-    ActiveFilter, Cursor, CustomerQuery, MAX_PAGE_SIZE, OriginFilter, Page, Result, Tier,
+    ActiveFilter, Cursor, CustomerQuery, ListOrder, MAX_PAGE_SIZE, OriginFilter, Page, Result, Tier,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
@@ -354,7 +354,25 @@ pub fn list(c: &Connection, q: &CustomerQuery, code_format: &CodeFormat) -> Resu
     let filter = filters(q);
     let mut picked: Vec<(Tier, String, i64)> = Vec::with_capacity(need);
 
-    match q.search.as_ref().filter(|s| !s.is_empty()) {
+    if q.cursor.as_ref().is_some_and(|c| c.order != q.order) {
+        return Err(invalid("cursor", "belongs to a list in another order"));
+    }
+    let search = q.search.as_ref().filter(|s| !s.is_empty());
+    if search.is_some() && q.order != ListOrder::Name {
+        return Err(invalid(
+            "sort",
+            "a search lists the best matches first; sort the list without a search",
+        ));
+    }
+    if q.order != ListOrder::Name {
+        let rows = ordered_keys(c, q.order, &filter, q.cursor.as_ref(), need)?;
+        let picked = rows
+            .into_iter()
+            .map(|(k, s)| (Tier::Prefix, k, s))
+            .collect();
+        return page_of(c, picked, limit, q.order);
+    }
+    match search {
         None => {
             let cursor = after(q.cursor.as_ref());
             let index = match q.origin {
@@ -399,7 +417,55 @@ pub fn list(c: &Connection, q: &CustomerQuery, code_format: &CodeFormat) -> Resu
         }
     }
 
-    page_of(c, picked, limit)
+    page_of(c, picked, limit, ListOrder::Name)
+}
+
+/// (sort key, seq) of the first `limit` rows after `cursor` in an order other
+/// than by name, each on its index: code (unique), seq (the row id, newest
+/// first), total spent (highest first, ties newest first: the spend index
+/// read backwards).
+fn ordered_keys(
+    c: &Connection,
+    order: ListOrder,
+    filter: &Cond,
+    cursor: Option<&Cursor>,
+    limit: usize,
+) -> Result<Vec<(String, i64)>> {
+    let mut params = filter.params.clone();
+    let (select, after, order_by) = match order {
+        ListOrder::Code => ("code", "code > ?", "code"),
+        ListOrder::Newest => ("''", "seq < ?", "seq DESC"),
+        ListOrder::Spent => (
+            "CAST(total_spent AS TEXT)",
+            "(total_spent, seq) < (?, ?)",
+            "total_spent DESC, seq DESC",
+        ),
+        ListOrder::Name => ("sort_key", "(sort_key, seq) > (?, ?)", "sort_key, seq"),
+    };
+    let mut sql = format!("SELECT {select}, seq FROM customers WHERE {}", filter.sql);
+    if let Some(cur) = cursor {
+        sql.push_str(" AND ");
+        sql.push_str(after);
+        match order {
+            ListOrder::Code => params.push(text(&cur.sort_key)),
+            ListOrder::Newest => params.push(Value::Integer(cur.seq)),
+            ListOrder::Spent => {
+                let spent: i64 = cur
+                    .sort_key
+                    .parse()
+                    .map_err(|_| invalid("cursor", "is not a cursor this server issued"))?;
+                params.extend([Value::Integer(spent), Value::Integer(cur.seq)]);
+            }
+            ListOrder::Name => params.extend([text(&cur.sort_key), Value::Integer(cur.seq)]),
+        }
+    }
+    sql.push_str(&format!(" ORDER BY {order_by} LIMIT ?"));
+    params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let mut st = c.prepare_cached(&sql).map_err(db_err)?;
+    let rows = st
+        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
 }
 
 /// The first `limit` of `picked` as a page, with a cursor after the last if
@@ -408,6 +474,7 @@ fn page_of(
     c: &Connection,
     mut picked: Vec<(Tier, String, i64)>,
     limit: usize,
+    order: ListOrder,
 ) -> Result<Page<Customer>> {
     let more = picked.len() > limit;
     picked.truncate(limit);
@@ -416,6 +483,7 @@ fn page_of(
         .flatten()
         .map(|(tier, sort_key, seq)| Cursor {
             tier: *tier,
+            order,
             sort_key: sort_key.clone(),
             seq: *seq,
         });
@@ -446,5 +514,5 @@ pub fn group_members(c: &Connection, group_id: &str, q: &CustomerQuery) -> Resul
         .into_iter()
         .map(|(k, s)| (Tier::Prefix, k, s))
         .collect();
-    page_of(c, picked, limit)
+    page_of(c, picked, limit, ListOrder::Name)
 }

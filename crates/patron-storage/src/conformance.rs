@@ -52,6 +52,7 @@ macro_rules! storage_conformance_tests {
             erasure_blanks_the_person_and_keeps_the_history,
             merging_moves_history_and_keeps_old_codes_finding_the_survivor,
             receipts_are_queued_with_the_sale_and_retried,
+            other_orders_page_through_everything_once,
         );
         $crate::storage_conformance_tests!(@pair $make;
             store_operations_are_reapplied_at_hq,

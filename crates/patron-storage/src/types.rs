@@ -90,8 +90,10 @@ pub enum OriginFilter {
 
 #[derive(Debug, Clone, Default)]
 pub struct CustomerQuery {
-    /// `None` lists everyone alphabetically.
+    /// `None` lists everyone in `order`.
     pub search: Option<SearchQuery>,
+    /// The order of a listing without a search (a search lists best matches first).
+    pub order: ListOrder,
     pub active: ActiveFilter,
     pub origin: OriginFilter,
     /// Only customers of this customer type.
@@ -101,6 +103,32 @@ pub struct CustomerQuery {
     pub group: Option<uuid::Uuid>,
     pub limit: usize,
     pub cursor: Option<crate::Cursor>,
+}
+
+/// How a customer listing without a search is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListOrder {
+    /// Last name, then first name.
+    #[default]
+    Name,
+    /// Customer code.
+    Code,
+    /// Newest first.
+    Newest,
+    /// Lifetime spend, highest first.
+    Spent,
+}
+
+impl ListOrder {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "name" => Some(Self::Name),
+            "code" => Some(Self::Code),
+            "newest" => Some(Self::Newest),
+            "spent" => Some(Self::Spent),
+            _ => None,
+        }
+    }
 }
 
 /// The largest page a caller may ask for.

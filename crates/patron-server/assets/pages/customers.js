@@ -9,7 +9,7 @@ import { api, can, download } from "../session.js";
 export const saleButton = (c) => h("button", { "data-testid": "start-sale", title: "Start a sale for this customer", onclick: (e) => { e.preventDefault(); document.querySelectorAll(".panel").forEach((p) => p.remove()); go(`/register?customer=${encodeURIComponent(c.id)}`); } }, "Sale");
 
 export async function customersPage() {
-  const state = { q: "", active: "true", origin: "", group: "", type: "", cursor: null, cursors: [], selected: new Set() };
+  const state = { q: "", sort: "name", active: "true", origin: "", group: "", type: "", cursor: null, cursors: [], selected: new Set() };
   const [gr, tr] = await Promise.all([api("GET", "/groups"), api("GET", "/customer-types")]);
   const groups = gr.data?.items || [];
   const types = tr.data?.items || [];
@@ -22,16 +22,24 @@ export async function customersPage() {
   const asked = new URLSearchParams(location.search).get("group");
   if (asked && groups.some((g) => g.id === asked)) { state.group = asked; group.value = asked; }
   const type = h("select", { "data-testid": "filter-type" }, h("option", { value: "" }, "Any type"), types.map((t) => h("option", { value: t.id }, t.name)));
+  // The list's order; a search lists the best matches first instead.
+  const sort = h("select", { "data-testid": "sort", "aria-label": "Order" }, h("option", { value: "name" }, "By name"), h("option", { value: "code" }, "By code"),
+    h("option", { value: "newest" }, "Newest first"), h("option", { value: "spent" }, "Top spend first"));
   const body = h("div");
   const bulk = h("div", { class: "row", hidden: true, "data-testid": "bulk-bar" });
   const load = async () => {
     // Every filter and the search combine in one query.
-    const path = `/customers?limit=50&active=${state.active}` + (state.q ? `&q=${encodeURIComponent(state.q)}` : "") + (state.origin ? `&origin_store=${encodeURIComponent(state.origin)}` : "") +
+    sort.disabled = !!state.q;
+    sort.title = state.q ? "A search lists the best matches first" : "";
+    const path = `/customers?limit=50&active=${state.active}` + (state.q ? `&q=${encodeURIComponent(state.q)}` : `&sort=${state.sort}`) + (state.origin ? `&origin_store=${encodeURIComponent(state.origin)}` : "") +
       (state.type ? `&type=${state.type}` : "") + (state.group ? `&group=${state.group}` : "") + (state.cursor ? `&cursor=${encodeURIComponent(state.cursor)}` : "");
     const r = await api("GET", path);
     if (!r.ok) { body.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Could not load customers")); return; }
     renderTable(r.data);
   };
+  // A header that orders the list by its column (not while searching).
+  const sortable = (key, label) => h("th", { class: state.q ? null : "sortable", "data-testid": `sort-${key}`, "aria-sort": state.sort === key && !state.q ? "ascending" : null,
+    onclick: () => { if (state.q) return; state.sort = key; sort.value = key; reset(); } }, label, state.sort === key && !state.q ? " ↑" : "");
   const renderTable = (page) => {
     if (!page.items.length) { body.replaceChildren(h("div", { class: "card empty" }, state.q ? `No customer matches “${state.q}”.` : (state.group || state.type || state.origin || state.active !== "true") ? "No customer matches these filters." : "No customers yet.")); return; }
     const rows = page.items.map((c) => h("tr", { class: c.active ? "" : "inactive", "data-testid": "customer-row" },
@@ -44,7 +52,7 @@ export async function customersPage() {
       h("td", {}, c.active && can("orders.create") ? saleButton(c) : null)));
     body.replaceChildren(
       h("div", { class: "table-wrap" }, h("table", { "data-testid": "customers-table" },
-        h("thead", {}, h("tr", {}, can("groups.manage") ? h("th", {}, "") : null, h("th", {}, "First name"), h("th", {}, "Last name"), h("th", {}, "Code"), h("th", { class: "hide-narrow" }, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", { class: "hide-narrow" }, "Date of birth"), h("th", {}, "Origin"), h("th", {}, "Status"), h("th", {}, "Actions"))),
+        h("thead", {}, h("tr", {}, can("groups.manage") ? h("th", {}, "") : null, h("th", {}, "First name"), sortable("name", "Last name"), sortable("code", "Code"), h("th", { class: "hide-narrow" }, "Phone"), h("th", { class: "hide-narrow" }, "Email"), h("th", { class: "hide-narrow" }, "Date of birth"), h("th", {}, "Origin"), h("th", {}, "Status"), h("th", {}, "Actions"))),
         h("tbody", {}, rows))),
       h("div", { class: "row", style: "margin-top:.75rem" },
         h("button", { disabled: !state.cursors.length, onclick: () => { state.cursor = state.cursors.pop() || null; load(); } }, "← Previous"),
@@ -69,6 +77,7 @@ export async function customersPage() {
   const reset = () => { state.cursor = null; state.cursors = []; load(); };
   search.addEventListener("input", debounce(() => { state.q = search.value.trim(); reset(); }, 150));
   active.addEventListener("change", () => { state.active = active.value; reset(); });
+  sort.addEventListener("change", () => { state.sort = sort.value; reset(); });
   origin.addEventListener("change", () => { state.origin = origin.value.trim(); reset(); });
   group.addEventListener("change", () => { state.group = group.value; reset(); });
   type.addEventListener("change", () => { state.type = type.value; reset(); });
@@ -94,7 +103,7 @@ export async function customersPage() {
     button.disabled = true;
     try {
       const q = new URLSearchParams({ active: state.active });
-      if (state.q) q.set("q", state.q);
+      if (state.q) q.set("q", state.q); else q.set("sort", state.sort);
       if (state.origin) q.set("origin_store", state.origin);
       if (state.type) q.set("type", state.type);
       if (state.group) q.set("group", state.group);
@@ -103,7 +112,7 @@ export async function customersPage() {
     } finally { button.disabled = false; }
   };
   layout("Customers",
-    h("div", { class: "row", style: "margin-bottom:.75rem" }, search, active, origin, group, type,
+    h("div", { class: "row", style: "margin-bottom:.75rem" }, search, sort, active, origin, group, type,
       can("customers.export") ? h("button", { "data-testid": "export-csv", title: "Download the customers these filters show, as CSV", onclick: exportCsv }, "Export CSV") : null,
       can("customers.create") ? h("button", { class: "primary", "data-testid": "add-customer", onclick: () => addCustomer(null) }, "Add customer") : null),
     h("details", { class: "scan-box", "data-testid": "customers-scan", open: true }, h("summary", {}, "Scan ID or upload a driver's license"), scanner.el),

@@ -11,7 +11,8 @@ use patron_domain::customer::ParseContext;
 use patron_domain::search::SearchQuery;
 use patron_domain::{CustomerDraft, Permission, StoreId, ValidationErrors};
 use patron_storage::{
-    ActiveFilter, Cursor, CustomerKey, CustomerQuery, MAX_PAGE_SIZE, NewCustomer, OriginFilter,
+    ActiveFilter, Cursor, CustomerKey, CustomerQuery, ListOrder, MAX_PAGE_SIZE, NewCustomer,
+    OriginFilter,
 };
 use std::collections::HashMap;
 
@@ -95,8 +96,9 @@ pub async fn create(
     ))
 }
 
-const LIST_PARAMS: [&str; 7] = [
+const LIST_PARAMS: [&str; 8] = [
     "q",
+    "sort",
     "limit",
     "cursor",
     "active",
@@ -114,6 +116,7 @@ const LIST_PARAMS: [&str; 7] = [
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers",
     params(
         ("q" = Option<String>, Query, description = "Search text"),
+        ("sort" = Option<String>, Query, description = "Without q: name (default), code, newest or spent (highest first)"),
         ("limit" = Option<usize>, Query, description = "Page size, 1 to 500 (default 50)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("active" = Option<String>, Query, description = "true (default), false or all"),
@@ -233,6 +236,16 @@ async fn list_query(
             }
         },
     };
+    let order = match params.get("sort").map(|s| s.trim()) {
+        None | Some("") => ListOrder::Name,
+        Some(s) => ListOrder::parse(s).unwrap_or_else(|| {
+            errors.push(patron_domain::FieldError::new(
+                "sort",
+                "must be name, code, newest or spent",
+            ));
+            ListOrder::Name
+        }),
+    };
     let q = params.get("q").map(String::as_str).unwrap_or("");
     if q.chars().count() > 100 {
         errors.push(patron_domain::FieldError::new(
@@ -251,6 +264,7 @@ async fn list_query(
     };
     Ok(CustomerQuery {
         search,
+        order,
         active,
         origin,
         customer_type,
@@ -260,7 +274,7 @@ async fn list_query(
     })
 }
 
-const EXPORT_PARAMS: [&str; 5] = ["q", "active", "origin_store", "type", "group"];
+const EXPORT_PARAMS: [&str; 6] = ["q", "sort", "active", "origin_store", "type", "group"];
 
 /// Download customers as CSV: the same filters and search as the list (all of
 /// its pages), the columns `patron import` reads. Needs `customers.view` and

@@ -128,6 +128,22 @@ await step("search is accent-insensitive", async () => {
   await expectText(page.locator("[data-testid=customer-row]"), "Gärtner");
 });
 
+await step("the customer list sorts by code, newest and name; a search is by best match", async () => {
+  const firstCode = () => page.locator("[data-testid=customer-row] td").nth(3).textContent();
+  if (!(await page.locator("[data-testid=sort]").isDisabled())) throw new Error("sort is offered during a search");
+  await page.fill("[data-testid=customer-search]", "");
+  await page.waitForFunction(() => !document.querySelector("[data-testid=sort]").disabled);
+  await page.locator("[data-testid=sort]").selectOption("newest");
+  // Greta was created last.
+  await page.waitForFunction(() => document.querySelector("[data-testid=customer-row]")?.textContent.includes("Gärtner"));
+  await page.click("[data-testid=sort-code]");
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=customer-row] td")[3]?.textContent === "CUST-00001");
+  if ((await firstCode()) !== "CUST-00001") throw new Error(`first code ${await firstCode()}`);
+  await shot("customers-by-code");
+  await page.click("[data-testid=sort-name]");
+  await page.locator("[data-testid=sort-name][aria-sort=ascending]").waitFor();
+});
+
 await step("create an auto group: a bad rule shows its error, a good one its count", async () => {
   await page.click("nav a[href='/groups']");
   await page.locator("[data-testid=groups-table]").waitFor();

@@ -1227,3 +1227,94 @@ pub async fn receipts_are_queued_with_the_sale_and_retried(store: Store) {
     let s = store.receipt_outbox_status().await.unwrap();
     assert_eq!((s.pending, s.sent, s.failed), (0, 1, 1));
 }
+
+/// A listing in code order, newest first or by spend pages through every
+/// customer once, its filters still applying; a cursor of another order and a
+/// sorted search are refused.
+pub async fn other_orders_page_through_everything_once(store: Store) {
+    let mut made = Vec::new();
+    for (f, l) in [
+        ("Zoe", "Adams"),
+        ("Al", "Zed"),
+        ("Mo", "Mid"),
+        ("Bea", "Best"),
+        ("Cy", "Cole"),
+    ] {
+        made.push(store.create_customer(&actor(), person(f, l)).await.unwrap());
+    }
+    let codes: Vec<String> = made.iter().map(|c| c.code.as_str().to_owned()).collect();
+    // Spend: Mo 30, Bea 30 (created after Mo), Al 10; Zoe and Cy nothing.
+    // Ties come newest first.
+    for (i, (who, price)) in [(2, 3_000), (3, 3_000), (1, 1_000)].into_iter().enumerate() {
+        let o = order(
+            &format!("sort-{i}"),
+            cart(&made[who], vec![line("a", "x", 1000, "ea", price)], 0, 0),
+        );
+        store
+            .commit_order(&actor(), o, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+    }
+    let listed = |order: ListOrder| {
+        super::walk(
+            &store,
+            CustomerQuery {
+                order,
+                limit: 2,
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(listed(ListOrder::Code).await, codes);
+    let newest: Vec<String> = codes.iter().rev().cloned().collect();
+    assert_eq!(listed(ListOrder::Newest).await, newest);
+    assert_eq!(
+        listed(ListOrder::Spent).await,
+        [3, 2, 1, 4, 0].map(|i| codes[i].clone())
+    );
+    // Filters still apply.
+    let active_spenders = super::walk(
+        &store,
+        CustomerQuery {
+            order: ListOrder::Spent,
+            limit: 1,
+            active: ActiveFilter::All,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(active_spenders.len(), 5);
+    // A cursor made for one order does not continue another; a search is by match.
+    let page = store
+        .list_customers(&CustomerQuery {
+            order: ListOrder::Code,
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let wrong = store
+        .list_customers(&CustomerQuery {
+            order: ListOrder::Newest,
+            limit: 2,
+            cursor: page.next_cursor,
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(wrong, Err(StorageError::Invalid(ref e)) if e.0[0].field == "cursor"),
+        "{wrong:?}"
+    );
+    let sorted_search = store
+        .list_customers(&CustomerQuery {
+            order: ListOrder::Spent,
+            search: Some(patron_domain::search::SearchQuery::parse(
+                "Zed",
+                patron_domain::PhoneRegion::default(),
+            )),
+            limit: 2,
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(sorted_search, Err(StorageError::Invalid(ref e)) if e.0[0].field == "sort"));
+}
