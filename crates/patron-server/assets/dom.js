@@ -26,7 +26,37 @@ export const toMinor = (s) => {
   const v = Number(m[2]) * 100 + Number((m[3] || "").padEnd(2, "0"));
   return m[1] ? -v : v;
 };
+// A quantity typed as a decimal string into thousandths, exactly (null if it
+// is not one); and quantity × unit price in minor units, rounded half up,
+// in integers (BigInt): a line's total never passes through a float.
+export const toMilli = (s) => {
+  const m = /^\s*(\d{1,9})(?:[.,](\d{1,3}))?\s*$/.exec(String(s));
+  return m ? Number(m[1]) * 1000 + Number((m[2] || "").padEnd(3, "0")) : null;
+};
+export const lineTotal = (milli, unitPrice) => Number((BigInt(milli) * BigInt(unitPrice) + 500n) / 1000n);
 export const fmtDate = (s) => s ? String(s).slice(0, 10) : "";
+
+// A field path the API names ("lines[0].unit_price") in words a cashier reads
+// ("Line 1, price").
+const WORDS = { unit_price: "price", redeem_points: "points to redeem", redeem_credit: "store credit to use", group_id: "group",
+  type_id: "customer type", sku: "item code", max_quantity: "quantity", origin_store: "origin store", date_of_birth: "date of birth" };
+export function fieldWords(path) {
+  const word = (s) => WORDS[s] || s.replace(/_/g, " ");
+  const text = String(path || "").split(".").map((seg) => {
+    const m = /^(\w+)\[(\d+)\]$/.exec(seg);
+    return m ? `${word(m[1]).replace(/s$/, "")} ${Number(m[2]) + 1}` : word(seg);
+  }).join(", ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// A problem the API answered, as sentences: each field in words, then what
+// is wrong with it; `fallback` when there is nothing to say.
+export function problemText(p, fallback) {
+  if (!p) return fallback;
+  const errs = p.errors?.length ? p.errors : null;
+  if (!errs) return p.detail || fallback;
+  return errs.map((e) => (e.field ? `${fieldWords(e.field)}: ${e.message}` : e.message)).join(" ");
+}
 
 // Marks every field a problem names and says what is wrong next to it.
 export function showErrors(form, problem) {
@@ -38,7 +68,7 @@ export function showErrors(form, problem) {
   for (const e of errs) {
     const f = form.querySelector(`.field[data-field="${e.field}"]`);
     if (f) { f.classList.add("invalid"); f.querySelector(".error").textContent = e.message; }
-    else if (top) top.textContent = (top.textContent ? top.textContent + " " : "") + (e.field ? e.field + ": " : "") + e.message;
+    else if (top) top.textContent = (top.textContent ? top.textContent + " " : "") + (e.field ? fieldWords(e.field) + ": " : "") + e.message;
   }
 }
 

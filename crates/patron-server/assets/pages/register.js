@@ -1,6 +1,6 @@
 // The register: customer, cart, quote and sale.
 import { LICENCE_FIELDS, checksNotice, customerForm } from "../customer_form.js";
-import { debounce, h, modal, money, toMinor } from "../dom.js";
+import { debounce, h, lineTotal, modal, money, problemText, toMilli, toMinor } from "../dom.js";
 import { idScanner, scanMatches } from "../id_scan.js";
 import { layout } from "../layout.js";
 import { api, can } from "../session.js";
@@ -107,7 +107,7 @@ export async function registerPage() {
     renderCart(); requote(); skuInput.focus();
   };
   const lineForm = h("form", { class: "row", onsubmit: addLine }, skuInput, nameInput, catInput, qtyInput, unitInput, priceInput, h("button", { type: "submit", "data-testid": "add-line" }, "Add"));
-  const renderCart = () => cart.replaceChildren(st.lines.length ? h("table", { "data-testid": "cart" }, h("tbody", {}, st.lines.map((l, i) => h("tr", {}, h("td", {}, l.name), h("td", {}, `${l.quantity} ${l.unit}`), h("td", {}, money(Math.round(l.quantity * l.unit_price))), h("td", {}, h("button", { onclick: () => { st.lines.splice(i, 1); renderCart(); requote(); } }, "×")))))) : h("div", { class: "muted" }, "The cart is empty."));
+  const renderCart = () => cart.replaceChildren(st.lines.length ? h("table", { "data-testid": "cart" }, h("tbody", {}, st.lines.map((l, i) => h("tr", {}, h("td", {}, l.name), h("td", {}, `${l.quantity} ${l.unit}`), h("td", {}, toMilli(l.quantity) === null || l.unit_price === null ? "" : money(lineTotal(toMilli(l.quantity), l.unit_price))), h("td", {}, h("button", { onclick: () => { st.lines.splice(i, 1); renderCart(); requote(); } }, "×")))))) : h("div", { class: "muted" }, "The cart is empty."));
   const persist = () => saveCart(st, { redeem_points: redeemPoints.value, redeem_credit: redeemCredit.value });
   const commitButton = h("button", { class: "primary", "data-testid": "commit-sale", disabled: true, onclick: () => commit() }, "Complete sale");
   // A sale can be completed only for the cart the quote on screen priced,
@@ -124,7 +124,7 @@ export async function registerPage() {
     try { r = await api("POST", "/checkout/quote", cartBody()); } catch (_) { r = { ok: false, data: { detail: "No answer from the server: the cart cannot be priced." } }; }
     // A newer cart is being priced: this answer is stale.
     if (asked !== JSON.stringify(cartBody())) return;
-    if (!r.ok) { st.quote = null; quoteBox.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "Cannot price this cart")); updateCommit(); return; }
+    if (!r.ok) { st.quote = null; quoteBox.replaceChildren(h("div", { class: "notice", "data-testid": "quote-problem" }, problemText(r.data, "Cannot price this cart"))); updateCommit(); return; }
     const q = st.quote = r.data;
     st.quoteFor = asked;
     updateCommit();
@@ -162,13 +162,13 @@ export async function registerPage() {
       msg.replaceChildren(h("div", { class: "notice", "data-testid": "sale-unanswered" }, "No answer from the server: the sale may or may not be recorded. Press F9 or Complete sale again; it will be recorded once."));
       updateCommit(); return;
     }
-    if (!r.ok) { msg.replaceChildren(h("div", { class: "notice", "data-testid": "sale-refused" }, r.data?.detail || "The sale failed")); updateCommit(); return; }
+    if (!r.ok) { msg.replaceChildren(h("div", { class: "notice", "data-testid": "sale-refused" }, problemText(r.data, "The sale failed"))); updateCommit(); return; }
     msg.replaceChildren(h("div", { class: "notice ok", "data-testid": "sale-done" }, `Sale ${r.data.id} recorded: paid ${money(r.data.amount_paid)}, earned ${money(r.data.earned)}. `,
         h("a", { href: `/receipt?order=${encodeURIComponent(r.data.id)}`, target: "_blank", rel: "noopener", "data-testid": "print-receipt" }, "Print receipt")),
       h("div", { class: "row" }, h("span", { class: "muted" }, "Return:"), ...r.data.lines.map((l) => h("button", { "data-testid": "return-line", onclick: async () => {
         const rr = await api("POST", `/orders/${r.data.id}/returns`, { id: `${r.data.id}-r${Date.now()}`, lines: [{ line: l.line, quantity: 1 }] });
         msg.append(h("div", { class: rr.ok ? "notice ok" : "notice", "data-testid": "return-done" }, rr.ok ? [`Returned 1 × ${l.name}: ${money(rr.data.money_refund)} back, ${money(rr.data.points_refund)} points back. `,
-          h("a", { href: `/receipt?return=${encodeURIComponent(rr.data.id)}`, target: "_blank", rel: "noopener", "data-testid": "print-return-receipt" }, "Print receipt")] : (rr.data?.detail || "Return failed")));
+          h("a", { href: `/receipt?return=${encodeURIComponent(rr.data.id)}`, target: "_blank", rel: "noopener", "data-testid": "print-return-receipt" }, "Print receipt")] : problemText(rr.data, "The return failed")));
       } }, `1 × ${l.name}`))));
     st.lines = []; st.orderId = null; st.quote = null; st.quoteFor = null; persist();
     redeemPoints.value = ""; redeemCredit.value = ""; override.checked = false; renderCart(); quoteBox.replaceChildren(); updateCommit(); search.focus();
@@ -197,6 +197,6 @@ export async function registerPage() {
   if (wanted) {
     history.replaceState({}, "", "/register");
     const r = await api("GET", `/customers/${encodeURIComponent(wanted)}`);
-    if (r.ok) pick(r.data); else msg.replaceChildren(h("div", { class: "notice" }, r.data?.detail || "That customer cannot be found."));
+    if (r.ok) pick(r.data); else msg.replaceChildren(h("div", { class: "notice" }, problemText(r.data, "That customer cannot be found.")));
   }
 }

@@ -257,6 +257,18 @@ await step("ring up a sale with redemption, then a return", async () => {
   await ret.close();
 });
 
+await step("register: what the server refuses in a cart is said in words, by line", async () => {
+  await page.fill("[data-testid=line-sku]", "TEA-2");
+  await page.fill("[data-testid=line-name]", "Oolong");
+  await page.fill("[data-testid=line-qty]", "0");
+  await page.fill("[data-testid=line-price]", "7.25");
+  await page.press("[data-testid=line-price]", "Enter");
+  await expectText(page.locator("[data-testid=quote-problem]"), "Line 1, quantity:");
+  if (/lines\[/.test(await page.locator("[data-testid=quote-problem]").textContent())) throw new Error("a raw field path is shown");
+  await page.locator("[data-testid=cart] button").first().click();
+  await page.fill("[data-testid=line-qty]", "1");
+});
+
 await step("reports: sales with a chart and totals, the loyalty liability, CSV, a bad range named", async () => {
   await page.click("nav a[href='/reports']");
   await page.locator("[data-testid=chart]").waitFor();
