@@ -12,10 +12,18 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+/// `patron --version`: the release and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PATRON_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "patron",
-    version,
+    version = VERSION,
     about = "Shared customer base and loyalty engine for chains of stores"
 )]
 struct Cli {
@@ -184,13 +192,30 @@ enum UserCommand {
     },
 }
 
+/// Logs go to stderr: coloured text on a terminal; one JSON object a line
+/// otherwise (a file, journald, a container's log driver), with no colour
+/// codes. `PATRON_LOG_FORMAT=text|json` chooses either way.
 fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let terminal = std::io::stderr().is_terminal();
+    let json = match std::env::var("PATRON_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") => false,
+        _ => !terminal,
+    };
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        fmt.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        fmt.with_ansi(terminal).init();
+    }
 }
 
 fn main() -> ExitCode {

@@ -764,3 +764,57 @@ fn accounts_and_store_tokens_can_be_taken_back_from_the_command_line() {
     );
     assert_one_line_error(&out, "PATRON_SYNC_TOKEN");
 }
+
+/// `patron --version` names the release and the commit it was built from.
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let out = patron(&["--version"], "");
+    assert!(out.status.success());
+    let v = text(&out.stdout);
+    let expected = format!("patron {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(v.starts_with(&expected), "{v}");
+    let commit = v.trim().trim_start_matches(&expected).trim_end_matches(')');
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{v}"
+    );
+}
+
+/// Logs written anywhere but a terminal are one JSON object a line, with no
+/// colour codes; `PATRON_LOG_FORMAT=text` gives plain text, still uncoloured.
+#[test]
+fn logs_off_a_terminal_are_json_lines_without_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |format: Option<&str>, data: &Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_patron"));
+        cmd.args(["user", "list", "--data", &data_arg(data)])
+            .env("RUST_LOG", "info")
+            .env_remove("PATRON_LOG_FORMAT")
+            .stdin(Stdio::null());
+        if let Some(f) = format {
+            cmd.env("PATRON_LOG_FORMAT", f);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(None, &dir.path().join("a"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(!err.contains('\u{1b}'), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{l}"
+        );
+    }
+    assert!(err.contains("applied database migration"), "{err}");
+    let out = run(Some("text"), &dir.path().join("b"));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("INFO") && !err.contains('\u{1b}') && !err.starts_with('{'),
+        "{err}"
+    );
+}

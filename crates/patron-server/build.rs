@@ -1,0 +1,21 @@
+//! Records the git commit the binary is built from, for `patron --version`
+//! (and `unknown` when built outside a git checkout, e.g. from a source tarball).
+
+use std::process::Command;
+
+fn main() {
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned());
+    println!("cargo:rustc-env=PATRON_GIT_COMMIT={commit}");
+    // A new commit changes HEAD or the branch it points to.
+    for path in ["../../.git/HEAD", "../../.git/refs/heads"] {
+        println!("cargo:rerun-if-changed={path}");
+    }
+}
