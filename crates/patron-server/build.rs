@@ -14,8 +14,12 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=PATRON_GIT_COMMIT={commit}");
-    // A new commit changes HEAD or the branch it points to.
-    for path in ["../../.git/HEAD", "../../.git/refs/heads"] {
-        println!("cargo:rerun-if-changed={path}");
+    // A new commit moves the branch HEAD points to (or HEAD itself, detached).
+    println!("cargo:rerun-if-changed=../../.git/HEAD");
+    println!("cargo:rerun-if-changed=../../.git/packed-refs");
+    if let Ok(head) = std::fs::read_to_string("../../.git/HEAD")
+        && let Some(branch) = head.trim().strip_prefix("ref: ")
+    {
+        println!("cargo:rerun-if-changed=../../.git/{branch}");
     }
 }
