@@ -154,6 +154,9 @@ pub(crate) fn invalid(field: &str, message: &str) -> StorageError {
     StorageError::Invalid(patron_domain::FieldError::new(field, message).into())
 }
 
+/// The WAL file is truncated to this after a checkpoint (64 MiB).
+pub const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // A second process (`patron user add` beside a running server) waits for the
     // writer instead of failing with SQLITE_BUSY.
@@ -163,6 +166,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB page cache
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Each checkpoint that resets the WAL cuts its file back to this size: a
+    // burst of writes does not leave gigabytes behind for good.
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -341,6 +347,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             MIGRATIONS.len()
         )));
     }
+    let pending = MIGRATIONS.len() - version;
     for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Exclusive)
@@ -353,6 +360,13 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
         tracing::info!(migration = i + 1, "applied database migration");
+    }
+    // A migration may rewrite every row (a fill): give the WAL back.
+    if pending > 0 {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(db_err)?;
     }
     Ok(())
 }
@@ -491,37 +505,44 @@ impl Storage for SqliteStorage {
         opts: ImportOptions,
     ) -> Result<ImportOutcome> {
         let actor = actor.clone();
-        self.write(move |tx| {
-            if sync::node(tx)?.role == NodeRole::Store {
-                return Err(invalid(
-                    "data",
-                    "imports run at HQ; a store receives the customers through sync",
-                ));
-            }
-            // Only a strict or a trial import pays for a savepoint: it undoes
-            // the rows yet still reports what happened to each.
-            let undo = opts.strict || opts.dry_run;
-            if undo {
-                tx.execute_batch("SAVEPOINT import").map_err(db_err)?;
-            }
-            let mut outcome = import::import(tx, &actor, rows, opts)?;
-            if undo {
-                if opts.dry_run || !outcome.rejected.is_empty() {
-                    tx.execute_batch("ROLLBACK TO import; RELEASE import")
-                        .map_err(db_err)?;
-                    if !opts.dry_run {
-                        outcome = ImportOutcome {
-                            rejected: outcome.rejected,
-                            ..ImportOutcome::default()
-                        };
-                    }
-                } else {
-                    tx.execute_batch("RELEASE import").map_err(db_err)?;
+        let outcome = self
+            .write(move |tx| {
+                if sync::node(tx)?.role == NodeRole::Store {
+                    return Err(invalid(
+                        "data",
+                        "imports run at HQ; a store receives the customers through sync",
+                    ));
                 }
-            }
-            Ok(outcome)
-        })
-        .await
+                // Only a strict or a trial import pays for a savepoint: it undoes
+                // the rows yet still reports what happened to each.
+                let undo = opts.strict || opts.dry_run;
+                if undo {
+                    tx.execute_batch("SAVEPOINT import").map_err(db_err)?;
+                }
+                let mut outcome = import::import(tx, &actor, rows, opts)?;
+                if undo {
+                    if opts.dry_run || !outcome.rejected.is_empty() {
+                        tx.execute_batch("ROLLBACK TO import; RELEASE import")
+                            .map_err(db_err)?;
+                        if !opts.dry_run {
+                            outcome = ImportOutcome {
+                                rejected: outcome.rejected,
+                                ..ImportOutcome::default()
+                            };
+                        }
+                    } else {
+                        tx.execute_batch("RELEASE import").map_err(db_err)?;
+                    }
+                }
+                Ok(outcome)
+            })
+            .await?;
+        // An import writes its whole size into the WAL; give it back now
+        // rather than keep a file as large as the import until the next burst.
+        if !outcome.created.is_empty() {
+            self.checkpoint().await?;
+        }
+        Ok(outcome)
     }
 
     async fn customer(&self, key: &CustomerKey) -> Result<Customer> {
