@@ -818,3 +818,132 @@ fn logs_off_a_terminal_are_json_lines_without_colour() {
         "{err}"
     );
 }
+
+/// SIGTERM (what service managers and containers send) drains like Ctrl-C:
+/// the node stops taking connections, answers what it took, exits 0; no
+/// write is committed without its answer.
+#[test]
+fn sigterm_drains_and_leaves_no_write_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = data_arg(dir.path());
+    let out = patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            &d,
+            "--username",
+            "admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "a long secret 123\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let start = || {
+        let mut server = Command::new(env!("CARGO_BIN_EXE_patron"))
+            .args(["serve", "--data", &d, "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The reader stays open: the node prints more, and a closed pipe would end it.
+        let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let addr = first.rsplit("://").next().unwrap().trim().to_owned();
+        (server, addr, lines)
+    };
+    let (mut server, addr, _out) = start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let login = |addr: String| async move {
+        let r: Value = reqwest::Client::new()
+            .post(format!("http://{addr}/api/v1/auth/login"))
+            .json(&json!({"username": "admin", "password": "a long secret 123"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["token"].as_str().unwrap().to_owned()
+    };
+    let unanswered: Vec<String> = rt.block_on(async {
+        let token = login(addr.clone()).await;
+        let client = reqwest::Client::new();
+        // Four registers creating customers as fast as they can.
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let (client, addr, token) = (client.clone(), addr.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lost = Vec::new();
+                for i in 0..100_000 {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    let r = client
+                        .post(format!("http://{addr}/api/v1/customers"))
+                        .bearer_auth(&token)
+                        .json(&json!({"id": id, "first_name": "Term", "last_name": format!("W{w}N{i}")}))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().is_success() => {}
+                        Ok(r) if r.status() == 503 => break,
+                        Ok(r) => panic!("{}", r.status()),
+                        // Refused or cut: whether it was written is checked below.
+                        Err(_) => {
+                            lost.push(id);
+                            break;
+                        }
+                    }
+                }
+                lost
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let killed = Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut lost = Vec::new();
+        for t in tasks {
+            lost.extend(t.await.unwrap());
+        }
+        lost
+    });
+    eprintln!("creates without an answer: {}", unanswered.len());
+    // It exits by itself, cleanly, within the drain bound.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = server.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit {status:?}");
+    // Every create that got no answer was not written.
+    let (mut again, addr, _out2) = start();
+    rt.block_on(async {
+        let token = login(addr.clone()).await;
+        let client = reqwest::Client::new();
+        for id in &unanswered {
+            let r = client
+                .get(format!("http://{addr}/api/v1/customers/{id}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                404,
+                "customer {id} was written but never answered"
+            );
+        }
+    });
+    let _ = again.kill();
+}
