@@ -147,6 +147,18 @@ fn customer_lines(out: &mut String, f: &ReceiptFacts) {
     }
 }
 
+/// "Label  12.34" on a line of its own.
+fn amount(out: &mut String, label: &str, v: i64) {
+    out.push_str(&format!("{label}  {}\n", format_2(v)));
+}
+
+/// The same, left out when there is nothing to say.
+fn amount_if_any(out: &mut String, label: &str, v: i64) {
+    if v != 0 {
+        amount(out, label, v);
+    }
+}
+
 fn balances(out: &mut String, f: &ReceiptFacts) {
     out.push_str(&format!(
         "\nBalance now: {} points, {} store credit\n",
@@ -177,30 +189,19 @@ pub fn order_text(o: &OrderRecord, f: &ReceiptFacts) -> String {
             format_2(l.total)
         ));
     }
-    out.push_str(&format!("\nSubtotal  {}\n", format_2(o.subtotal)));
+    out.push('\n');
+    amount(&mut out, "Subtotal", o.subtotal);
     for d in &o.discounts {
         out.push_str(&format!("  {d}\n"));
     }
     if o.discount != 0 {
         out.push_str(&format!("Discounts  -{}\n", format_2(o.discount)));
     }
-    out.push_str(&format!("Total  {}\n", format_2(o.total)));
-    if o.points_redeemed != 0 {
-        out.push_str(&format!(
-            "Points redeemed  {}\n",
-            format_2(o.points_redeemed)
-        ));
-    }
-    if o.credit_redeemed != 0 {
-        out.push_str(&format!(
-            "Store credit used  {}\n",
-            format_2(o.credit_redeemed)
-        ));
-    }
-    out.push_str(&format!("Paid  {}\n", format_2(o.amount_paid)));
-    if o.earned != 0 {
-        out.push_str(&format!("Points earned  {}\n", format_2(o.earned)));
-    }
+    amount(&mut out, "Total", o.total);
+    amount_if_any(&mut out, "Points redeemed", o.points_redeemed);
+    amount_if_any(&mut out, "Store credit used", o.credit_redeemed);
+    amount(&mut out, "Paid", o.amount_paid);
+    amount_if_any(&mut out, "Points earned", o.earned);
     balances(&mut out, f);
     out
 }
@@ -222,25 +223,11 @@ pub fn return_text(r: &ReturnRecord, o: &OrderRecord, f: &ReceiptFacts) -> Strin
             format_2(*net)
         ));
     }
-    out.push_str(&format!("\nRefunded  {}\n", format_2(r.money_refund)));
-    if r.points_refund != 0 {
-        out.push_str(&format!(
-            "Points given back  {}\n",
-            format_2(r.points_refund)
-        ));
-    }
-    if r.credit_refund != 0 {
-        out.push_str(&format!(
-            "Store credit given back  {}\n",
-            format_2(r.credit_refund)
-        ));
-    }
-    if r.earned_reversal != 0 {
-        out.push_str(&format!(
-            "Points taken back  {}\n",
-            format_2(r.earned_reversal)
-        ));
-    }
+    out.push('\n');
+    amount(&mut out, "Refunded", r.money_refund);
+    amount_if_any(&mut out, "Points given back", r.points_refund);
+    amount_if_any(&mut out, "Store credit given back", r.credit_refund);
+    amount_if_any(&mut out, "Points taken back", r.earned_reversal);
     balances(&mut out, f);
     out
 }

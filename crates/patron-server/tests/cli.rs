@@ -25,6 +25,49 @@ fn patron(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `patron user add` with the password on stdin, as an operator types it.
+fn add_user(data: &str, username: &str, role: &str, password: &str) -> Output {
+    patron(
+        &[
+            "user",
+            "add",
+            "--data",
+            data,
+            "--username",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        password,
+    )
+}
+
+/// `patron serve` on a free loopback port: the process, its address, and its
+/// stdout, which the caller keeps open (the node prints more; a closed pipe
+/// would end it).
+fn serve(
+    data: &str,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_patron"))
+        .args(["serve", "--data", data, "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.rsplit("://").next().unwrap().trim().to_owned();
+    (server, addr, lines)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -51,82 +94,22 @@ fn data_arg(dir: &Path) -> String {
 fn user_add_works_before_the_first_serve_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = data_arg(dir.path());
-    let out = patron(
-        &[
-            "user",
-            "add",
-            "--data",
-            &d,
-            "--username",
-            "Boss",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        "s3cret-pass\n",
-    );
+    let out = add_user(&d, "Boss", "admin", "s3cret-pass\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("created user boss with role admin"));
     let list = patron(&["user", "list", "--data", &d], "");
     assert!(text(&list.stdout).contains("boss\tadmin\tactive"));
 
-    let out = patron(
-        &[
-            "user",
-            "add",
-            "--data",
-            &d,
-            "--username",
-            "boss",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        "another-pass\n",
-    );
+    let out = add_user(&d, "boss", "admin", "another-pass\n");
     assert_one_line_error(&out, "already taken");
-    let out = patron(
-        &[
-            "user",
-            "add",
-            "--data",
-            &d,
-            "--username",
-            "xyz",
-            "--role",
-            "root",
-            "--password-stdin",
-        ],
-        "long-enough\n",
-    );
+    let out = add_user(&d, "xyz", "root", "long-enough\n");
     assert_one_line_error(&out, "role");
-    let out = patron(
-        &[
-            "user",
-            "add",
-            "--data",
-            &d,
-            "--username",
-            "till",
-            "--role",
-            "cashier",
-            "--password-stdin",
-        ],
-        "short\n",
-    );
+    let out = add_user(&d, "till", "cashier", "short\n");
     assert_one_line_error(&out, "password");
-    let out = patron(
-        &[
-            "user",
-            "add",
-            "--data",
-            "/proc/definitely/not/writable",
-            "--username",
-            "till",
-            "--role",
-            "cashier",
-            "--password-stdin",
-        ],
+    let out = add_user(
+        "/proc/definitely/not/writable",
+        "till",
+        "cashier",
         "long-enough\n",
     );
     assert_one_line_error(&out, "data directory");
@@ -466,16 +449,7 @@ fn a_formula_like_name_survives_export_and_import() {
 fn serve_demo_and_add_a_user_while_it_runs() {
     let dir = tempfile::tempdir().unwrap();
     let d = data_arg(dir.path());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_patron"))
-        .args(["serve", "--data", &d, "--listen", "127.0.0.1:0", "--demo"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr = first.rsplit("http://").next().unwrap().trim().to_owned();
+    let (mut server, addr, mut lines) = serve(&d, &["--demo"]);
     let mut printed = Vec::new();
     for _ in 0..3 {
         printed.push(lines.next().unwrap().unwrap());
@@ -487,20 +461,7 @@ fn serve_demo_and_add_a_user_while_it_runs() {
         "{printed:?}"
     );
 
-    let out = patron(
-        &[
-            "user",
-            "add",
-            "--data",
-            &d,
-            "--username",
-            "late",
-            "--role",
-            "cashier",
-            "--password-stdin",
-        ],
-        "added-while-running\n",
-    );
+    let out = add_user(&d, "late", "cashier", "added-while-running\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -586,20 +547,7 @@ fn store_add_prints_the_token_last_and_store_nodes_refuse_foreign_data() {
     );
     assert_one_line_error(&out, "store S99 is not registered");
     // A data directory with customers of its own cannot become a store's replica.
-    let out = patron(
-        &[
-            "user",
-            "add",
-            "--data",
-            hq,
-            "--username",
-            "ann",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        "long-enough-pw\n",
-    );
+    let out = add_user(hq, "ann", "admin", "long-enough-pw\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = dir.path().join("c.csv");
     std::fs::write(&csv, "first_name,last_name\nAnn,Lee\n").unwrap();
@@ -631,22 +579,7 @@ fn store_add_prints_the_token_last_and_store_nodes_refuse_foreign_data() {
 fn accounts_and_store_tokens_can_be_taken_back_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = data_arg(dir.path());
-    let add = |name: &str, role: &str| {
-        patron(
-            &[
-                "user",
-                "add",
-                "--data",
-                &d,
-                "--username",
-                name,
-                "--role",
-                role,
-                "--password-stdin",
-            ],
-            "a fine password\n",
-        )
-    };
+    let add = |name: &str, role: &str| add_user(&d, name, role, "a fine password\n");
     assert!(add("boss", "admin").status.success());
     // Roles are defined, listed, assigned, and removed only when unused.
     let out = patron(
@@ -826,36 +759,9 @@ fn logs_off_a_terminal_are_json_lines_without_colour() {
 fn sigterm_drains_and_leaves_no_write_unanswered() {
     let dir = tempfile::tempdir().unwrap();
     let d = data_arg(dir.path());
-    let out = patron(
-        &[
-            "user",
-            "add",
-            "--data",
-            &d,
-            "--username",
-            "admin",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        "a long secret 123\n",
-    );
+    let out = add_user(&d, "admin", "admin", "a long secret 123\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let start = || {
-        let mut server = Command::new(env!("CARGO_BIN_EXE_patron"))
-            .args(["serve", "--data", &d, "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // The reader stays open: the node prints more, and a closed pipe would end it.
-        let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let addr = first.rsplit("://").next().unwrap().trim().to_owned();
-        (server, addr, lines)
-    };
-    let (mut server, addr, _out) = start();
+    let (mut server, addr, _out) = serve(&d, &[]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let login = |addr: String| async move {
         let r: Value = reqwest::Client::new()
@@ -927,7 +833,7 @@ fn sigterm_drains_and_leaves_no_write_unanswered() {
     };
     assert!(status.success(), "exit {status:?}");
     // Every create that got no answer was not written.
-    let (mut again, addr, _out2) = start();
+    let (mut again, addr, _out2) = serve(&d, &[]);
     rt.block_on(async {
         let token = login(addr.clone()).await;
         let client = reqwest::Client::new();

@@ -1013,14 +1013,7 @@ impl Storage for SqliteStorage {
                     || Ok(ops::order_body(&order, record.customer_id)),
                     now,
                 )?;
-                receipts::enqueue(
-                    tx,
-                    mail,
-                    ReceiptKind::Order,
-                    &record.id,
-                    record.customer_id,
-                    now,
-                )?;
+                receipts::enqueue(tx, mail, ReceiptKind::Order, &record.id, now)?;
             }
             Ok((record, replay))
         })
@@ -1044,10 +1037,7 @@ impl Storage for SqliteStorage {
             let (record, replay) = checkout::return_order(tx, &actor, request.clone(), now)?;
             if !replay {
                 ops::record(tx, &actor, || Ok(ops::return_body(&request)))?;
-                if mail != ReceiptMail::Off {
-                    let customer = checkout::order(tx, &record.order_id)?.customer_id;
-                    receipts::enqueue(tx, mail, ReceiptKind::Return, &record.id, customer, now)?;
-                }
+                receipts::enqueue(tx, mail, ReceiptKind::Return, &record.id, now)?;
             }
             Ok((record, replay))
         })

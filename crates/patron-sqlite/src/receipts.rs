@@ -54,21 +54,32 @@ pub fn facts(c: &Connection, customer: Uuid, at: OffsetDateTime) -> Result<Recei
 
 /// Queues the receipt email of a sale or return made here, when this node
 /// sends receipts and the customer has an email (and consented, if asked).
+/// The customer is found from the sale (a return's through its order).
 pub fn enqueue(
     c: &Connection,
     mode: ReceiptMail,
     kind: ReceiptKind,
     reference: &str,
-    customer: Uuid,
     now: OffsetDateTime,
 ) -> Result<()> {
     if mode == ReceiptMail::Off {
         return Ok(());
     }
+    let sql = match kind {
+        ReceiptKind::Order => {
+            "SELECT c.email, c.marketing_consent FROM orders o
+             JOIN customers c ON c.seq = o.customer_seq WHERE o.id = ?1"
+        }
+        ReceiptKind::Return => {
+            "SELECT c.email, c.marketing_consent FROM returns r
+             JOIN orders o ON o.seq = r.order_seq
+             JOIN customers c ON c.seq = o.customer_seq WHERE r.id = ?1"
+        }
+    };
     let row: Option<(Option<String>, bool)> = c
-        .prepare_cached("SELECT email, marketing_consent FROM customers WHERE id = ?1")
+        .prepare_cached(sql)
         .map_err(db_err)?
-        .query_row([customer.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([reference], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(db_err)?;
     let Some((Some(email), consent)) = row else {

@@ -265,19 +265,6 @@ pub fn author_label(username: &str, node: &str) -> String {
     }
 }
 
-/// Who wrote each field of a customer last (`created` for the record itself).
-pub fn field_authors(c: &Connection, seq: i64) -> Result<Map<String, Value>> {
-    let by: Option<String> = c
-        .prepare_cached("SELECT field_by FROM customers WHERE seq = ?1")
-        .map_err(db_err)?
-        .query_row([seq], |r| r.get(0))
-        .map_err(db_err)?;
-    Ok(by
-        .and_then(|f| serde_json::from_str::<Value>(&f).ok())
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default())
-}
-
 /// Records `label` as the last writer of `names`.
 pub(crate) fn note_authors<'a>(
     c: &Connection,
@@ -285,29 +272,33 @@ pub(crate) fn note_authors<'a>(
     names: impl IntoIterator<Item = &'a str>,
     label: &str,
 ) -> Result<()> {
-    let mut map = field_authors(c, seq)?;
-    for n in names {
-        map.insert(n.to_owned(), Value::String(label.to_owned()));
-    }
-    c.prepare_cached("UPDATE customers SET field_by = ?1 WHERE seq = ?2")
-        .map_err(db_err)?
-        .execute(params![Value::Object(map).to_string(), seq])
-        .map_err(db_err)?;
+    let patch: Map<String, Value> = names
+        .into_iter()
+        .map(|n| (n.to_owned(), Value::String(label.to_owned())))
+        .collect();
+    // Merged in SQL: one write, no read of what was there.
+    c.prepare_cached(
+        "UPDATE customers SET field_by = json_patch(coalesce(field_by, '{}'), ?1) WHERE seq = ?2",
+    )
+    .map_err(db_err)?
+    .execute(params![Value::Object(patch).to_string(), seq])
+    .map_err(db_err)?;
     Ok(())
 }
 
 /// After a local create: stamp the record and put it in the feed.
 pub fn customer_created(c: &Connection, seq: i64, actor: &Actor) -> Result<()> {
     let h = stamp(c)?;
-    c.prepare_cached("UPDATE customers SET hlc = ?1 WHERE seq = ?2")
-        .map_err(db_err)?
-        .execute(params![h.to_string(), seq])
-        .map_err(db_err)?;
-    note_authors(c, seq, ["created"], &author_label(&actor.username, &h.node))?;
     let id: String = c
-        .query_row("SELECT id FROM customers WHERE seq = ?1", [seq], |r| {
-            r.get(0)
-        })
+        .prepare_cached(
+            "UPDATE customers SET hlc = ?1, field_by = json_object('created', ?2)
+             WHERE seq = ?3 RETURNING id",
+        )
+        .map_err(db_err)?
+        .query_row(
+            params![h.to_string(), author_label(&actor.username, &h.node), seq],
+            |r| r.get(0),
+        )
         .map_err(db_err)?;
     mark(c, "customer", &id)
 }
@@ -376,14 +367,18 @@ fn customer_body(c: &Connection, id: &str) -> Result<Option<Value>> {
     };
     let cust = customers::by_seq(c, seq)?;
     let (hlc, clocks) = field_clocks(c, seq)?;
-    let authors = field_authors(c, seq)?;
-    let (type_id, spent, visits): (Option<String>, i64, i64) = c
-        .query_row(
-            "SELECT type_id, opening_spent, opening_visits FROM customers WHERE seq = ?1",
-            [seq],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    let (type_id, spent, visits, authors): (Option<String>, i64, i64, Option<String>) = c
+        .prepare_cached(
+            "SELECT type_id, opening_spent, opening_visits, field_by FROM customers WHERE seq = ?1",
         )
+        .map_err(db_err)?
+        .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .map_err(db_err)?;
+    // Who wrote each field last, as recorded (an object; empty if never).
+    let authors = authors
+        .and_then(|f| serde_json::from_str::<Value>(&f).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::Object(Map::new()));
     let mut fields = Map::new();
     for f in Field::ALL {
         fields.insert(

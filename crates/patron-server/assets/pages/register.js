@@ -107,7 +107,9 @@ export async function registerPage() {
     renderCart(); requote(); skuInput.focus();
   };
   const lineForm = h("form", { class: "row", onsubmit: addLine }, skuInput, nameInput, catInput, qtyInput, unitInput, priceInput, h("button", { type: "submit", "data-testid": "add-line" }, "Add"));
-  const renderCart = () => cart.replaceChildren(st.lines.length ? h("table", { "data-testid": "cart" }, h("tbody", {}, st.lines.map((l, i) => h("tr", {}, h("td", {}, l.name), h("td", {}, `${l.quantity} ${l.unit}`), h("td", {}, toMilli(l.quantity) === null || l.unit_price === null ? "" : money(lineTotal(toMilli(l.quantity), l.unit_price))), h("td", {}, h("button", { onclick: () => { st.lines.splice(i, 1); renderCart(); requote(); } }, "×")))))) : h("div", { class: "muted" }, "The cart is empty."));
+  // A cart line's total as typed, exactly ("" until quantity and price read).
+  const lineMoney = (l) => { const milli = toMilli(l.quantity); return milli === null || l.unit_price === null ? "" : money(lineTotal(milli, l.unit_price)); };
+  const renderCart = () => cart.replaceChildren(st.lines.length ? h("table", { "data-testid": "cart" }, h("tbody", {}, st.lines.map((l, i) => h("tr", {}, h("td", {}, l.name), h("td", {}, `${l.quantity} ${l.unit}`), h("td", {}, lineMoney(l)), h("td", {}, h("button", { onclick: () => { st.lines.splice(i, 1); renderCart(); requote(); } }, "×")))))) : h("div", { class: "muted" }, "The cart is empty."));
   const persist = () => saveCart(st, { redeem_points: redeemPoints.value, redeem_credit: redeemCredit.value });
   const commitButton = h("button", { class: "primary", "data-testid": "commit-sale", disabled: true, onclick: () => commit() }, "Complete sale");
   // A sale can be completed only for the cart the quote on screen priced,

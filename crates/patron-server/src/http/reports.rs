@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use patron_domain::StoreId;
 use patron_storage::{MAX_REPORT_DAYS, ReportRange, loyalty_days, sales_total};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, UtcOffset};
 use utoipa::{IntoParams, ToSchema};
 
@@ -42,6 +41,52 @@ pub struct ReportColumn {
     pub unit: &'static str,
 }
 
+/// One cell of a report: a whole number (minor units, hundredths of a point
+/// or a count, as its column's unit says), a text (a day, a store, a name),
+/// or nothing where a total makes no sense.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ReportCell {
+    Number(i64),
+    Text(String),
+    Empty,
+}
+
+impl From<i64> for ReportCell {
+    fn from(v: i64) -> Self {
+        Self::Number(v)
+    }
+}
+
+impl From<String> for ReportCell {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&str> for ReportCell {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+impl From<Date> for ReportCell {
+    fn from(d: Date) -> Self {
+        Self::Text(day_text(d))
+    }
+}
+
+impl<T: Into<ReportCell>> From<Option<T>> for ReportCell {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Self::Empty, Into::into)
+    }
+}
+
+/// A row of cells from values of different kinds.
+macro_rules! cells {
+    ($($v:expr),* $(,)?) => { vec![$(ReportCell::from($v)),*] };
+}
+
 /// A report as a table, with the figures above it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportView {
@@ -52,12 +97,10 @@ pub struct ReportView {
     pub store: Option<String>,
     pub columns: Vec<ReportColumn>,
     /// One array per row, in the columns' order.
-    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
-    pub rows: Vec<Vec<Value>>,
+    pub rows: Vec<Vec<ReportCell>>,
     /// The range's totals, in the columns' order (`null` where a total makes no sense).
-    #[schema(value_type = Option<Vec<serde_json::Value>>)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub totals: Option<Vec<Value>>,
+    pub totals: Option<Vec<ReportCell>>,
     /// Headline figures (the liability, on the loyalty report).
     pub summary: Vec<ReportFigure>,
 }
@@ -136,14 +179,13 @@ fn answer(view: ReportView, csv: bool) -> Result<Response> {
         return Ok(axum::Json(view).into_response());
     }
     let mut w = csv::Writer::from_writer(Vec::new());
-    let cell = |v: &Value, unit: &str| match v {
-        Value::Null => String::new(),
-        Value::Number(n) if unit == "money" || unit == "points" => n
-            .as_i64()
-            .map_or_else(|| n.to_string(), patron_domain::loyalty::money::format_2),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => crate::export::neutralise(s.clone()),
-        other => other.to_string(),
+    let cell = |v: &ReportCell, unit: &str| match v {
+        ReportCell::Empty => String::new(),
+        ReportCell::Number(n) if unit == "money" || unit == "points" => {
+            patron_domain::loyalty::money::format_2(*n)
+        }
+        ReportCell::Number(n) => n.to_string(),
+        ReportCell::Text(s) => crate::export::neutralise(s.clone()),
     };
     let write = |w: &mut csv::Writer<Vec<u8>>, row: Vec<String>| {
         w.write_record(row)
@@ -253,22 +295,20 @@ async fn sales(state: &AppState, r: &ReportRange) -> Result<ReportView> {
         ],
     );
     let line = |s: &patron_storage::SalesDay| {
-        vec![
-            s.day.map_or(Value::Null, |d| json!(day_text(d))),
-            if s.store.is_empty() {
-                Value::Null
-            } else {
-                json!(s.store)
-            },
-            json!(s.orders),
-            json!(s.subtotal),
-            json!(s.discount),
-            json!(s.total),
-            json!(s.points_redeemed),
-            json!(s.credit_redeemed),
-            json!(s.earned),
-            json!(s.returns),
-            json!(s.returned_net),
+        // The total row has no day and no store.
+        let store = (!s.store.is_empty()).then_some(s.store.as_str());
+        cells![
+            s.day,
+            store,
+            s.orders,
+            s.subtotal,
+            s.discount,
+            s.total,
+            s.points_redeemed,
+            s.credit_redeemed,
+            s.earned,
+            s.returns,
+            s.returned_net,
         ]
     };
     v.totals = Some(line(&sales_total(&rows)));
@@ -296,16 +336,16 @@ async fn loyalty(state: &AppState, r: &ReportRange) -> Result<ReportView> {
         ],
     );
     let line = |d: &patron_storage::LoyaltyDay| {
-        vec![
-            d.day.map_or(Value::Null, |d| json!(day_text(d))),
-            json!(d.points_issued),
-            json!(d.points_redeemed),
-            json!(d.points_expired),
-            json!(d.points_adjusted),
-            json!(d.credit_issued),
-            json!(d.credit_redeemed),
-            json!(d.credit_expired),
-            json!(d.credit_adjusted),
+        cells![
+            d.day,
+            d.points_issued,
+            d.points_redeemed,
+            d.points_expired,
+            d.points_adjusted,
+            d.credit_issued,
+            d.credit_redeemed,
+            d.credit_expired,
+            d.credit_adjusted,
         ]
     };
     v.rows = days.iter().map(line).collect();
@@ -341,9 +381,9 @@ async fn signups(state: &AppState, r: &ReportRange) -> Result<ReportView> {
     let total: i64 = rows.iter().map(|s| s.created).sum();
     v.rows = rows
         .iter()
-        .map(|s| vec![json!(day_text(s.day)), json!(s.store), json!(s.created)])
+        .map(|s| cells![s.day, s.store.as_str(), s.created])
         .collect();
-    v.totals = Some(vec![Value::Null, Value::Null, json!(total)]);
+    v.totals = Some(cells![None::<i64>, None::<i64>, total]);
     Ok(v)
 }
 
@@ -360,7 +400,7 @@ async fn groups(state: &AppState, r: &ReportRange) -> Result<ReportView> {
     );
     v.rows = rows
         .iter()
-        .map(|g| vec![json!(day_text(g.day)), json!(g.name), json!(g.members)])
+        .map(|g| cells![g.day, g.name.as_str(), g.members])
         .collect();
     Ok(v)
 }
@@ -382,13 +422,13 @@ async fn top_customers(state: &AppState, r: &ReportRange, limit: usize) -> Resul
     v.rows = rows
         .iter()
         .map(|c| {
-            vec![
-                json!(c.code),
-                json!(c.name),
-                json!(c.total_spent),
-                json!(c.visits),
-                json!(c.points_balance),
-                json!(c.id),
+            cells![
+                c.code.as_str(),
+                c.name.as_str(),
+                c.total_spent,
+                c.visits,
+                c.points_balance,
+                c.id.to_string(),
             ]
         })
         .collect();

@@ -319,21 +319,7 @@ pub async fn run_simulation(seed: u64, make: &Maker) {
     let actor = Actor::new("sim");
     let today = OffsetDateTime::now_utc().date();
     let group = hq_db
-        .save_group(
-            &actor,
-            None,
-            GroupSpec {
-                name: "VIP".into(),
-                description: None,
-                kind: GroupKind::Manual,
-                rule: None,
-                program: Program::None,
-                spend_limit: None,
-                min_age: None,
-                limit_profile: None,
-            },
-            today,
-        )
+        .save_group(&actor, None, GroupSpec::manual("VIP", None), today)
         .await
         .unwrap()
         .id;
