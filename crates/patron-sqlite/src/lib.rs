@@ -21,6 +21,8 @@ mod preview;
 mod receipts;
 mod reports;
 pub mod rule_sql;
+#[doc(hidden)]
+pub mod schema_history;
 mod search;
 mod security;
 mod settings;
