@@ -25,6 +25,10 @@ pub struct AppState {
     pub login_throttle: Arc<crate::auth::LoginThrottle>,
     /// Sign-ins, refusals and account changes, written in batches.
     pub security: Arc<crate::security::SecurityLog>,
+    /// Request counts and timings for `/metrics`.
+    pub metrics: Arc<crate::observe::Metrics>,
+    /// When `/readyz` turns red.
+    pub readiness: crate::observe::Readiness,
 }
 
 /// A serialised feed page and what it answers.
@@ -37,7 +41,7 @@ pub struct FeedCache {
 
 pub struct Application {
     listener: TcpListener,
-    router: axum::Router,
+    state: AppState,
     storage: Arc<dyn Storage>,
     tls: Option<crate::tls::TlsConfig>,
     limits: crate::serve::Limits,
@@ -69,10 +73,12 @@ impl Application {
             contacts: Arc::default(),
             login_throttle: Arc::default(),
             security: crate::security::SecurityLog::start(storage.clone()),
+            metrics: Arc::default(),
+            readiness: crate::observe::Readiness::default(),
         };
         Ok(Self {
             listener,
-            router: crate::http::router(state),
+            state,
             storage,
             tls: None,
             limits: crate::serve::Limits::default(),
@@ -89,6 +95,12 @@ impl Application {
     /// Replaces the connection limits and timeouts (tests use short ones).
     pub fn with_limits(mut self, limits: crate::serve::Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// When `/readyz` turns red.
+    pub fn with_readiness(mut self, readiness: crate::observe::Readiness) -> Self {
+        self.state.readiness = readiness;
         self
     }
 
@@ -115,7 +127,14 @@ impl Application {
         if let Some(m) = self.mailer {
             crate::receipts::spawn(self.storage.clone(), m);
         }
-        crate::serve::serve(self.listener, self.router, self.tls, self.limits, shutdown).await;
+        crate::serve::serve(
+            self.listener,
+            crate::http::router(self.state),
+            self.tls,
+            self.limits,
+            shutdown,
+        )
+        .await;
         Ok(())
     }
 
@@ -128,7 +147,7 @@ impl Application {
         }
         tokio::spawn(crate::serve::serve(
             self.listener,
-            self.router,
+            crate::http::router(self.state),
             self.tls,
             self.limits,
             std::future::pending(),

@@ -4,9 +4,10 @@ use patron_server::{DataArgs, app, auth, bench, demo, export, import, open_stora
 
 use anyhow::Context;
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use patron_domain::Username;
 use patron_domain::auth::check_password_policy;
+use patron_server::config::{self, LogFormat};
 use patron_storage::{Actor, NewUser};
 use std::io::Read;
 use std::net::SocketAddr;
@@ -33,50 +34,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a node: the HTTP API on the embedded SQLite database.
-    Serve {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Address to listen on.
-        #[arg(long, env = "PATRON_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// On an empty database, load 10,000 generated customers and demo users.
-        #[arg(long)]
-        demo: bool,
-        /// Run as this store's node (a replica that syncs with `--hq`).
-        #[arg(long, env = "PATRON_STORE", requires = "hq")]
-        store: Option<String>,
-        /// HQ's base URL, e.g. https://hq.example:8443.
-        #[arg(long, env = "PATRON_HQ", requires = "store")]
-        hq: Option<String>,
-        /// The store's sync token, as `patron store add` printed it. Prefer the
-        /// environment variable or `--token-file`: a flag shows in `ps`.
-        #[arg(
-            long,
-            env = "PATRON_SYNC_TOKEN",
-            hide_env_values = true,
-            conflicts_with = "token_file"
-        )]
-        token: Option<String>,
-        /// A file holding the store's sync token (first line).
-        #[arg(long, env = "PATRON_SYNC_TOKEN_FILE")]
-        token_file: Option<std::path::PathBuf>,
-        /// PEM certificate(s) to trust for HQ besides the public roots (an HQ
-        /// with its own or a self-signed certificate).
-        #[arg(long, env = "PATRON_HQ_CA")]
-        hq_ca: Option<std::path::PathBuf>,
-        /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
-        #[arg(long, env = "PATRON_TLS_CERT", requires = "tls_key")]
-        tls_cert: Option<std::path::PathBuf>,
-        /// The PEM private key of `--tls-cert`.
-        #[arg(long, env = "PATRON_TLS_KEY", requires = "tls_cert")]
-        tls_key: Option<std::path::PathBuf>,
-        /// How far ahead of this node's clock a peer's stamp may be before it is
-        /// bounded (and, at HQ, re-stamped). See docs/sync.md.
-        #[arg(long, env = "PATRON_MAX_SKEW_MS")]
-        max_skew_ms: Option<u64>,
-        #[command(flatten)]
-        mail: patron_server::MailArgs,
+    /// Run a node: the HTTP API on the embedded SQLite database. Settings come
+    /// from patron.toml (--config), the environment and flags, later winning.
+    Serve(patron_server::config::ServeArgs),
+    /// Check a configuration file and print what `serve` would run with.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Exit 0 when the node at URL answers 200 (for a container's health check).
+    Healthcheck {
+        /// The address to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
     },
     /// Manage the stores HQ serves.
     Store {
@@ -99,6 +72,13 @@ enum Command {
     Export(export::ExportArgs),
     /// Benchmarks (SPEC §9): register lookups and CSV import at scale.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the settings (file, environment, flags) and print them with
+    /// where each came from; secrets are masked.
+    Check(patron_server::config::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -194,16 +174,17 @@ enum UserCommand {
 
 /// Logs go to stderr: coloured text on a terminal; one JSON object a line
 /// otherwise (a file, journald, a container's log driver), with no colour
-/// codes. `PATRON_LOG_FORMAT=text|json` chooses either way.
-fn init_tracing() {
+/// codes. `serve` takes its format and level from its settings; the other
+/// commands from PATRON_LOG_FORMAT and PATRON_LOG_LEVEL (or RUST_LOG).
+fn init_tracing(format: LogFormat, level: &str) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let terminal = std::io::stderr().is_terminal();
-    let json = match std::env::var("PATRON_LOG_FORMAT").as_deref() {
-        Ok("json") => true,
-        Ok("text") => false,
-        _ => !terminal,
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !terminal,
     };
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -218,28 +199,62 @@ fn init_tracing() {
     }
 }
 
+/// The log settings of commands other than `serve`.
+fn log_from_env() -> (LogFormat, String) {
+    let format = match std::env::var("PATRON_LOG_FORMAT").as_deref() {
+        Ok("json") => LogFormat::Json,
+        Ok("text") => LogFormat::Text,
+        _ => LogFormat::Auto,
+    };
+    let level = std::env::var("PATRON_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned());
+    (format, level)
+}
+
+/// One line, and status 1: clap's own status is 2, which `patron import`
+/// uses for "some rows were rejected".
+fn usage_error(e: clap::Error) -> ExitCode {
+    let message = e.render().to_string();
+    let lines: Vec<&str> = message
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    eprintln!("{} (see --help)", lines.join(" "));
+    ExitCode::FAILURE
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             return ExitCode::FAILURE;
         }
-        // One line, and status 1: clap's own status is 2, which `patron import`
-        // uses for "some rows were rejected".
-        Err(e) => {
-            let message = e.render().to_string();
-            let lines: Vec<&str> = message
-                .lines()
-                .take_while(|l| !l.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            eprintln!("{} (see --help)", lines.join(" "));
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return usage_error(e),
     };
-    init_tracing();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    // `serve` resolves its settings before anything else: they say how to log.
+    let settings = match &cli.command {
+        Command::Serve(args) => match config::resolve(args, matches.subcommand_matches("serve")) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let (format, level) = match &settings {
+        Some(s) => (s.log_format, s.log_level.clone()),
+        None => log_from_env(),
+    };
+    init_tracing(format, &level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -250,7 +265,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let sources = matches
+        .subcommand_matches("config")
+        .and_then(|m| m.subcommand_matches("check"))
+        .cloned();
+    match runtime.block_on(run(cli, settings, sources)) {
         Ok(code) => code,
         Err(e) => {
             // One line: the error and its causes, no backtrace.
@@ -260,47 +279,27 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(
+    cli: Cli,
+    settings: Option<config::Effective>,
+    sources: Option<clap::ArgMatches>,
+) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve {
-            data,
-            listen,
-            demo,
-            store,
-            hq,
-            token,
-            token_file,
-            hq_ca,
-            tls_cert,
-            tls_key,
-            max_skew_ms,
-            mail,
-        } => {
-            let mailer = mail.mailer()?;
-            if max_skew_ms == Some(0) {
-                anyhow::bail!("--max-skew-ms must be more than 0");
-            }
-            let tls = match (tls_cert, tls_key) {
-                (Some(cert), Some(key)) => Some(patron_server::tls::server_config(&cert, &key)?),
-                _ => None,
-            };
-            set_skew(&data, max_skew_ms).await?;
-            match (store, hq) {
-                (Some(store), Some(hq)) => {
-                    let token = sync_token(token, token_file.as_deref())?;
-                    let ca = hq_ca
-                        .map(|f| {
-                            std::fs::read(&f)
-                                .with_context(|| format!("cannot read the CA file {}", f.display()))
-                        })
-                        .transpose()?;
-                    let link = patron_sync::HqLink::new(&hq, &token, &store, ca.as_deref())
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    serve_store(data, listen, &store, link, tls, mailer).await
-                }
-                _ => serve(data, listen, demo, tls, mailer).await,
-            }
+        Command::Serve(_) => {
+            let settings =
+                settings.ok_or_else(|| anyhow::anyhow!("the settings were not resolved"))?;
+            serve_node(settings).await
         }
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => {
+            let settings = config::resolve(&args, sources.as_ref())?;
+            settings.check_files()?;
+            print!("{}", settings.describe());
+            println!("ok");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck { url, timeout_secs } => healthcheck(&url, timeout_secs).await,
         Command::Store { command } => match command {
             StoreCommand::Add { data, id, name } => {
                 let storage = open_storage(&data)?;
@@ -386,12 +385,75 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `patron serve` with its settings resolved.
+async fn serve_node(settings: config::Effective) -> anyhow::Result<ExitCode> {
+    let mailer = settings.mail.mailer()?;
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(patron_server::tls::server_config(cert, key)?),
+        None => None,
+    };
+    let data = DataArgs {
+        data: settings.data.clone(),
+    };
+    set_skew(&data, settings.max_skew_ms).await?;
+    let readiness = patron_server::observe::Readiness {
+        hq_unreachable_after: std::time::Duration::from_secs(settings.hq_unreachable_secs),
+        started: std::time::Instant::now(),
+    };
+    match &settings.store {
+        Some(store) => {
+            let ca = store
+                .hq_ca
+                .as_ref()
+                .map(|f| {
+                    std::fs::read(f)
+                        .with_context(|| format!("cannot read the CA file {}", f.display()))
+                })
+                .transpose()?;
+            let link = patron_sync::HqLink::new(&store.hq, &store.token, &store.id, ca.as_deref())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            serve_store(
+                data,
+                settings.listen,
+                &store.id,
+                link,
+                tls,
+                mailer,
+                readiness,
+            )
+            .await
+        }
+        None => serve(data, settings.listen, settings.demo, tls, mailer, readiness).await,
+    }
+}
+
+async fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(timeout_secs.clamp(1, 300)))
+        .build()?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    let status = resp.status();
+    if status.is_success() {
+        println!("{url}: {status}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let body = resp.text().await.unwrap_or_default();
+        println!("{url}: {status} {}", body.trim());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 async fn serve(
     data: DataArgs,
     listen: SocketAddr,
     demo: bool,
     tls: Option<patron_server::tls::TlsConfig>,
     mailer: Option<patron_server::receipts::Mailer>,
+    readiness: patron_server::observe::Readiness,
 ) -> anyhow::Result<ExitCode> {
     let storage = open_storage(&data)?;
     let demo_login = if demo {
@@ -402,7 +464,8 @@ async fn serve(
     let app = app::Application::build(storage, listen)
         .await?
         .with_tls(tls)
-        .with_mailer(mailer);
+        .with_mailer(mailer)
+        .with_readiness(readiness);
     let addr = app.local_addr()?;
     let scheme = app.scheme();
     println!("Patron HQ node listening on {scheme}://{addr}");
@@ -415,27 +478,6 @@ async fn serve(
     }
     app.run_until(app::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The store's sync token from `--token`/`PATRON_SYNC_TOKEN` or a file.
-fn sync_token(token: Option<String>, file: Option<&std::path::Path>) -> anyhow::Result<String> {
-    let token = match (token, file) {
-        (Some(t), _) => t,
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read the token file {}", f.display()))?
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned(),
-        (None, None) => anyhow::bail!(
-            "a store node needs its sync token: set PATRON_SYNC_TOKEN or pass --token-file FILE"
-        ),
-    };
-    let token = token.trim().to_owned();
-    if token.is_empty() {
-        anyhow::bail!("the sync token is empty");
-    }
-    Ok(token)
 }
 
 async fn set_skew(data: &DataArgs, max_skew_ms: Option<u64>) -> anyhow::Result<()> {
@@ -509,6 +551,7 @@ async fn serve_store(
     link: patron_sync::HqLink,
     tls: Option<patron_server::tls::TlsConfig>,
     mailer: Option<patron_server::receipts::Mailer>,
+    readiness: patron_server::observe::Readiness,
 ) -> anyhow::Result<ExitCode> {
     let store = patron_domain::StoreId::parse(store).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = data.data.join(patron_sqlite::DB_FILE);
@@ -530,7 +573,8 @@ async fn serve_store(
     let app = app::Application::build_with_sync(storage, listen, Some(sync))
         .await?
         .with_tls(tls)
-        .with_mailer(mailer);
+        .with_mailer(mailer)
+        .with_readiness(readiness);
     let addr = app.local_addr()?;
     println!(
         "Patron store node {} listening on {}://{addr}",

@@ -149,6 +149,9 @@ fn backend(e: impl std::fmt::Display) -> StorageError {
 }
 
 pub(crate) fn db_err(e: rusqlite::Error) -> StorageError {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        return StorageError::DiskFull;
+    }
     backend(e)
 }
 
@@ -1483,6 +1486,76 @@ impl Storage for SqliteStorage {
         tokio::task::spawn_blocking(move || sync::scrub_snapshot(&path, &store))
             .await
             .map_err(|e| StorageError::Backend(e.to_string()))?
+    }
+
+    fn stats(&self) -> patron_storage::StorageStats {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.inner.path.clone().into_os_string();
+        wal.push("-wal");
+        let mut out = patron_storage::StorageStats {
+            database_bytes: size(&self.inner.path),
+            wal_bytes: size(Path::new(&wal)),
+            ..Default::default()
+        };
+        self.inner.writer.stats().read_into(&mut out);
+        out
+    }
+
+    async fn probe_write(&self) -> Result<()> {
+        // A row written and removed in one transaction still needs the WAL to
+        // grow by a frame or two: exactly what a full disk refuses.
+        self.write(|tx| {
+            sync::put(
+                tx,
+                "probe",
+                &OffsetDateTime::now_utc().unix_timestamp().to_string(),
+            )?;
+            tx.execute("DELETE FROM sync_state WHERE key = 'probe'", [])
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn backup_into(&self, path: &Path) -> Result<()> {
+        let file = path.to_string_lossy().to_string();
+        // VACUUM INTO reads one consistent snapshot on a reader connection:
+        // writers go on meanwhile, and the copy is compact and checkpointed.
+        self.read(move |c| {
+            c.execute("VACUUM INTO ?1", [&file]).map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn check_integrity(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut problems: Vec<String> = c
+                .prepare("PRAGMA integrity_check(100)")
+                .and_then(|mut st| {
+                    st.query_map([], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err)?;
+            problems.retain(|p| p != "ok");
+            let mut fk = c.prepare("PRAGMA foreign_key_check").map_err(db_err)?;
+            let broken = fk
+                .query_map([], |r| {
+                    Ok(format!(
+                        "a row of {} (rowid {}) points at a missing {}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                        r.get::<_, String>(2)?
+                    ))
+                })
+                .map_err(db_err)?
+                .take(100)
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db_err)?;
+            problems.extend(broken);
+            Ok(problems)
+        })
+        .await
     }
 
     async fn adopt_snapshot(&self, store: &patron_domain::StoreId) -> Result<()> {

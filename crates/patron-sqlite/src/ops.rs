@@ -206,7 +206,9 @@ fn refusal_text(e: StorageError) -> std::result::Result<Refused, StorageError> {
         }
         // The database itself failed (I/O, disk full): the whole page is
         // retried, nothing of it kept.
-        e @ (StorageError::Backend(_) | StorageError::TimedOut(_)) => Err(e),
+        e @ (StorageError::Backend(_) | StorageError::TimedOut(_) | StorageError::DiskFull) => {
+            Err(e)
+        }
     }
 }
 

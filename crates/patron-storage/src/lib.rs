@@ -45,6 +45,10 @@ pub enum StorageError {
     /// customer) was stopped at its deadline, or because nobody waited for it.
     #[error("{0}")]
     TimedOut(String),
+    /// The disk holding the database is full: nothing was written. Writes
+    /// succeed again by themselves once space is freed.
+    #[error("the disk holding the database is full; nothing was written")]
+    DiskFull,
     /// The database itself failed (I/O, corruption, a bug). Not the caller's fault.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -317,6 +321,20 @@ pub trait Storage: Send + Sync + 'static {
     /// Birthday bonuses due today, expiry of points past their lifetime, and
     /// re-evaluation of time-dependent auto groups. Safe to run any number of times.
     async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport>;
+
+    // --- operations ------------------------------------------------------------
+    /// Figures for `/metrics`, `/readyz` and `patron doctor`; cheap, no I/O
+    /// beyond a file's size.
+    fn stats(&self) -> StorageStats;
+    /// Writes nothing of value but goes through the writer: after a full disk,
+    /// tells whether writes work again (and clears [`StorageStats::disk_full`]).
+    async fn probe_write(&self) -> Result<()>;
+    /// A consistent copy of the whole database into `path` (a new file), taken
+    /// while the node keeps serving.
+    async fn backup_into(&self, path: &std::path::Path) -> Result<()>;
+    /// The database's own consistency check: empty when all is well, otherwise
+    /// what is wrong, one line each (at most 100).
+    async fn check_integrity(&self) -> Result<Vec<String>>;
 
     // --- replication (docs/sync.md) ---------------------------------------------
     async fn node(&self) -> Result<NodeInfo>;

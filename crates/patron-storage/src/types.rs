@@ -359,3 +359,25 @@ pub struct DuplicateReport {
     /// Customers in all the clusters.
     pub total_customers: usize,
 }
+
+/// How the database is doing, for metrics, readiness and `patron doctor`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// The database file and its write-ahead log, in bytes (0 when absent).
+    pub database_bytes: u64,
+    pub wal_bytes: u64,
+    /// Writes waiting for the writer.
+    pub writer_queue: u64,
+    /// Transactions the writer ran, by how many writes each held: for each of
+    /// [`WRITER_BATCH_BUCKETS`], the batches above the bucket before it and at
+    /// most this one; then every batch, and the sum of their sizes.
+    pub batch_buckets: Vec<u64>,
+    pub batches: u64,
+    pub batched_writes: u64,
+    /// The last write failed because the disk was full, and none has
+    /// succeeded since.
+    pub disk_full: bool,
+}
+
+/// Upper bounds of the writer's batch-size histogram.
+pub const WRITER_BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];

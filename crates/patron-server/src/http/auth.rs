@@ -36,6 +36,7 @@ pub async fn login(
     let ip = client.ip();
     if let Some(wait) = state.login_throttle.wait(&name, ip) {
         tracing::warn!(username = %name, client = %ip, "refused: sign-in throttled");
+        state.metrics.login_refused("throttled");
         state.security.record(
             "sign-in-throttled",
             Some(&name),
@@ -60,6 +61,7 @@ pub async fn login(
     let Some(user) = user.filter(|_| ok) else {
         state.login_throttle.failed(&name, ip);
         tracing::warn!(username = %name, client = %ip, "refused: failed sign-in");
+        state.metrics.login_refused("wrong-password");
         state.security.record(
             "sign-in-failed",
             Some(&name),
@@ -76,6 +78,7 @@ pub async fn login(
         // The same answer as a wrong password: a right password must not be
         // told apart from a wrong one where it cannot be used.
         tracing::warn!(user = %user.username, store = %home, node = %state.node.id, "refused: user belongs to another store");
+        state.metrics.login_refused("other-store");
         state.security.record(
             "sign-in-failed",
             Some(user.username.as_str()),

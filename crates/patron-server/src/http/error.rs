@@ -62,6 +62,8 @@ pub enum ApiError {
     /// Work the request asked for was stopped at its deadline.
     #[error("{0}")]
     TimedOut(String),
+    #[error("the disk holding the database is full; nothing was written")]
+    InsufficientStorage,
     #[error("internal error")]
     Internal(String),
 }
@@ -86,6 +88,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::TimedOut(_) => "timed-out",
+            ApiError::InsufficientStorage => "insufficient-storage",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -144,6 +148,10 @@ pub struct Problem {
     /// already on file who are likely the same person.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<crate::wire::DuplicateCandidateView>,
+    /// The request's id, as in the `X-Request-Id` header and the server's log
+    /// lines: quote it when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -236,6 +244,7 @@ impl IntoResponse for ApiError {
             expected,
             found,
             candidates,
+            request_id: crate::observe::request_id(),
         };
         let mut resp = (status, axum::Json(body)).into_response();
         resp.headers_mut().insert(
@@ -270,6 +279,7 @@ impl From<StorageError> for ApiError {
                 ApiError::field("cursor", "is not a cursor this server issued")
             }
             StorageError::TimedOut(m) => ApiError::TimedOut(m),
+            StorageError::DiskFull => ApiError::InsufficientStorage,
             StorageError::Backend(m) => ApiError::Internal(m),
         }
     }
@@ -375,6 +385,12 @@ pub enum ProblemResponses {
         content_type = "application/problem+json"
     )]
     TimedOut(Problem),
+    #[response(
+        status = 507,
+        description = "The disk holding the database is full: nothing was written; writes work again once space is freed",
+        content_type = "application/problem+json"
+    )]
+    InsufficientStorage(Problem),
     #[response(
         status = 500,
         description = "An internal error (logged; its detail is never sent)",

@@ -17,13 +17,11 @@ pub mod users;
 
 use crate::app::AppState;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{get, post};
 use error::ApiError;
-use tracing::Instrument;
 
 /// Declares the API's routes once: the router is built from this list, and
 /// the list is what the OpenAPI completeness test checks the document against.
@@ -113,10 +111,13 @@ api_routes! {
 pub const LARGE_BODY_ROUTES: &[(&str, &str)] = &[("post", "/sync/push"), ("post", "/id-scans")];
 
 pub fn router(state: AppState) -> Router {
-    let api = api_router();
+    let api = api_router().route_layer(middleware::from_fn(crate::observe::tag_route));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(crate::observe::readyz))
+        .route("/metrics", get(crate::observe::metrics))
         .merge(crate::web::routes())
+        .route_layer(middleware::from_fn(crate::observe::tag_route))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -125,7 +126,10 @@ pub fn router(state: AppState) -> Router {
             state.security.clone(),
             crate::security::record_refusals,
         ))
-        .layer(middleware::from_fn(trace_request))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::observe::observe_request,
+        ))
         .with_state(state)
 }
 
@@ -146,25 +150,3 @@ async fn method_not_allowed(method: Method) -> ApiError {
 
 /// The longest request URI answered (path and query); longer is a 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
-
-/// One span per request, so every log line of a request carries its method and path.
-async fn trace_request(req: Request, next: Next) -> Response {
-    use axum::response::IntoResponse;
-    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-    if uri_len > MAX_URI_BYTES {
-        return ApiError::UriTooLong(MAX_URI_BYTES).into_response();
-    }
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
-    async move {
-        let started = std::time::Instant::now();
-        let resp = next.run(req).await;
-        tracing::debug!(
-            status = resp.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
-            "answered"
-        );
-        resp
-    }
-    .instrument(span)
-    .await
-}

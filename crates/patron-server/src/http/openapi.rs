@@ -28,10 +28,10 @@ use utoipa::{Modify, OpenApi};
         sync::refusals, sync::push, sync::feed, sync::authorize, sync::release, sync::snapshot,
         sync::codes, sync::status, sync::credentials, sync::overdrafts,
         sync::list_stores, sync::register_store, sync::rotate_token, sync::revoke,
-        document, super::healthz,
+        document, super::healthz, crate::observe::readyz, crate::observe::metrics,
     ),
     components(schemas(
-        error::Problem, error::ProblemField, wire::CustomerView, wire::CustomerInput, wire::CustomerPage,
+        error::Problem, error::ProblemField, crate::observe::ReadyView, wire::CustomerView, wire::CustomerInput, wire::CustomerPage,
         wire::AuditView, wire::LoginInput, wire::LoginView, wire::UserView, wire::NewUserInput,
         wire::SettingsView, wire::SettingsInput, wire::RefusalView, wire::RefusalList,
         wire::UserUpdateInput, wire::PasswordResetInput, wire::PasswordChangeInput, wire::RoleInput,

@@ -542,6 +542,11 @@ fn ts(t: Option<OffsetDateTime>) -> Option<String> {
     responses((status = 200, body = SyncStatusView, description = "The node's role, its peers, lag and pending changes"), super::error::ProblemResponses))]
 pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<SyncStatusView>> {
     user.require(Permission::CustomersView)?;
+    sync_status(&state).await.map(Json)
+}
+
+/// The node's view of its peers: what `status` answers and `/metrics` reports.
+pub async fn sync_status(state: &AppState) -> Result<SyncStatusView> {
     let now = OffsetDateTime::now_utc();
     let counts = state.storage.refusal_counts().await?;
     let refused = |store: &str| {
@@ -573,13 +578,13 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                     }
                 })
                 .collect();
-            Ok(Json(SyncStatusView {
+            Ok(SyncStatusView {
                 node: "HQ".into(),
                 role: NodeRoleView::Hq,
                 feed_head: Some(head),
                 codes_left: None,
                 peers,
-            }))
+            })
         }
         NodeRole::Store => {
             let local_head = *state.storage.feed_head().borrow();
@@ -595,7 +600,7 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             let seconds = link.last_contact.map(|t| (now - t).whole_seconds());
-            Ok(Json(SyncStatusView {
+            Ok(SyncStatusView {
                 node: state.node.id.clone(),
                 role: NodeRoleView::Store,
                 feed_head: None,
@@ -613,7 +618,7 @@ pub async fn status(State(state): State<AppState>, user: Authed) -> Result<Json<
                     refused: counts.iter().map(|(_, n)| n).sum::<u64>(),
                     ..SyncPeerView::default()
                 }],
-            }))
+            })
         }
     }
 }

@@ -57,7 +57,16 @@ pub async fn spawn_app_built(
     configure: impl FnOnce(&SqliteStorage),
     build: impl FnOnce(Application) -> Application,
 ) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    spawn_app_in(tempfile::tempdir().unwrap(), configure, build).await
+}
+
+/// Like [`spawn_app_built`], over a data directory the test chose (on a
+/// small file system, say).
+pub async fn spawn_app_in(
+    dir: tempfile::TempDir,
+    configure: impl FnOnce(&SqliteStorage),
+    build: impl FnOnce(Application) -> Application,
+) -> TestApp {
     let sqlite = SqliteStorage::open(dir.path()).unwrap();
     configure(&sqlite);
     let storage: Arc<dyn Storage> = Arc::new(sqlite);

@@ -44,6 +44,16 @@ pub async fn spawn_store(hq: &TestApp, id: &str) -> Store {
 
 /// A store reaching HQ at `hq_url` (a proxy in front of HQ, say).
 pub async fn spawn_store_via(hq: &TestApp, id: &str, hq_url: &str) -> Store {
+    spawn_store_built(hq, id, hq_url, |a| a).await
+}
+
+/// Like [`spawn_store_via`], with the application adjusted first.
+pub async fn spawn_store_built(
+    hq: &TestApp,
+    id: &str,
+    hq_url: &str,
+    build: impl FnOnce(Application) -> Application,
+) -> Store {
     let token = register(hq, id).await;
     let dir = tempfile::tempdir().unwrap();
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path()).unwrap());
@@ -65,7 +75,7 @@ pub async fn spawn_store_via(hq: &TestApp, id: &str, hq_url: &str) -> Store {
     )
     .await
     .unwrap();
-    let addr = app.spawn().unwrap();
+    let addr = build(app).spawn().unwrap();
     let app = TestApp {
         addr,
         client: reqwest::Client::new(),

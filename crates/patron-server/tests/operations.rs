@@ -1,0 +1,320 @@
+//! What an operator relies on: metrics, request ids, readiness, and a full
+//! disk met with a clear answer and a recovery nobody has to start.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::nodes::{eventually, spawn_store_built};
+use common::{assert_problem, spawn_app, spawn_app_in};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The value of the sample `name{labels}` (labels as written, in order).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn metrics(app: &common::TestApp) -> String {
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_report_the_database() {
+    let app = spawn_app().await;
+    let token = app.login("admin").await;
+    for name in ["Ann", "Bea", "Cid"] {
+        app.create(&token, json!({"first_name": name, "last_name": "Lee"}))
+            .await;
+    }
+    let r = app.get(&token, "/api/v1/customers/CUST-00001").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.get(&token, "/api/v1/customers/CUST-99999").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let _ = app.get(&token, "/no/such/page/4711").await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": "wrong-password-9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let text = metrics(&app).await;
+    let count = |s: &str| sample(&text, s).unwrap_or_else(|| panic!("no {s} in:\n{text}"));
+    // Routes by template: one series for every customer code, not one each.
+    assert_eq!(
+        count(
+            r#"patron_http_requests_total{method="POST",route="/api/v1/customers",status="201"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        count(
+            r#"patron_http_requests_total{method="GET",route="/api/v1/customers/{key}",status="200"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(
+            r#"patron_http_requests_total{method="GET",route="/api/v1/customers/{key}",status="404"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(r#"patron_http_requests_total{method="GET",route="unmatched",status="404"}"#),
+        1.0
+    );
+    assert!(!text.contains("4711"), "raw paths never become labels");
+    assert_eq!(
+        count(
+            r#"patron_http_request_duration_seconds_count{method="POST",route="/api/v1/customers"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        count(r#"patron_logins_refused_total{reason="wrong-password"}"#),
+        1.0
+    );
+    assert!(count(r#"patron_database_bytes{file="database"}"#) > 0.0);
+    assert!(sample(&text, r#"patron_database_bytes{file="wal"}"#).is_some());
+    // Every write went through the writer: at least the three creates.
+    assert!(count("patron_writer_batch_size_count") >= 3.0);
+    assert!(count("patron_writer_batch_size_sum") >= count("patron_writer_batch_size_count"));
+    assert_eq!(count("patron_writer_queue_depth"), 0.0);
+    assert_eq!(count("patron_disk_full"), 0.0);
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_problems_quote_it() {
+    let app = spawn_app().await;
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let made = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made.len(), 32, "{made}");
+
+    // A caller's plain id is kept, end to end, and quoted in the problem.
+    let r = app
+        .client
+        .get(app.url("/api/v1/customers"))
+        .header("x-request-id", "till-3.sale-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "till-3.sale-42");
+    let body = assert_problem(r, 401, None).await;
+    assert_eq!(body["request_id"], "till-3.sale-42");
+
+    // Anything else is replaced, never echoed.
+    let r = app
+        .client
+        .get(app.url("/api/v1/customers"))
+        .header("x-request-id", "<script>alert(1)</script>")
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32);
+    let body = assert_problem(r, 401, None).await;
+    assert_eq!(body["request_id"].as_str(), Some(id.as_str()));
+}
+
+#[tokio::test]
+async fn a_store_is_not_ready_while_hq_is_out_of_reach_and_hq_reports_its_stores() {
+    let hq = spawn_app().await;
+    let store = spawn_store_built(&hq, "S01", &format!("http://{}", hq.addr), |a| {
+        a.with_readiness(patron_server::observe::Readiness {
+            hq_unreachable_after: Duration::from_secs(1),
+            started: std::time::Instant::now(),
+        })
+    })
+    .await;
+    let readyz = |app: &common::TestApp| {
+        let (client, url) = (app.client.clone(), app.url("/readyz"));
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(readyz(&store.app).await.0, StatusCode::OK);
+
+    store.cut();
+    eventually("the store turns not ready", || async {
+        let (status, body) = readyz(&store.app).await;
+        status == StatusCode::SERVICE_UNAVAILABLE
+            && body["reasons"][0]
+                .as_str()
+                .is_some_and(|r| r.contains("HQ has not been reached"))
+    })
+    .await;
+    store.heal();
+    // A change at HQ answers the store's waiting feed request at once (an
+    // idle one returns only after its long-poll time).
+    let t = hq.login("admin").await;
+    hq.create(&t, json!({"first_name": "Wake", "last_name": "Up"}))
+        .await;
+    eventually("the store is ready again", || async {
+        readyz(&store.app).await.0 == StatusCode::OK
+    })
+    .await;
+
+    // HQ's metrics carry each store's sync figures.
+    eventually("HQ reports S01", || async {
+        let text = metrics(&hq).await;
+        sample(&text, r#"patron_sync_online{store="S01"}"#) == Some(1.0)
+            && sample(&text, r#"patron_sync_behind_changes{store="S01"}"#).is_some()
+            && sample(&text, r#"patron_sync_refused_changes{store="S01"}"#) == Some(0.0)
+    })
+    .await;
+    let text = metrics(&store.app).await;
+    assert!(
+        sample(&text, r#"patron_sync_pending_outbound{store="HQ"}"#).is_some(),
+        "{text}"
+    );
+}
+
+/// A small tmpfs, unmounted however the test ends.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Self(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Fills the file system holding `dir` with one file, to the last byte.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    let mut small = vec![0u8; 4096];
+    loop {
+        if f.write_all(&block).is_err() {
+            break;
+        }
+    }
+    // What a 64 KiB write could not take, smaller ones can.
+    while !small.is_empty() {
+        if f.write_all(&small).is_err() {
+            small.truncate(small.len() / 2);
+        }
+    }
+    let _ = f.sync_all();
+    path
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_507_turns_readyz_red_and_recovers_by_itself() {
+    let Some(fs) = Tmpfs::mount("16m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
+        return;
+    };
+    let dir = tempfile::tempdir_in(&fs.0).unwrap();
+    let app = spawn_app_in(dir, |_| {}, |a| a).await;
+    let token = app.login("admin").await;
+    let before = app
+        .create(&token, json!({"first_name": "Before", "last_name": "Full"}))
+        .await;
+    let filler = fill(&fs.0);
+
+    // Writes go on while the log has room; then the disk refuses one.
+    let mut refused = None;
+    let mut written = Vec::new();
+    for i in 0..400 {
+        let r = app
+            .post(
+                &token,
+                "/api/v1/customers",
+                &json!({"first_name": format!("Fill{i}"), "last_name": "Disk",
+                        "email": format!("fill{i}@example.com"),
+                        "notes": "x".repeat(900)}),
+            )
+            .await;
+        match r.status() {
+            StatusCode::CREATED => written.push(r.json::<Value>().await.unwrap()["id"].clone()),
+            _ => {
+                refused = Some((i, r));
+                break;
+            }
+        }
+    }
+    let (i, r) = refused.expect("the disk never filled");
+    let body = assert_problem(r, 507, None).await;
+    assert_eq!(body["type"], "/problems/insufficient-storage");
+    assert!(body["detail"].as_str().unwrap().contains("disk"), "{body}");
+    assert!(body["request_id"].is_string());
+
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = r.json().await.unwrap();
+    assert!(
+        ready["reasons"][0].as_str().unwrap().contains("disk"),
+        "{ready}"
+    );
+    let text = metrics(&app).await;
+    assert_eq!(sample(&text, "patron_disk_full"), Some(1.0));
+    // Reads still answer.
+    let r = app
+        .get(
+            &token,
+            &format!("/api/v1/customers/{}", before["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Space comes back: nobody restarts anything.
+    std::fs::remove_file(filler).unwrap();
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .post(
+            &token,
+            "/api/v1/customers",
+            &json!({"first_name": "After", "last_name": "Full"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // Nothing half-written: every create answered 201 is there, the refused
+    // one is not.
+    for id in &written {
+        let r = app
+            .get(
+                &token,
+                &format!("/api/v1/customers/{}", id.as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let found = app.search(&token, &format!("Fill{i}")).await;
+    assert!(found.is_empty(), "the refused create left {found:?}");
+    let problems = app.storage.check_integrity().await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
