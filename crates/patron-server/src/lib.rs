@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod bench;
 mod bench_duplicates;
 mod bench_reports;

@@ -70,6 +70,10 @@ enum Command {
     Import(import::ImportArgs),
     /// Export all customers as CSV.
     Export(export::ExportArgs),
+    /// Copy the node's database to a file while it serves (consistent, checked).
+    Backup(patron_server::backup::BackupArgs),
+    /// Bring a backup back into a stopped node's data directory, checked first.
+    Restore(patron_server::backup::RestoreArgs),
     /// Benchmarks (SPEC §9): register lookups and CSV import at scale.
     Bench(bench::BenchArgs),
 }
@@ -380,6 +384,8 @@ async fn run(
         },
         Command::Role { command } => patron_server::cli_accounts::role(command).await,
         Command::Import(args) => import::run(args).await,
+        Command::Backup(args) => patron_server::backup::backup(args).await,
+        Command::Restore(args) => patron_server::backup::restore(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Bench(args) => bench::run(args).await,
     }
@@ -395,6 +401,8 @@ async fn serve_node(settings: config::Effective) -> anyhow::Result<ExitCode> {
     let data = DataArgs {
         data: settings.data.clone(),
     };
+    // Held until the node exits: no second node or restore on this directory.
+    let _lock = patron_server::backup::lock_data_dir(&data.data)?;
     set_skew(&data, settings.max_skew_ms).await?;
     let readiness = patron_server::observe::Readiness {
         hq_unreachable_after: std::time::Duration::from_secs(settings.hq_unreachable_secs),

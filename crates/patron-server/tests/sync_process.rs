@@ -6,62 +6,14 @@
 
 mod common;
 
-use common::{KillOnDrop, TestApp, spawn_app};
+use common::process::{login_when_ready, start_store};
+use common::spawn_app;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn start_store(dir: &std::path::Path, hq: &TestApp, token: &str) -> (KillOnDrop, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_patron"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", "S05"])
-        .arg("--data")
-        .arg(dir)
-        .arg("--hq")
-        .arg(format!("http://{}", hq.addr))
-        .arg("--token")
-        .arg(token)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(out).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("store exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (KillOnDrop(child), format!("http://{addr}"))
-}
-
-async fn login(base: &str) -> String {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"username": "admin", "password": common::PASSWORD}))
-            .send()
-            .await;
-        if let Ok(r) = r
-            && r.status() == StatusCode::OK
-        {
-            let v: Value = r.json().await.unwrap();
-            return v["token"].as_str().unwrap().to_owned();
-        }
-        assert!(Instant::now() < deadline, "store never let admin sign in");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn codes(base: &str, token: &str) -> Vec<String> {
     let r = reqwest::Client::new()
@@ -105,8 +57,8 @@ async fn a_store_killed_mid_push_delivers_every_accepted_change_once() {
         .await;
     }
 
-    let (mut child, base) = start_store(dir.path(), &hq, &token);
-    let t = login(&base).await;
+    let (mut child, base) = start_store(dir.path(), &hq, "S05", &token);
+    let t = login_when_ready(&base).await;
     let r = reqwest::Client::new()
         .get(format!("{base}/api/v1/customers"))
         .query(&[("q", "Existing"), ("limit", "100")])
@@ -150,8 +102,8 @@ async fn a_store_killed_mid_push_delivers_every_accepted_change_once() {
             break;
         }
     }
-    let (mut child, base) = start_store(dir.path(), &hq, &token);
-    let t = login(&base).await;
+    let (mut child, base) = start_store(dir.path(), &hq, "S05", &token);
+    let t = login_when_ready(&base).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let at_hq = codes(&format!("http://{}", hq.addr), &th).await;
@@ -211,8 +163,8 @@ async fn a_store_killed_during_bootstrap_starts_again() {
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    let (mut child, base) = start_store(dir.path(), &hq, &token);
-    let t = login(&base).await;
+    let (mut child, base) = start_store(dir.path(), &hq, "S05", &token);
+    let t = login_when_ready(&base).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = reqwest::Client::new()

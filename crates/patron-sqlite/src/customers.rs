@@ -393,18 +393,35 @@ pub fn create_idempotent(
     Ok((create_with_id(c, actor, new, id)?, false))
 }
 
+fn code_on_file(c: &Connection, code: &str) -> Result<bool> {
+    c.prepare_cached("SELECT 1 FROM customers WHERE code = ?1")
+        .map_err(db_err)?
+        .exists([code])
+        .map_err(db_err)
+}
+
 fn create_with_id(c: &Connection, actor: &Actor, new: NewCustomer, id: Uuid) -> Result<Customer> {
     patron_core::customer::check_email(&new.data, |key| email_taken(c, key, None))?
         .map_err(taken_email)?;
     let settings = load_settings(c)?;
     let node = crate::sync::node(c)?;
-    let code = patron_core::customer::plan_code(
-        &settings.code_format,
-        node.store(),
-        || crate::sync::take_block_number(c),
-        || crate::sync::take_overflow_number(c),
-        || take_code_numbers(c, 1),
-    )?;
+    // A code already on file is passed over: a store brought back from a
+    // backup may hold numbers it had used after the backup was taken.
+    let mut code = None;
+    for _ in 0..10_000 {
+        let planned = patron_core::customer::plan_code(
+            &settings.code_format,
+            node.store(),
+            || crate::sync::take_block_number(c),
+            || crate::sync::take_overflow_number(c),
+            || take_code_numbers(c, 1),
+        )?;
+        if !code_on_file(c, planned.as_str())? {
+            code = Some(planned);
+            break;
+        }
+    }
+    let code = code.ok_or_else(|| StorageError::Backend("no free customer code".into()))?;
     let now = micros(OffsetDateTime::now_utc());
     let mut new = new;
     if let Some(store) = node.store() {

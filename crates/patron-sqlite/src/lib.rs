@@ -106,6 +106,67 @@ pub const MAX_CODES_LEASED_A_DAY: u64 = 20_000;
 /// The file name of the database inside a data directory.
 pub const DB_FILE: &str = "patron.db";
 
+/// What a database file holds, read without changing it: a backup checked
+/// before it is restored, or a node's own database for `patron doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCheck {
+    /// The schema version the file is at, and the newest this build knows.
+    pub schema: usize,
+    pub known_schema: usize,
+    /// `HQ` or the store's id.
+    pub node: String,
+    pub customers: u64,
+    pub orders: u64,
+    /// What `PRAGMA integrity_check` found wrong; empty when all is well.
+    pub problems: Vec<String>,
+}
+
+/// Opens `path` read-only and checks it; changes nothing.
+pub fn check_file(path: &Path) -> Result<FileCheck> {
+    let c = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
+    let schema: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|_| backend(format!("{} is not a SQLite database", path.display())))?;
+    let schema = usize::try_from(schema).map_err(backend)?;
+    let mut problems: Vec<String> = c
+        .prepare("PRAGMA integrity_check(100)")
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db_err)?;
+    problems.retain(|p| p != "ok");
+    if schema == 0 {
+        problems.push("it holds no Patron schema".into());
+    }
+    let count = |table: &str| -> u64 {
+        c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| u64::try_from(n).unwrap_or(0))
+        .unwrap_or(0)
+    };
+    let node = c
+        .query_row(
+            "SELECT value FROM sync_state WHERE key = 'node_id'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap_or_else(|_| "HQ".to_owned());
+    Ok(FileCheck {
+        schema,
+        known_schema: MIGRATIONS.len(),
+        node,
+        customers: count("customers"),
+        orders: count("orders"),
+        problems,
+    })
+}
+
 /// Reader connections: at most this many, opened on first use and kept.
 /// Requests beyond them wait for one (each connection holds file handles; a
 /// burst of requests must not exhaust the process's limit).
@@ -1554,6 +1615,21 @@ impl Storage for SqliteStorage {
                 .map_err(db_err)?;
             problems.extend(broken);
             Ok(problems)
+        })
+        .await
+    }
+
+    async fn after_restore(&self) -> Result<()> {
+        self.write(|tx| {
+            if sync::node(tx)?.store().is_some() {
+                tx.execute("DELETE FROM code_blocks", []).map_err(db_err)?;
+            }
+            sync::put(
+                tx,
+                "restored_at",
+                &OffsetDateTime::now_utc().unix_timestamp().to_string(),
+            )?;
+            Ok(())
         })
         .await
     }

@@ -335,6 +335,10 @@ pub trait Storage: Send + Sync + 'static {
     /// The database's own consistency check: empty when all is well, otherwise
     /// what is wrong, one line each (at most 100).
     async fn check_integrity(&self) -> Result<Vec<String>>;
+    /// This database was just brought back from a backup: forget what may have
+    /// been used after the backup was taken (a store's leased customer codes;
+    /// HQ leases fresh ones), so nothing is issued twice.
+    async fn after_restore(&self) -> Result<()>;
 
     // --- replication (docs/sync.md) ---------------------------------------------
     async fn node(&self) -> Result<NodeInfo>;

@@ -4,6 +4,7 @@
 
 pub mod nodes;
 pub mod openapi;
+pub mod process;
 pub mod smtp;
 
 use patron_domain::{Role, Username};
