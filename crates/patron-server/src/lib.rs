@@ -13,6 +13,7 @@ pub mod cli_accounts;
 pub mod config;
 pub mod demo;
 pub mod demo_data;
+pub mod doctor;
 pub mod export;
 pub mod http;
 pub mod import;

@@ -70,6 +70,9 @@ enum Command {
     Import(import::ImportArgs),
     /// Export all customers as CSV.
     Export(export::ExportArgs),
+    /// Look a node over (database, disk, backlog, certificate, clock to HQ)
+    /// without changing it; exit status 1 when something must be fixed.
+    Doctor(patron_server::config::ServeArgs),
     /// Copy the node's database to a file while it serves (consistent, checked).
     Backup(patron_server::backup::BackupArgs),
     /// Bring a backup back into a stopped node's data directory, checked first.
@@ -272,6 +275,7 @@ fn main() -> ExitCode {
     let sources = matches
         .subcommand_matches("config")
         .and_then(|m| m.subcommand_matches("check"))
+        .or_else(|| matches.subcommand_matches("doctor"))
         .cloned();
     match runtime.block_on(run(cli, settings, sources)) {
         Ok(code) => code,
@@ -304,6 +308,7 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { url, timeout_secs } => healthcheck(&url, timeout_secs).await,
+        Command::Doctor(args) => patron_server::doctor::run(args, sources.as_ref()).await,
         Command::Store { command } => match command {
             StoreCommand::Add { data, id, name } => {
                 let storage = open_storage(&data)?;

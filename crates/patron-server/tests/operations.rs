@@ -318,3 +318,82 @@ async fn a_full_disk_answers_507_turns_readyz_red_and_recovers_by_itself() {
     let problems = app.storage.check_integrity().await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+fn doctor(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_patron"))
+        .arg("doctor")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_a_node_and_says_what_to_do() {
+    let hq = spawn_app().await;
+    let hq_dir = hq.dir.path().to_str().unwrap().to_owned();
+    let (fine, text) = doctor(&["--data", &hq_dir]);
+    assert!(fine, "{text}");
+    for line in [
+        "ok   database: integrity ok; HQ",
+        "ok   disk:",
+        "ok   files: database",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+
+    // A store: its backlog and its clock against HQ's.
+    let store = common::nodes::spawn_store(&hq, "S03").await;
+    let store_dir = store.app.dir.path().to_str().unwrap().to_owned();
+    let hq_url = format!("http://{}", hq.addr);
+    let (fine, text) = doctor(&[
+        "--data", &store_dir, "--store", "S03", "--hq", &hq_url, "--token", "unused",
+    ]);
+    assert!(fine, "{text}");
+    assert!(text.contains("ok   pending changes: 0 changes"), "{text}");
+    assert!(text.contains("ok   clock: 0."), "{text}");
+    // HQ names the store it has heard from.
+    let (_, text) = doctor(&["--data", &hq_dir]);
+    assert!(text.contains("ok   store: S03: last heard"), "{text}");
+
+    // A certificate close to its end.
+    let certs = tempfile::tempdir().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["hq.example".into()]).unwrap();
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    params.not_after = rcgen::date_time_ymd(soon.year(), soon.month() as u8, soon.day());
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_path, key_path) = (certs.path().join("c.pem"), certs.path().join("k.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let (fine, text) = doctor(&[
+        "--data",
+        &hq_dir,
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    assert!(fine, "a warning is not a failure: {text}");
+    assert!(text.contains("WARN certificate:"), "{text}");
+    assert!(text.contains("renew it"), "{text}");
+
+    // A damaged database fails, with what to do.
+    let broken = tempfile::tempdir().unwrap();
+    let db = broken.path().join("patron.db");
+    hq.storage.backup_into(&db).await.unwrap();
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = 4096;
+    for b in &mut bytes[page * 3..page * 3 + 2000] {
+        *b = 0x5a;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let (fine, text) = doctor(&["--data", broken.path().to_str().unwrap()]);
+    assert!(!fine, "{text}");
+    assert!(text.contains("FAIL database:"), "{text}");
+    assert!(text.contains("restore the latest backup"), "{text}");
+}

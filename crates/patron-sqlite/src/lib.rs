@@ -119,6 +119,11 @@ pub struct FileCheck {
     pub orders: u64,
     /// What `PRAGMA integrity_check` found wrong; empty when all is well.
     pub problems: Vec<String>,
+    /// A store: changes made here that HQ has not confirmed.
+    pub pending_outbound: u64,
+    /// HQ: each store with when it was last heard from (unix seconds) and how
+    /// many feed changes it has not pulled.
+    pub stores: Vec<(String, Option<i64>, i64)>,
 }
 
 /// Opens `path` read-only and checks it; changes nothing.
@@ -157,6 +162,24 @@ pub fn check_file(path: &Path) -> Result<FileCheck> {
             |r| r.get::<_, String>(0),
         )
         .unwrap_or_else(|_| "HQ".to_owned());
+    let head: i64 = c
+        .query_row("SELECT coalesce(max(seq), 0) FROM feed", [], |r| r.get(0))
+        .unwrap_or(0);
+    let stores = c
+        .prepare(
+            "SELECT id, last_seen, pulled_seq FROM stores WHERE revoked_at IS NULL ORDER BY id",
+        )
+        .and_then(|mut st| {
+            st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?.map(|m| m / 1_000_000),
+                    head - r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .unwrap_or_default();
     Ok(FileCheck {
         schema,
         known_schema: MIGRATIONS.len(),
@@ -164,6 +187,8 @@ pub fn check_file(path: &Path) -> Result<FileCheck> {
         customers: count("customers"),
         orders: count("orders"),
         problems,
+        pending_outbound: count("outbox"),
+        stores,
     })
 }
 
