@@ -397,3 +397,62 @@ async fn doctor_reports_a_node_and_says_what_to_do() {
     assert!(text.contains("FAIL database:"), "{text}");
     assert!(text.contains("restore the latest backup"), "{text}");
 }
+
+#[tokio::test]
+async fn stores_of_adjacent_versions_sync_and_one_too_old_is_told_to_upgrade() {
+    let hq = spawn_app().await;
+    let token = common::nodes::register(&hq, "S09").await;
+    let feed = |headers: &[(&str, &str)]| {
+        let mut req = hq
+            .client
+            .get(hq.url("/api/v1/sync/feed"))
+            .query(&[("after", "0"), ("limit", "10")])
+            .bearer_auth(&token)
+            .header("x-patron-store", "S09");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    // Today's store, and one from before the protocol carried a number.
+    let current = patron_sync::PROTOCOL.to_string();
+    let r = feed(&[
+        ("x-patron-protocol", &current),
+        ("x-patron-protocol-min", &current),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(feed(&[]).await.unwrap().status(), StatusCode::OK);
+    // A store newer than HQ that still speaks HQ's version is served.
+    let next = (patron_sync::PROTOCOL + 1).to_string();
+    let r = feed(&[
+        ("x-patron-protocol", &next),
+        ("x-patron-protocol-min", &current),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let r = feed(&[("x-patron-protocol", "0"), ("x-patron-protocol-min", "0")])
+        .await
+        .unwrap();
+    let body = assert_problem(r, 426, None).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade the store"),
+        "{body}"
+    );
+    let r = feed(&[("x-patron-protocol", "99"), ("x-patron-protocol-min", "98")])
+        .await
+        .unwrap();
+    let body = assert_problem(r, 426, None).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("upgrade HQ"),
+        "{body}"
+    );
+    let r = feed(&[("x-patron-protocol", "one")]).await.unwrap();
+    assert_problem(r, 400, None).await;
+}

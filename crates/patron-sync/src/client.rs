@@ -216,6 +216,24 @@ fn contact(status: &Mutex<LinkStatus>) {
     });
 }
 
+/// What HQ said when it refused: its status and, from a problem body, the
+/// detail (e.g. which side must be upgraded), so the operator reads the cause.
+async fn refusal(r: reqwest::Response) -> String {
+    let code = r.status();
+    let text = r.text().await.unwrap_or_default();
+    let detail = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_owned));
+    match detail {
+        Some(d) => format!("HQ answered {code}: {d}"),
+        None if text.is_empty() => format!("HQ answered {code}"),
+        None => format!(
+            "HQ answered {code}: {}",
+            text.chars().take(300).collect::<String>()
+        ),
+    }
+}
+
 fn failure(status: &Mutex<LinkStatus>, what: &str, err: String) {
     update(status, |s| {
         if s.online || s.last_error.is_none() {
@@ -265,7 +283,7 @@ async fn pull_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
                 }
             },
             Ok(r) => {
-                failure(&status, "pull", format!("HQ answered {}", r.status()));
+                failure(&status, "pull", refusal(r).await);
                 backoff(&mut delay, &link).await;
                 continue;
             }
@@ -439,9 +457,7 @@ async fn push_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Arc
                 );
             }
             Ok(r) => {
-                let code = r.status();
-                let text = r.text().await.unwrap_or_default();
-                failure(&status, "push", format!("HQ answered {code}: {text}"));
+                failure(&status, "push", refusal(r).await);
                 backoff(&mut delay, &link).await;
             }
             Err(e) => {

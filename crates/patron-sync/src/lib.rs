@@ -21,6 +21,31 @@ pub const TOKEN_PREFIX: &str = "pst_";
 /// another store's name.
 pub const STORE_HEADER: &str = "x-patron-store";
 
+/// The replication protocol this build speaks, and the oldest it still
+/// speaks. A store sends both on every request; HQ serves it when their ranges
+/// meet and otherwise answers 426 saying which side to upgrade. A store from
+/// before the protocol had a number sends neither: it speaks version 1.
+pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL_MIN: u32 = 1;
+pub const PROTOCOL_HEADER: &str = "x-patron-protocol";
+pub const PROTOCOL_MIN_HEADER: &str = "x-patron-protocol-min";
+
+/// Whether HQ (speaking `PROTOCOL_MIN..=PROTOCOL`) serves a store speaking
+/// `store_min..=store`; `Err` says which side must be upgraded.
+pub fn protocol_check(store: u32, store_min: u32) -> Result<(), String> {
+    if store < PROTOCOL_MIN {
+        return Err(format!(
+            "this store speaks sync protocol {store}; HQ needs at least {PROTOCOL_MIN}: upgrade the store to HQ's Patron release"
+        ));
+    }
+    if store_min > PROTOCOL {
+        return Err(format!(
+            "this store needs sync protocol {store_min} or later; HQ speaks up to {PROTOCOL}: upgrade HQ first"
+        ));
+    }
+    Ok(())
+}
+
 /// How a store reaches HQ: the address, its token and id on every request,
 /// and which certificates it trusts (the public roots, plus a CA file for an
 /// HQ with its own certificate authority).
@@ -48,6 +73,14 @@ impl HqLink {
             STORE_HEADER,
             reqwest::header::HeaderValue::from_str(store)
                 .map_err(|_| "the store id contains characters a header cannot carry".to_owned())?,
+        );
+        headers.insert(
+            PROTOCOL_HEADER,
+            reqwest::header::HeaderValue::from(PROTOCOL),
+        );
+        headers.insert(
+            PROTOCOL_MIN_HEADER,
+            reqwest::header::HeaderValue::from(PROTOCOL_MIN),
         );
         let mut builder = reqwest::Client::builder()
             .default_headers(headers)

@@ -64,6 +64,9 @@ pub enum ApiError {
     TimedOut(String),
     #[error("the disk holding the database is full; nothing was written")]
     InsufficientStorage,
+    /// The store and HQ speak no common sync protocol: which side to upgrade.
+    #[error("{0}")]
+    UpgradeRequired(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -89,6 +92,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,6 +116,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::TimedOut(_) => "timed-out",
             ApiError::InsufficientStorage => "insufficient-storage",
+            ApiError::UpgradeRequired(_) => "upgrade-required",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -391,6 +396,12 @@ pub enum ProblemResponses {
         content_type = "application/problem+json"
     )]
     InsufficientStorage(Problem),
+    #[response(
+        status = 426,
+        description = "A store's sync protocol and HQ's do not meet; the detail says which to upgrade",
+        content_type = "application/problem+json"
+    )]
+    UpgradeRequired(Problem),
     #[response(
         status = 500,
         description = "An internal error (logged; its detail is never sent)",

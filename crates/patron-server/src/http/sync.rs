@@ -67,6 +67,22 @@ impl FromRequestParts<AppState> for SyncPeer {
         if let Some(who) = parts.extensions.get::<crate::security::Who>() {
             who.set(&format!("store:{}", store.id));
         }
+        let version = |name: &str| -> Result<u32> {
+            match parts.headers.get(name) {
+                None => Ok(1),
+                Some(v) => v
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                    .ok_or_else(|| ApiError::BadRequest(format!("{name} is not a number"))),
+            }
+        };
+        let spoken = version(patron_sync::PROTOCOL_HEADER)?;
+        let oldest = version(patron_sync::PROTOCOL_MIN_HEADER)?;
+        if let Err(why) = patron_sync::protocol_check(spoken, oldest) {
+            tracing::warn!(store = %store.id, spoken, oldest, "refused: sync protocol mismatch");
+            return Err(ApiError::UpgradeRequired(why));
+        }
         Ok(SyncPeer(store))
     }
 }
