@@ -60,10 +60,20 @@ impl Application {
         listen: SocketAddr,
         sync: Option<Arc<patron_sync::SyncHandle>>,
     ) -> anyhow::Result<Self> {
-        let node = storage.node().await?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        Self::build_on(listener, storage, sync).await
+    }
+
+    /// As [`Application::build_with_sync`], on a port already bound (the one
+    /// a starting node answered `/readyz` on while its database was upgraded).
+    pub async fn build_on(
+        listener: TcpListener,
+        storage: Arc<dyn Storage>,
+        sync: Option<Arc<patron_sync::SyncHandle>>,
+    ) -> anyhow::Result<Self> {
+        let node = storage.node().await?;
         let state = AppState {
             sessions: Sessions::new(storage.clone()),
             storage: storage.clone(),

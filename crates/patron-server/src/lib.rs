@@ -22,6 +22,7 @@ pub mod receipts;
 pub mod scheduler;
 pub mod security;
 pub mod serve;
+pub mod starting;
 pub mod tls;
 pub mod web;
 pub mod wire;

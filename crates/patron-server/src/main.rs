@@ -10,7 +10,6 @@ use patron_domain::auth::check_password_policy;
 use patron_server::config::{self, LogFormat};
 use patron_storage::{Actor, NewUser};
 use std::io::Read;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 /// `patron --version`: the release and the commit it was built from.
@@ -408,6 +407,14 @@ async fn serve_node(settings: config::Effective) -> anyhow::Result<ExitCode> {
     };
     // Held until the node exits: no second node or restore on this directory.
     let _lock = patron_server::backup::lock_data_dir(&data.data)?;
+    // The port answers at once: alive, not ready, while the database opens.
+    let starting = patron_server::starting::Starting::bind(
+        settings.listen,
+        tls.clone(),
+        patron_server::serve::Limits::default(),
+    )
+    .await?;
+    starting.doing("opening the database (and upgrading it if this is a new release)");
     set_skew(&data, settings.max_skew_ms).await?;
     let readiness = patron_server::observe::Readiness {
         hq_unreachable_after: std::time::Duration::from_secs(settings.hq_unreachable_secs),
@@ -425,18 +432,9 @@ async fn serve_node(settings: config::Effective) -> anyhow::Result<ExitCode> {
                 .transpose()?;
             let link = patron_sync::HqLink::new(&store.hq, &store.token, &store.id, ca.as_deref())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            serve_store(
-                data,
-                settings.listen,
-                &store.id,
-                link,
-                tls,
-                mailer,
-                readiness,
-            )
-            .await
+            serve_store(data, starting, &store.id, link, tls, mailer, readiness).await
         }
-        None => serve(data, settings.listen, settings.demo, tls, mailer, readiness).await,
+        None => serve(data, starting, settings.demo, tls, mailer, readiness).await,
     }
 }
 
@@ -460,21 +458,32 @@ async fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Opens the node's database off the async threads (a migration may take
+/// minutes; the starting server keeps answering meanwhile).
+async fn open_blocking(
+    data: &DataArgs,
+) -> anyhow::Result<std::sync::Arc<dyn patron_storage::Storage>> {
+    let data = data.clone();
+    tokio::task::spawn_blocking(move || open_storage(&data)).await?
+}
+
 async fn serve(
     data: DataArgs,
-    listen: SocketAddr,
+    starting: patron_server::starting::Starting,
     demo: bool,
     tls: Option<patron_server::tls::TlsConfig>,
     mailer: Option<patron_server::receipts::Mailer>,
     readiness: patron_server::observe::Readiness,
 ) -> anyhow::Result<ExitCode> {
-    let storage = open_storage(&data)?;
+    let storage = open_blocking(&data).await?;
     let demo_login = if demo {
+        starting.doing("loading the demo data");
         demo::load(&storage).await?
     } else {
         None
     };
-    let app = app::Application::build(storage, listen)
+    let listener = starting.finish().await?;
+    let app = app::Application::build_on(listener, storage, None)
         .await?
         .with_tls(tls)
         .with_mailer(mailer)
@@ -559,7 +568,7 @@ async fn bootstrap_from_snapshot(
 
 async fn serve_store(
     data: DataArgs,
-    listen: SocketAddr,
+    starting: patron_server::starting::Starting,
     store: &str,
     link: patron_sync::HqLink,
     tls: Option<patron_server::tls::TlsConfig>,
@@ -571,19 +580,21 @@ async fn serve_store(
     if !db.exists() {
         // A new store starts from a copy of HQ's database when HQ is there;
         // otherwise from empty, reading HQ's feed from the start later.
+        starting.doing("downloading HQ's snapshot");
         bootstrap_from_snapshot(&data.data, &store, &link).await?;
     } else if data.data.join("bootstrap").exists() {
         // A bootstrap stopped after moving its database into place but before
         // clearing its staging directory: the database is whole, the rest goes.
         let _ = std::fs::remove_dir_all(data.data.join("bootstrap"));
     }
-    let storage = open_storage(&data)?;
+    let storage = open_blocking(&data).await?;
     storage
         .become_store(&store)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sync = std::sync::Arc::new(patron_sync::SyncClient::new(storage.clone(), &link).spawn());
-    let app = app::Application::build_with_sync(storage, listen, Some(sync))
+    let listener = starting.finish().await?;
+    let app = app::Application::build_on(listener, storage, Some(sync))
         .await?
         .with_tls(tls)
         .with_mailer(mailer)

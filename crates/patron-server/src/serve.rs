@@ -81,14 +81,15 @@ pub fn connection_cap() -> usize {
     files.saturating_sub(RESERVED_FILES).clamp(16, 100_000) as usize
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains.
+/// Serves `router` on `listener` until `shutdown` completes, then drains;
+/// hands the listener back (a node starting up passes it on to the full API).
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     tls: Option<TlsConfig>,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
-) {
+) -> TcpListener {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -132,13 +133,13 @@ pub async fn serve(
             }
         });
     }
-    drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(limits.drain_timeout) => {
             tracing::warn!("requests still running after the drain period were cut");
         }
     }
+    listener
 }
 
 async fn connection<IO>(

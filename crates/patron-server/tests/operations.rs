@@ -456,3 +456,40 @@ async fn stores_of_adjacent_versions_sync_and_one_too_old_is_told_to_upgrade() {
     let r = feed(&[("x-patron-protocol", "one")]).await.unwrap();
     assert_problem(r, 400, None).await;
 }
+
+#[tokio::test]
+async fn a_starting_node_is_alive_but_not_ready_and_keeps_its_port() {
+    use patron_server::starting::Starting;
+    let starting = Starting::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        None,
+        patron_server::serve::Limits::default(),
+    )
+    .await
+    .unwrap();
+    let addr = starting.local_addr();
+    starting.doing("upgrading the database");
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
+    let r = get("/readyz").await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["reasons"][0], "starting: upgrading the database");
+    let r = get("/api/v1/customers").await.unwrap();
+    assert_eq!(r.headers()["retry-after"], "5");
+    let body = assert_problem(r, 503, None).await;
+    assert_eq!(body["type"], "/problems/starting");
+
+    // The same port goes on to serve the full API.
+    let listener = starting.finish().await.unwrap();
+    let storage: std::sync::Arc<dyn patron_storage::Storage> = std::sync::Arc::new(
+        patron_sqlite::SqliteStorage::open(tempfile::tempdir().unwrap().keep().as_path()).unwrap(),
+    );
+    let app = patron_server::app::Application::build_on(listener, storage, None)
+        .await
+        .unwrap();
+    assert_eq!(app.spawn().unwrap(), addr);
+    let r = get("/readyz").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
