@@ -493,3 +493,49 @@ async fn a_starting_node_is_alive_but_not_ready_and_keeps_its_port() {
     let r = get("/readyz").await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[test]
+fn a_database_from_a_newer_release_is_refused_with_a_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(patron_sqlite::SqliteStorage::open(dir.path()).unwrap());
+    let db = dir.path().join(patron_sqlite::DB_FILE);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_patron"))
+            .args(args)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap()
+    };
+    let data = dir.path().to_str().unwrap();
+    let out = run(&["serve", "--data", data, "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("the database is from a newer Patron (schema 999"),
+        "{err}"
+    );
+
+    let (fine, text) = doctor(&["--data", data]);
+    assert!(!fine);
+    assert!(
+        text.contains("FAIL database: schema 999 is newer"),
+        "{text}"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "restore",
+        "--from",
+        db.to_str().unwrap(),
+        "--data",
+        other.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is from a newer Patron (schema 999"), "{err}");
+}
