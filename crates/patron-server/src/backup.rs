@@ -53,6 +53,14 @@ pub fn lock_data_dir(dir: &Path) -> anyhow::Result<DataLock> {
     }
 }
 
+/// `dir`, empty: what an earlier attempt left there is cleared.
+pub fn empty_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
 fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
@@ -133,11 +141,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.data;
     let _lock = lock_data_dir(dir)?;
     let staging = dir.join("restore");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .with_context(|| format!("cannot clear {}", staging.display()))?;
-    }
-    std::fs::create_dir_all(&staging)?;
+    empty_dir(&staging)?;
     let staged = staging.join(patron_sqlite::DB_FILE);
     std::fs::copy(&args.from, &staged)
         .with_context(|| format!("cannot copy {}", args.from.display()))?;

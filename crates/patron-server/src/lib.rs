@@ -41,26 +41,16 @@ pub struct DataArgs {
     pub data: PathBuf,
 }
 
-/// The mail server `serve` sends receipt emails through.
-#[derive(clap::Args, Clone, Debug)]
+/// The mail server `serve` sends receipt emails through (settings in
+/// [`config`]).
+#[derive(Clone, Debug, Default)]
 pub struct MailArgs {
-    /// Mail server for receipt emails: `smtps://user:pass@host:465` (TLS),
-    /// `smtp://host:587?tls=required` (STARTTLS) or `smtp://host:25` (a relay
-    /// on this machine or network). Without it no receipt is emailed.
-    #[arg(
-        long,
-        env = "PATRON_SMTP_URL",
-        hide_env_values = true,
-        requires = "smtp_from"
-    )]
+    /// `smtps://…`, `smtp://…?tls=required` or `smtp://host:25`; none: no
+    /// receipt is emailed.
     pub smtp_url: Option<String>,
-    /// Who receipts come from, e.g. "Main Street Deli <receipts@deli.example>".
-    #[arg(long, env = "PATRON_SMTP_FROM", requires = "smtp_url")]
+    /// Who receipts come from.
     pub smtp_from: Option<String>,
-    /// Who gets an emailed receipt: every customer with an email (`all`), or
-    /// only those who consented to email (`consented`).
-    #[arg(long, env = "PATRON_RECEIPT_EMAIL", default_value = "all",
-        value_parser = ["all", "consented"])]
+    /// `all` customers with an email, or only those who `consented`.
     pub receipt_email: String,
 }
 

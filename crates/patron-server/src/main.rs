@@ -524,11 +524,7 @@ async fn bootstrap_from_snapshot(
 ) -> anyhow::Result<()> {
     use patron_storage::Storage as _;
     let staging = dir.join("bootstrap");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .with_context(|| format!("cannot clear {}", staging.display()))?;
-    }
-    std::fs::create_dir_all(&staging)?;
+    patron_server::backup::empty_dir(&staging)?;
     let staged_db = staging.join(patron_sqlite::DB_FILE);
     let started = std::time::Instant::now();
     match patron_sync::download_snapshot(link, &staged_db).await {

@@ -137,14 +137,7 @@ pub fn check_file(path: &Path) -> Result<FileCheck> {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|_| backend(format!("{} is not a SQLite database", path.display())))?;
     let schema = usize::try_from(schema).map_err(backend)?;
-    let mut problems: Vec<String> = c
-        .prepare("PRAGMA integrity_check(100)")
-        .and_then(|mut st| {
-            st.query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(db_err)?;
-    problems.retain(|p| p != "ok");
+    let mut problems = integrity_problems(&c)?;
     if schema == 0 {
         problems.push("it holds no Patron schema".into());
     }
@@ -439,18 +432,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         )));
     }
     let pending = MIGRATIONS.len() - version;
-    for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Exclusive)
-            .map_err(db_err)?;
-        tx.execute_batch(m.sql).map_err(db_err)?;
-        if let Some(fill) = m.fill {
-            fill(&tx)?;
-        }
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(db_err)?;
-        tx.commit().map_err(db_err)?;
-        tracing::info!(migration = i + 1, "applied database migration");
+    for step in version + 1..=MIGRATIONS.len() {
+        apply_migration(conn, step)?;
+        tracing::info!(migration = step, "applied database migration");
     }
     // A migration may rewrite every row (a fill): give the WAL back.
     if pending > 0 {
@@ -460,6 +444,37 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         .map_err(db_err)?;
     }
     Ok(())
+}
+
+/// Schema step `step` (1-based) and its fill, in one transaction that also
+/// records the new version.
+fn apply_migration(conn: &mut Connection, step: usize) -> Result<()> {
+    let m = MIGRATIONS
+        .get(step.wrapping_sub(1))
+        .ok_or_else(|| backend(format!("there is no schema step {step}")))?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Exclusive)
+        .map_err(db_err)?;
+    tx.execute_batch(m.sql).map_err(db_err)?;
+    if let Some(fill) = m.fill {
+        fill(&tx)?;
+    }
+    tx.pragma_update(None, "user_version", step as i64)
+        .map_err(db_err)?;
+    tx.commit().map_err(db_err)
+}
+
+/// `PRAGMA integrity_check`'s findings (at most 100), without its "ok".
+fn integrity_problems(c: &Connection) -> Result<Vec<String>> {
+    let mut problems: Vec<String> = c
+        .prepare("PRAGMA integrity_check(100)")
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db_err)?;
+    problems.retain(|p| p != "ok");
+    Ok(problems)
 }
 
 fn stores_where(c: &Connection, id: Option<&str>) -> Result<Vec<StoreInfo>> {
@@ -1616,14 +1631,7 @@ impl Storage for SqliteStorage {
 
     async fn check_integrity(&self) -> Result<Vec<String>> {
         self.read(|c| {
-            let mut problems: Vec<String> = c
-                .prepare("PRAGMA integrity_check(100)")
-                .and_then(|mut st| {
-                    st.query_map([], |r| r.get::<_, String>(0))?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .map_err(db_err)?;
-            problems.retain(|p| p != "ok");
+            let mut problems = integrity_problems(c)?;
             let mut fk = c.prepare("PRAGMA foreign_key_check").map_err(db_err)?;
             let broken = fk
                 .query_map([], |r| {

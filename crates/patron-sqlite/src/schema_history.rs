@@ -7,9 +7,9 @@
 //! upgrades it the way a node in the field is upgraded
 //! (`tests/schema_upgrades.rs`).
 
-use crate::{MIGRATIONS, backend, configure, db_err};
+use crate::{MIGRATIONS, apply_migration, backend, configure, db_err};
 use patron_storage::Result;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use std::path::Path;
 
 /// The schema version this build migrates to.
@@ -33,18 +33,9 @@ pub fn create_at(
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(db_err)?;
     configure(&conn).map_err(db_err)?;
-    for (i, m) in MIGRATIONS.iter().enumerate().take(version) {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Exclusive)
-            .map_err(db_err)?;
-        tx.execute_batch(m.sql).map_err(db_err)?;
-        if let Some(fill) = m.fill {
-            fill(&tx)?;
-        }
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(db_err)?;
-        tx.commit().map_err(db_err)?;
-        seed(i + 1, &conn)?;
+    for step in 1..=version {
+        apply_migration(&mut conn, step)?;
+        seed(step, &conn)?;
     }
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
         r.get::<_, i64>(0)
