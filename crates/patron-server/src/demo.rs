@@ -100,6 +100,11 @@ pub async fn load(storage: &Arc<dyn Storage>) -> anyhow::Result<Option<(String, 
             .await?;
     }
     let orders = loyalty(storage, &out.created).await?;
+    // The back-dated sales put customers into time-dependent groups (Lapsed):
+    // fill them now rather than at the scheduler's first run.
+    storage
+        .run_maintenance(time::OffsetDateTime::now_utc())
+        .await?;
     tracing::info!(customers = out.created.len(), orders, "demo data loaded");
     Ok(Some(("admin".into(), DEMO_PASSWORD.into())))
 }

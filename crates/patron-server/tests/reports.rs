@@ -215,6 +215,7 @@ async fn reports_count_sales_loyalty_signups_groups_and_top_customers() {
         ("sales?from=2026-02-01&to=2026-01-01", "from"),
         ("sales?from=1990-01-01&to=2026-01-01", "from"),
         ("sales?store=no%20such", "store"),
+        ("sales?store=S77", "store"),
         ("sales?format=xml", "format"),
         ("sales?colour=red", "query"),
         ("top-customers?limit=0", "limit"),

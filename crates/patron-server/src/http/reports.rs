@@ -163,6 +163,18 @@ async fn range(state: &AppState, p: &ReportParams) -> Result<ReportRange> {
                 .to_owned(),
         ),
     };
+    // At HQ, which knows every store, a store never registered is a mistake
+    // to point out, not an empty report.
+    if let Some(id) = &store
+        && id != "HQ"
+        && state.node.role == patron_storage::NodeRole::Hq
+        && !state.storage.stores().await?.iter().any(|s| &s.id == id)
+    {
+        return Err(ApiError::field(
+            "store",
+            format!("no store {id} is registered"),
+        ));
+    }
     Ok(ReportRange { from, to, store })
 }
 
