@@ -522,12 +522,19 @@ fn read_file(explicit: Option<&Path>) -> anyhow::Result<(Option<PathBuf>, FileCo
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
     let file: FileConfig = toml::from_str(&text).map_err(|e| {
         // toml's message spans lines (a caret under the spot): one line here.
+        // The line itself is quoted: it names the key the value belongs to.
         let message = e.message().trim().to_owned();
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        match line {
-            Some(l) => anyhow::anyhow!("{}, line {l}: {message}", path.display()),
+        let at = e.span().map(|s| {
+            let start = s.start.min(text.len());
+            let number = text[..start].matches('\n').count() + 1;
+            let line = text.lines().nth(number - 1).unwrap_or("").trim();
+            (number, line.chars().take(80).collect::<String>())
+        });
+        match at {
+            Some((n, line)) if !line.is_empty() => {
+                anyhow::anyhow!("{}, line {n} ({line}): {message}", path.display())
+            }
+            Some((n, _)) => anyhow::anyhow!("{}, line {n}: {message}", path.display()),
             None => anyhow::anyhow!("{}: {message}", path.display()),
         }
     })?;

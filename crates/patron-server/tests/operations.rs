@@ -539,3 +539,84 @@ fn a_database_from_a_newer_release_is_refused_with_a_clear_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is from a newer Patron (schema 999"), "{err}");
 }
+
+#[test]
+fn settings_come_from_the_file_then_the_environment_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("patron.toml");
+    let from_file = dir.path().join("from-file");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata = \"{}\"\n[log]\nlevel = \"warn\"\nformat = \"json\"\n[sync]\nmax_skew_ms = 5000\n",
+            from_file.display()
+        ),
+    )
+    .unwrap();
+    let patron = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_patron"));
+        cmd.args(args).env_remove("RUST_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    let out = patron(
+        &[
+            "config",
+            "check",
+            "--config",
+            file.to_str().unwrap(),
+            "--max-skew-ms",
+            "7000",
+        ],
+        &[("PATRON_LOG_LEVEL", "debug")],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key} in {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("listen"), "listen = 127.0.0.1:0 (file)");
+    assert_eq!(line("log.level"), "log.level = debug (environment)");
+    assert_eq!(line("sync.max_skew_ms"), "sync.max_skew_ms = 7000 (flag)");
+    assert!(text.ends_with("ok\n"), "{text}");
+
+    // serve runs with what the file says: its data directory, its log format.
+    let mut child = patron(&["serve", "--config", file.to_str().unwrap()], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let lines: Vec<String> = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .take(3)
+        .map(Result::unwrap)
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines[2].contains(from_file.to_str().unwrap()), "{lines:?}");
+    assert!(from_file.join("patron.db").exists());
+
+    // A mistake in the file stops serve with one line naming the key.
+    std::fs::write(&file, "[sync]\nmax_skew_ms = -1\n").unwrap();
+    let out = patron(&["serve", "--config", file.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("max_skew_ms"), "{err}");
+}
