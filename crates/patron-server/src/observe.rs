@@ -42,18 +42,37 @@ fn request_id_from(req: &Request) -> Arc<str> {
         .unwrap_or_else(|| Arc::from(uuid::Uuid::now_v7().simple().to_string()))
 }
 
+// Labels borrow what they can: counting a request allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: Arc<str>,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TimingLabels {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: Arc<str>,
 }
+
+/// A bounded set of method labels (a client may send any token as a method).
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+static UNMATCHED: std::sync::LazyLock<Arc<str>> =
+    std::sync::LazyLock::new(|| Arc::from("unmatched"));
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
@@ -128,20 +147,20 @@ impl Metrics {
             .inc();
     }
 
-    fn answered(&self, method: &str, route: &str, status: u16, took: Duration) {
+    fn answered(&self, method: &'static str, route: Arc<str>, status: u16, took: Duration) {
+        self.latency
+            .get_or_create(&TimingLabels {
+                method,
+                route: route.clone(),
+            })
+            .observe(took.as_secs_f64());
         self.requests
             .get_or_create(&RouteLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
+                method,
+                route,
                 status,
             })
             .inc();
-        self.latency
-            .get_or_create(&TimingLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-            })
-            .observe(took.as_secs_f64());
     }
 }
 
@@ -179,7 +198,7 @@ pub async fn observe_request(
             })
             .await;
     }
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -196,9 +215,9 @@ pub async fn observe_request(
         .extensions()
         .get::<RouteTag>()
         .map(|r| r.0.clone())
-        .unwrap_or_else(|| Arc::from("unmatched"));
+        .unwrap_or_else(|| UNMATCHED.clone());
     let status = resp.status().as_u16();
-    metrics.answered(&method, &route, status, took);
+    metrics.answered(method, route, status, took);
     span.in_scope(|| {
         tracing::debug!(status, micros = took.as_micros() as u64, "answered");
     });
