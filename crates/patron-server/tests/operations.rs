@@ -231,19 +231,20 @@ fn fill(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
-async fn a_full_disk_answers_507_turns_readyz_red_and_recovers_by_itself() {
-    let Some(fs) = Tmpfs::mount("16m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
-        return;
-    };
-    let dir = tempfile::tempdir_in(&fs.0).unwrap();
-    let app = spawn_app_in(dir, |_| {}, |a| a).await;
+/// Writes until the disk refuses one (after `fill`), then checks the answers,
+/// readiness (when `readiness_probed`) and metrics; `free` gives space back and
+/// writes resume.
+async fn full_disk_then_room(
+    app: &common::TestApp,
+    fill: impl AsyncFnOnce(),
+    free: impl AsyncFnOnce(),
+    readiness_probed: bool,
+) {
     let token = app.login("admin").await;
     let before = app
         .create(&token, json!({"first_name": "Before", "last_name": "Full"}))
         .await;
-    let filler = fill(&fs.0);
+    fill().await;
 
     // Writes go on while the log has room; then the disk refuses one.
     let mut refused = None;
@@ -272,15 +273,17 @@ async fn a_full_disk_answers_507_turns_readyz_red_and_recovers_by_itself() {
     assert!(body["detail"].as_str().unwrap().contains("disk"), "{body}");
     assert!(body["request_id"].is_string());
 
-    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let ready: Value = r.json().await.unwrap();
-    assert!(
-        ready["reasons"][0].as_str().unwrap().contains("disk"),
-        "{ready}"
-    );
-    let text = metrics(&app).await;
+    let text = metrics(app).await;
     assert_eq!(sample(&text, "patron_disk_full"), Some(1.0));
+    if readiness_probed {
+        let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let ready: Value = r.json().await.unwrap();
+        assert!(
+            ready["reasons"][0].as_str().unwrap().contains("disk"),
+            "{ready}"
+        );
+    }
     // Reads still answer.
     let r = app
         .get(
@@ -291,7 +294,7 @@ async fn a_full_disk_answers_507_turns_readyz_red_and_recovers_by_itself() {
     assert_eq!(r.status(), StatusCode::OK);
 
     // Space comes back: nobody restarts anything.
-    std::fs::remove_file(filler).unwrap();
+    free().await;
     let r = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let r = app
@@ -318,6 +321,46 @@ async fn a_full_disk_answers_507_turns_readyz_red_and_recovers_by_itself() {
     assert!(found.is_empty(), "the refused create left {found:?}");
     let problems = app.storage.check_integrity().await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_507_turns_readyz_red_and_recovers_by_itself() {
+    let Some(fs) = Tmpfs::mount("16m") else {
+        eprintln!(
+            "skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN); \
+             the size-limited database test below still runs"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir_in(&fs.0).unwrap();
+    let app = spawn_app_in(dir, |_| {}, |a| a).await;
+    let filler = fs.0.join("filler");
+    full_disk_then_room(
+        &app,
+        async || {
+            fill(&fs.0);
+        },
+        async || std::fs::remove_file(&filler).unwrap(),
+        true,
+    )
+    .await;
+}
+
+/// Where no tmpfs can be mounted, the database capped at its size stands in.
+#[tokio::test]
+async fn a_size_limited_database_fails_and_recovers_like_a_full_disk() {
+    let mut sqlite = None;
+    let app = common::spawn_app_with(|s| sqlite = Some(s.clone())).await;
+    let sqlite = sqlite.unwrap();
+    full_disk_then_room(
+        &app,
+        async || sqlite.cap_size_for_tests(true).await.unwrap(),
+        async || sqlite.cap_size_for_tests(false).await.unwrap(),
+        // A size cap leaves free pages inside the file, where readiness's small
+        // probe write still fits; a full disk (above) leaves none.
+        false,
+    )
+    .await;
 }
 
 fn doctor(args: &[&str]) -> (bool, String) {

@@ -361,6 +361,27 @@ impl SqliteStorage {
     }
 
     /// Runs `f` on a reader connection, on the blocking pool.
+    /// For tests where no small file system can be mounted: caps the database
+    /// at its present size, so the next write that needs a new page fails as
+    /// on a full disk (SQLITE_FULL); `false` lifts the cap again.
+    #[doc(hidden)]
+    pub async fn cap_size_for_tests(&self, capped: bool) -> Result<()> {
+        self.write(move |c| {
+            let pages: i64 = if capped {
+                c.query_row("PRAGMA page_count", [], |r| r.get(0))
+                    .map_err(db_err)?
+            } else {
+                i64::from(u32::MAX - 1)
+            };
+            c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Moves everything written into the database file itself (an empty
     /// write-ahead log), so the file alone is the whole database: done before
     /// a bootstrapped store's file is moved into place.
