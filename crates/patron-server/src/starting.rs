@@ -5,8 +5,7 @@
 //! of a long migration, and a load balancer sends it nothing yet.
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::get;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -95,23 +94,6 @@ fn router(doing: Arc<Mutex<String>>) -> Router {
         )
         .fallback(move || {
             let detail = reason();
-            async move { unavailable(detail) }
+            async move { crate::http::error::ApiError::Starting(detail) }
         })
-}
-
-fn unavailable(detail: String) -> Response {
-    let body = serde_json::json!({
-        "type": "/problems/starting",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": format!("{detail}; try again shortly"),
-    });
-    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    resp
 }

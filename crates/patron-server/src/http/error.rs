@@ -64,6 +64,9 @@ pub enum ApiError {
     TimedOut(String),
     #[error("the disk holding the database is full; nothing was written")]
     InsufficientStorage,
+    /// The node is starting (opening or upgrading its database): what it is doing.
+    #[error("{0}; try again shortly")]
+    Starting(String),
     /// The store and HQ speak no common sync protocol: which side to upgrade.
     #[error("{0}")]
     UpgradeRequired(String),
@@ -93,6 +96,7 @@ impl ApiError {
             ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
+            ApiError::Starting(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +121,7 @@ impl ApiError {
             ApiError::TimedOut(_) => "timed-out",
             ApiError::InsufficientStorage => "insufficient-storage",
             ApiError::UpgradeRequired(_) => "upgrade-required",
+            ApiError::Starting(_) => "starting",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -230,6 +235,7 @@ impl IntoResponse for ApiError {
             .then(|| self.to_string());
         let retry_after = match &self {
             ApiError::TooManyRequests(secs) => Some(*secs),
+            ApiError::Starting(_) => Some(5),
             _ => None,
         };
         let candidates = match self {
