@@ -63,7 +63,9 @@ EXPOSE 8080
 # the same 30 s as the systemd unit.
 STOPSIGNAL SIGTERM
 # No curl in the image: the binary checks itself. Port 8080 as in CMD below.
+# Liveness, not readiness: a store whose HQ is away, or a full disk, turns
+# /readyz red, and restarting the container would cure neither.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["patron", "healthcheck", "--url", "http://127.0.0.1:8080/readyz"]
+  CMD ["patron", "healthcheck", "--url", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["patron"]
 CMD ["serve", "--listen", "0.0.0.0:8080", "--data", "/var/lib/patron"]

@@ -44,7 +44,7 @@ enum Command {
     /// Exit 0 when the node at URL answers 200 (for a container's health check).
     Healthcheck {
         /// The address to ask.
-        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
         url: String,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 5)]
