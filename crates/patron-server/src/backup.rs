@@ -53,6 +53,18 @@ pub fn lock_data_dir(dir: &Path) -> anyhow::Result<DataLock> {
     }
 }
 
+/// Whether a node holds `dir`'s lock now. Creates and changes nothing (for
+/// `patron doctor`, which only looks).
+pub fn node_running(dir: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    matches!(
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared),
+        Err(rustix::io::Errno::WOULDBLOCK)
+    )
+}
+
 /// `dir`, empty: what an earlier attempt left there is cleared.
 pub fn empty_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() {

@@ -189,6 +189,22 @@ pub struct StoreLink {
     pub hq_ca: Option<PathBuf>,
 }
 
+impl StoreLink {
+    /// The client this store reaches HQ with: its token, its id, and HQ's CA
+    /// file when one is set.
+    pub fn hq_link(&self) -> anyhow::Result<patron_sync::HqLink> {
+        let ca = self
+            .hq_ca
+            .as_ref()
+            .map(|f| {
+                std::fs::read(f).with_context(|| format!("cannot read the CA file {}", f.display()))
+            })
+            .transpose()?;
+        patron_sync::HqLink::new(&self.hq, &self.token, &self.id, ca.as_deref())
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
 /// Everything `serve` runs with, checked.
 #[derive(Clone, Debug)]
 pub struct Effective {
@@ -477,15 +493,14 @@ pub fn resolve(args: &ServeArgs, sources: Option<&clap::ArgMatches>) -> anyhow::
 }
 
 impl Effective {
-    /// Checks what can be checked without starting: the TLS pair loads, the
-    /// CA file and the mail server URL parse.
+    /// Checks what can be checked without starting: the TLS pair loads, HQ's
+    /// URL and CA file and the mail server URL parse.
     pub fn check_files(&self) -> anyhow::Result<()> {
         if let Some((cert, key)) = &self.tls {
             crate::tls::server_config(cert, key)?;
         }
-        if let Some(ca) = self.store.as_ref().and_then(|s| s.hq_ca.as_ref()) {
-            std::fs::read(ca)
-                .with_context(|| format!("cannot read the CA file {}", ca.display()))?;
+        if let Some(store) = &self.store {
+            store.hq_link()?;
         }
         self.mail.mailer()?;
         Ok(())

@@ -112,9 +112,10 @@ pub async fn examine(settings: &Effective) -> Vec<Finding> {
 }
 
 fn running(dir: &Path) -> Finding {
-    match crate::backup::lock_data_dir(dir) {
-        Ok(_lock) => ok("node", "not running on this directory".into()),
-        Err(_) => ok("node", "running on this directory".into()),
+    if crate::backup::node_running(dir) {
+        ok("node", "running on this directory".into())
+    } else {
+        ok("node", "not running on this directory".into())
     }
 }
 
@@ -358,22 +359,26 @@ pub fn not_after(der: &[u8]) -> Option<time::OffsetDateTime> {
 }
 
 async fn clock(store: &crate::config::StoreLink, max_skew_ms: Option<u64>) -> Finding {
-    let url = format!("{}/healthz", store.hq.trim_end_matches('/'));
-    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
-    if let Some(ca) = &store.hq_ca
-        && let Ok(pem) = std::fs::read(ca)
-        && let Ok(certs) = reqwest::Certificate::from_pem_bundle(&pem)
-    {
-        for c in certs {
-            builder = builder.add_root_certificate(c);
+    let link = match store.hq_link() {
+        Ok(l) => l,
+        Err(e) => {
+            return bad(
+                Level::Fail,
+                "HQ",
+                e.to_string(),
+                "check store.hq and store.hq_ca",
+            );
         }
-    }
-    let client = match builder.build() {
-        Ok(c) => c,
-        Err(e) => return bad(Level::Fail, "HQ", e.to_string(), "check store.hq_ca"),
     };
+    let url = format!("{}/healthz", link.url());
     let sent = time::OffsetDateTime::now_utc();
-    let resp = match client.get(&url).send().await {
+    let resp = match link
+        .http()
+        .get(&url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             return bad(

@@ -422,16 +422,7 @@ async fn serve_node(settings: config::Effective) -> anyhow::Result<ExitCode> {
     };
     match &settings.store {
         Some(store) => {
-            let ca = store
-                .hq_ca
-                .as_ref()
-                .map(|f| {
-                    std::fs::read(f)
-                        .with_context(|| format!("cannot read the CA file {}", f.display()))
-                })
-                .transpose()?;
-            let link = patron_sync::HqLink::new(&store.hq, &store.token, &store.id, ca.as_deref())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let link = store.hq_link()?;
             serve_store(data, starting, &store.id, link, tls, mailer, readiness).await
         }
         None => serve(data, starting, settings.demo, tls, mailer, readiness).await,

@@ -227,6 +227,11 @@ pub async fn observe_request(
     resp
 }
 
+/// A count as a gauge holds it (gauges are signed).
+fn gauge_value(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Figures read when Prometheus asks, from the database and the sync link.
 async fn scrape(state: &AppState) -> Result<String, crate::http::error::ApiError> {
     let mut registry = Registry::default();
@@ -234,10 +239,10 @@ async fn scrape(state: &AppState) -> Result<String, crate::http::error::ApiError
     let files = Family::<FileLabels, Gauge>::default();
     files
         .get_or_create(&FileLabels { file: "database" })
-        .set(i64::try_from(stats.database_bytes).unwrap_or(i64::MAX));
+        .set(gauge_value(stats.database_bytes));
     files
         .get_or_create(&FileLabels { file: "wal" })
-        .set(i64::try_from(stats.wal_bytes).unwrap_or(i64::MAX));
+        .set(gauge_value(stats.wal_bytes));
     registry.register(
         "patron_database_bytes",
         "Size of the database file and of its write-ahead log",
@@ -245,7 +250,7 @@ async fn scrape(state: &AppState) -> Result<String, crate::http::error::ApiError
     );
     let gauge = |v: u64| {
         let g = Gauge::<i64>::default();
-        g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        g.set(gauge_value(v));
         g
     };
     registry.register(
@@ -277,9 +282,7 @@ async fn scrape(state: &AppState) -> Result<String, crate::http::error::ApiError
         if let Some(n) = p.pending_outbound {
             pending.get_or_create(&store).set(n);
         }
-        refused
-            .get_or_create(&store)
-            .set(i64::try_from(p.refused).unwrap_or(i64::MAX));
+        refused.get_or_create(&store).set(gauge_value(p.refused));
         online.get_or_create(&store).set(i64::from(p.online));
     }
     registry.register(

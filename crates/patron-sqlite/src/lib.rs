@@ -360,7 +360,6 @@ impl SqliteStorage {
         Ok(conn)
     }
 
-    /// Runs `f` on a reader connection, on the blocking pool.
     /// For tests where no small file system can be mounted: caps the database
     /// at its present size, so the next write that needs a new page fails as
     /// on a full disk (SQLITE_FULL); `false` lifts the cap again.
@@ -402,6 +401,7 @@ impl SqliteStorage {
         .map_err(backend)?
     }
 
+    /// Runs `f` on a reader connection, on the blocking pool.
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -1598,12 +1598,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn snapshot_into(&self, path: &Path, store: &str) -> Result<()> {
-        let file = path.to_string_lossy().to_string();
-        self.read(move |c| {
-            c.execute("VACUUM INTO ?1", [&file]).map_err(db_err)?;
-            Ok(())
-        })
-        .await?;
+        self.backup_into(path).await?;
         let (path, store) = (path.to_owned(), store.to_owned());
         tokio::task::spawn_blocking(move || sync::scrub_snapshot(&path, &store))
             .await
@@ -1678,11 +1673,6 @@ impl Storage for SqliteStorage {
             if sync::node(tx)?.store().is_some() {
                 tx.execute("DELETE FROM code_blocks", []).map_err(db_err)?;
             }
-            sync::put(
-                tx,
-                "restored_at",
-                &OffsetDateTime::now_utc().unix_timestamp().to_string(),
-            )?;
             Ok(())
         })
         .await

@@ -53,7 +53,6 @@ pub struct WriterStats {
     /// Per bucket of [`WRITER_BATCH_BUCKETS`], batches larger than the bucket
     /// before and at most this one.
     buckets: [AtomicU64; WRITER_BATCH_BUCKETS.len()],
-    batches: AtomicU64,
     batched_writes: AtomicU64,
     disk_full: AtomicBool,
 }
@@ -66,7 +65,6 @@ impl WriterStats {
             .position(|&b| size <= b)
             .unwrap_or(WRITER_BATCH_BUCKETS.len() - 1);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.batches.fetch_add(1, Ordering::Relaxed);
         self.batched_writes.fetch_add(size, Ordering::Relaxed);
     }
 
@@ -78,7 +76,7 @@ impl WriterStats {
             .iter()
             .map(|b| b.load(Ordering::Relaxed))
             .collect();
-        out.batches = self.batches.load(Ordering::Relaxed);
+        out.batches = out.batch_buckets.iter().sum();
         out.batched_writes = self.batched_writes.load(Ordering::Relaxed);
         out.disk_full = self.disk_full.load(Ordering::Relaxed);
     }

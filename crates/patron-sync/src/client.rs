@@ -535,7 +535,7 @@ async fn codes_loop(c: Arc<SyncClient>, status: Arc<Mutex<LinkStatus>>, link: Ar
                 }
             },
             Ok(r) => {
-                failure(&status, "code lease", format!("HQ answered {}", r.status()));
+                failure(&status, "code lease", refusal(r).await);
                 backoff(&mut delay, &link).await;
             }
             Err(e) => {
