@@ -415,17 +415,24 @@ async fn serve_node(settings: config::Effective) -> anyhow::Result<ExitCode> {
     )
     .await?;
     starting.doing("opening the database (and upgrading it if this is a new release)");
-    set_skew(&data, settings.max_skew_ms).await?;
     let readiness = patron_server::observe::Readiness {
         hq_unreachable_after: std::time::Duration::from_secs(settings.hq_unreachable_secs),
         started: std::time::Instant::now(),
     };
+    let node = Node {
+        data,
+        starting,
+        tls,
+        mailer,
+        readiness,
+        max_skew_ms: settings.max_skew_ms,
+    };
     match &settings.store {
         Some(store) => {
             let link = store.hq_link()?;
-            serve_store(data, starting, &store.id, link, tls, mailer, readiness).await
+            serve_store(node, &store.id, link).await
         }
-        None => serve(data, starting, settings.demo, tls, mailer, readiness).await,
+        None => serve(node, settings.demo).await,
     }
 }
 
@@ -449,58 +456,70 @@ async fn healthcheck(url: &str, timeout_secs: u64) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Opens the node's database off the async threads (a migration may take
-/// minutes; the starting server keeps answering meanwhile).
-async fn open_blocking(
-    data: &DataArgs,
-) -> anyhow::Result<std::sync::Arc<dyn patron_storage::Storage>> {
-    let data = data.clone();
-    tokio::task::spawn_blocking(move || open_storage(&data)).await?
-}
-
-async fn serve(
+/// What a node of either kind starts with, before its database is open.
+struct Node {
     data: DataArgs,
     starting: patron_server::starting::Starting,
-    demo: bool,
     tls: Option<patron_server::tls::TlsConfig>,
     mailer: Option<patron_server::receipts::Mailer>,
     readiness: patron_server::observe::Readiness,
-) -> anyhow::Result<ExitCode> {
-    let storage = open_blocking(&data).await?;
+    max_skew_ms: Option<u64>,
+}
+
+impl Node {
+    /// Opens the node's database off the async threads (a migration may take
+    /// minutes; the starting server keeps answering meanwhile), then records
+    /// the clock-skew bound when one is set. Opened once, after a new store's
+    /// bootstrap: opening it earlier would create an empty file in its place.
+    async fn open(&self) -> anyhow::Result<std::sync::Arc<dyn patron_storage::Storage>> {
+        let data = self.data.clone();
+        let storage = tokio::task::spawn_blocking(move || open_storage(&data)).await??;
+        if let Some(ms) = self.max_skew_ms {
+            storage
+                .set_sync_value("max_skew_ms", &ms.to_string())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(storage)
+    }
+
+    /// The full API on the port the starting node has been answering on.
+    async fn into_app(
+        self,
+        storage: std::sync::Arc<dyn patron_storage::Storage>,
+        sync: Option<std::sync::Arc<patron_sync::SyncHandle>>,
+    ) -> anyhow::Result<app::Application> {
+        let listener = self.starting.finish().await?;
+        Ok(app::Application::build_on(listener, storage, sync)
+            .await?
+            .with_tls(self.tls)
+            .with_mailer(self.mailer)
+            .with_readiness(self.readiness))
+    }
+}
+
+async fn serve(node: Node, demo: bool) -> anyhow::Result<ExitCode> {
+    let storage = node.open().await?;
     let demo_login = if demo {
-        starting.doing("loading the demo data");
+        node.starting.doing("loading the demo data");
         demo::load(&storage).await?
     } else {
         None
     };
-    let listener = starting.finish().await?;
-    let app = app::Application::build_on(listener, storage, None)
-        .await?
-        .with_tls(tls)
-        .with_mailer(mailer)
-        .with_readiness(readiness);
+    let data = node.data.data.clone();
+    let app = node.into_app(storage, None).await?;
     let addr = app.local_addr()?;
     let scheme = app.scheme();
     println!("Patron HQ node listening on {scheme}://{addr}");
     println!(
         "  API:     {scheme}://{addr}/api/v1  (OpenAPI: {scheme}://{addr}/api/v1/openapi.json)"
     );
-    println!("  data:    {}", data.data.display());
+    println!("  data:    {}", data.display());
     if let Some((user, password)) = demo_login {
         println!("  demo login: {user} / {password}");
     }
     app.run_until(app::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn set_skew(data: &DataArgs, max_skew_ms: Option<u64>) -> anyhow::Result<()> {
-    if let Some(ms) = max_skew_ms {
-        open_storage(data)?
-            .set_sync_value("max_skew_ms", &ms.to_string())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    Ok(())
 }
 
 /// Downloads HQ's snapshot into a staging directory, makes it this store's
@@ -554,14 +573,12 @@ async fn bootstrap_from_snapshot(
 }
 
 async fn serve_store(
-    data: DataArgs,
-    starting: patron_server::starting::Starting,
+    node: Node,
     store: &str,
     link: patron_sync::HqLink,
-    tls: Option<patron_server::tls::TlsConfig>,
-    mailer: Option<patron_server::receipts::Mailer>,
-    readiness: patron_server::observe::Readiness,
 ) -> anyhow::Result<ExitCode> {
+    let data = node.data.clone();
+    let starting = &node.starting;
     let store = patron_domain::StoreId::parse(store).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = data.data.join(patron_sqlite::DB_FILE);
     if !db.exists() {
@@ -574,18 +591,13 @@ async fn serve_store(
         // clearing its staging directory: the database is whole, the rest goes.
         let _ = std::fs::remove_dir_all(data.data.join("bootstrap"));
     }
-    let storage = open_blocking(&data).await?;
+    let storage = node.open().await?;
     storage
         .become_store(&store)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sync = std::sync::Arc::new(patron_sync::SyncClient::new(storage.clone(), &link).spawn());
-    let listener = starting.finish().await?;
-    let app = app::Application::build_on(listener, storage, Some(sync))
-        .await?
-        .with_tls(tls)
-        .with_mailer(mailer)
-        .with_readiness(readiness);
+    let app = node.into_app(storage, Some(sync)).await?;
     let addr = app.local_addr()?;
     println!(
         "Patron store node {} listening on {}://{addr}",
