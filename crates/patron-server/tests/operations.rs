@@ -399,7 +399,8 @@ async fn doctor_reports_a_node_and_says_what_to_do() {
     ]);
     assert!(fine, "{text}");
     assert!(text.contains("ok   pending changes: 0 changes"), "{text}");
-    assert!(text.contains("ok   clock: 0."), "{text}");
+    // HQ's Date header has one-second steps: "ok" means within 2 s.
+    assert!(text.contains("ok   clock: "), "{text}");
     // HQ names the store it has heard from.
     let (_, text) = doctor(&["--data", &hq_dir]);
     assert!(text.contains("ok   store: S03: last heard"), "{text}");
